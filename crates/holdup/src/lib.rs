@@ -1,0 +1,138 @@
+//! Go's mutex and block profiles for Rust: which lock, channel or condvar makes your threads
+//! wait, and which critical section is to blame.
+//!
+//! Adopting holdup is a `use` swap — `std::sync::Mutex` becomes [`holdup::sync::Mutex`](sync::Mutex),
+//! `std::thread::spawn` becomes [`holdup::thread::spawn`](thread::spawn) — and two calls that
+//! Go users know:
+//!
+//! ```
+//! use holdup::sync::{Arc, Mutex};
+//!
+//! holdup::set_mutex_profile_fraction(100); // like runtime.SetMutexProfileFraction(100)
+//! holdup::set_block_profile_rate(10_000); // like runtime.SetBlockProfileRate(10_000): 10 µs
+//!
+//! let hits = Arc::new(Mutex::new(0u64));
+//! let workers: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let hits = Arc::clone(&hits);
+//!         holdup::thread::spawn(move || {
+//!             for _ in 0..1000 {
+//!                 *hits.lock().unwrap() += 1;
+//!             }
+//!         })
+//!     })
+//!     .collect();
+//! for w in workers {
+//!     w.join().unwrap();
+//! }
+//!
+//! let mut out = Vec::new();
+//! holdup::profile::mutex().write_pprof(&mut out)?; // gzip'd profile.proto: `go tool pprof -top mutex.pb.gz`
+//! holdup::profile::block().write_text(&mut out)?; // Go's legacy debug=1 text
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # The two profiles
+//!
+//! The **mutex profile** answers "which critical section makes others wait?". Each contended
+//! release (a guard dropped while other threads wait for the lock) is sampled with probability
+//! 1/fraction and recorded on the *releasing* thread's stack, with the waiting that accrued
+//! among the waiters during the critical section that just ended. Values are scaled by the
+//! fraction when recorded, so the profile estimates the total. Its leaf frame is the unlock
+//! (`MutexGuard::drop`); the frame below is the code that held the lock.
+//!
+//! The **block profile** answers "where do my threads wait?". Every wait on a holdup primitive
+//! (lock, read lock, condvar, barrier, a channel send or receive that had to wait, a join, a
+//! `OnceLock` initialized by another thread) is timed from its start to the moment it ends and
+//! recorded on the *waiting* thread's stack. Waits of at least `rate` nanoseconds are always
+//! kept; shorter ones with probability `d/rate`, weighted so that totals stay unbiased.
+//!
+//! Both are cumulative since the process started, like Go's; [`Profile::delta`](profile::Profile::delta)
+//! gives what happened between two snapshots. The semantics are Go's (see `DESIGN.md`), with
+//! one addition Go lacks: every sample carries labels,
+//!
+//! - `lock`: where the primitive was created (`file:line`, from `#[track_caller]` constructors),
+//! - `kind`: `mutex`, `rwlock-read`, `rwlock-write`, `condvar`, `chan-recv`, `chan-send`,
+//!   `barrier`, `join` or `once`,
+//! - `mutated` (mutex-profile samples of `mutex` and `rwlock-write`): `yes` if a guard was
+//!   written through, `no` if the lock was taken exclusively only to read,
+//!
+//! so that `go tool pprof -tagfocus lock=cache.rs` and Pyroscope can slice by lock.
+//!
+//! # Cost
+//!
+//! An uncontended lock and unlock does what std's does plus one relaxed load; nothing is timed,
+//! allocated or recorded. Contended waits are timed only while a profile is on, and stacks are
+//! captured only for sampled events (0.2–0.7 µs with DWARF unwinding, about 30 ns with frame
+//! pointers; see [`profile::set_unwinder`]). `holdup-bench` measures all of it side by side
+//! with std; the README lists the numbers and the recommended production settings (fraction
+//! 100, rate 10 µs).
+//!
+//! # Symbols
+//!
+//! Stacks are symbolized when a profile is written, from the program's own debug information.
+//! Release builds need line tables to name inlined functions: set `debug = "line-tables-only"`
+//! in `[profile.release]` (it does not change the generated code).
+//!
+//! # Supported platforms
+//!
+//! Linux on x86_64 gets the fast in-process unwinders. Elsewhere holdup works with stacks from
+//! the `backtrace` crate (several µs per sampled event). Rust 1.92 or newer.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod loom;
+mod state;
+
+macro_rules! cfg_not_loom {
+    ($($item:item)*) => { $( #[cfg(not(holdup_loom))] $item )* };
+}
+
+cfg_not_loom! {
+    mod clock;
+    mod hook;
+    pub mod profile;
+    mod registry;
+    pub mod sync;
+    pub mod thread;
+}
+
+/// Controls the fraction of contended releases recorded in the mutex profile, like Go's
+/// `runtime.SetMutexProfileFraction`: on average 1 in `rate` is recorded. `0` turns the
+/// profile off (the default), a negative value only reads the current rate. Returns the
+/// previous rate.
+///
+/// Waits that started while the profile was off are not charged.
+///
+/// ```
+/// let before = holdup::set_mutex_profile_fraction(100);
+/// assert_eq!(holdup::set_mutex_profile_fraction(-1), 100);
+/// holdup::set_mutex_profile_fraction(before);
+/// ```
+#[cfg(not(holdup_loom))]
+pub fn set_mutex_profile_fraction(rate: i64) -> i64 {
+    if rate > 0 {
+        profile::warm_up();
+    }
+    profile::COLLECTOR.settings.set_mutex_fraction(rate)
+}
+
+/// Controls the block profile, like Go's `runtime.SetBlockProfileRate`: waits of at least
+/// `rate_ns` nanoseconds are always recorded, shorter ones with probability `d / rate_ns`
+/// (weighted to stay unbiased). `1` records every wait; `0` or less turns the profile off (the
+/// default).
+#[cfg(not(holdup_loom))]
+pub fn set_block_profile_rate(rate_ns: i64) {
+    if rate_ns > 0 {
+        profile::warm_up();
+    }
+    profile::COLLECTOR.settings.set_block_rate(rate_ns);
+}
+
+/// The current block profile rate in nanoseconds (0 when off). Go has no getter; this one is
+/// for tests and reports.
+#[cfg(not(holdup_loom))]
+pub fn block_profile_rate() -> i64 {
+    profile::COLLECTOR.settings.block_rate()
+}

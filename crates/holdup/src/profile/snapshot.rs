@@ -1,0 +1,563 @@
+//! [`Profile`]: a snapshot of the mutex or block profile, and everything that reads it
+//! (symbolized samples, pprof, Go's legacy text, deltas).
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use holdup_pprof::legacy::{self, ContentionKind, TextFrame, TextRecord};
+use holdup_pprof::{LineInfo, MappingInfo, ProfileBuilder};
+
+use super::symbolize::{self, SymFrame};
+use super::table::{NO_STACK, OVERFLOW, Record};
+use super::{COLLECTOR, Kind, profiler_scope};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Mutex,
+    Block,
+}
+
+/// A snapshot of the mutex or block profile, taken by [`mutex`](crate::profile::mutex) or
+/// [`block`](crate::profile::block).
+///
+/// Taking a snapshot copies raw stacks and values; nothing is resolved until the profile is
+/// written or iterated, when addresses are symbolized (with a cache shared by all snapshots).
+///
+/// ```
+/// use holdup::sync::Mutex;
+/// use std::sync::Arc;
+///
+/// holdup::set_mutex_profile_fraction(1);
+/// let before = holdup::profile::mutex();
+/// let m = Arc::new(Mutex::new(0u64));
+/// let guard = m.lock().unwrap();
+/// let waiter = {
+///     let m = m.clone();
+///     holdup::thread::spawn(move || *m.lock().unwrap() += 1)
+/// };
+/// std::thread::sleep(std::time::Duration::from_millis(20));
+/// drop(guard); // a contended release: recorded on this stack
+/// waiter.join().unwrap();
+///
+/// let delta = holdup::profile::mutex().delta(&before);
+/// let mine: Vec<_> = delta.samples().filter(|s| s.label("kind") == Some("mutex")).collect();
+/// assert!(mine.iter().any(|s| s.delay_ns > 0));
+///
+/// let mut pprof = Vec::new();
+/// delta.write_pprof(&mut pprof)?; // gzip'd profile.proto for `go tool pprof`
+/// let mut text = Vec::new();
+/// delta.write_text(&mut text)?; // Go's legacy `debug=1` text
+/// assert!(String::from_utf8(text).unwrap().starts_with("--- mutex:"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Profile {
+    which: Which,
+    time: SystemTime,
+    duration: Option<Duration>,
+    period: i64,
+    records: Vec<Record>,
+    overflowed: u64,
+}
+
+/// One sample of a profile: a stack and its values, with holdup's labels.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Sample {
+    /// The stack, innermost (leaf) frame first, inlined calls expanded. For the mutex profile the
+    /// leaf is the unlock (e.g. `MutexGuard::drop`); for the block profile it is the waiting
+    /// call (e.g. `Mutex::lock`).
+    pub frames: Vec<Frame>,
+    /// Number of events (scaled by the sampling rate).
+    pub count: i64,
+    /// Total delay in nanoseconds (scaled by the sampling rate).
+    pub delay_ns: i64,
+    /// Labels: `lock` (the primitive's creation site, `file:line`), `kind` (see
+    /// [`Kind`]), and on mutex-profile samples of `mutex` and `rwlock-write`, `mutated`
+    /// (`yes` if any guard in the sample was written through, else `no`).
+    pub labels: Vec<(String, String)>,
+}
+
+impl Sample {
+    /// The stack, innermost frame first.
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+
+    /// Number of events.
+    pub fn count(&self) -> i64 {
+        self.count
+    }
+
+    /// Total delay in nanoseconds.
+    pub fn delay_ns(&self) -> i64 {
+        self.delay_ns
+    }
+
+    /// All labels as `(key, value)` pairs.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
+    }
+
+    /// The value of label `key`, if present.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether any frame's function name contains `needle`.
+    pub fn has_function(&self, needle: &str) -> bool {
+        self.frames.iter().any(|f| f.function.contains(needle))
+    }
+}
+
+/// One frame of a [`Sample`]'s stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Frame {
+    /// The demangled function name without hash, e.g. `app::Cache::get`; empty if unknown.
+    pub function: String,
+    /// The source file, or empty.
+    pub file: String,
+    /// The source line, or 0.
+    pub line: u32,
+    /// The code address (a return address minus one); shared by the frames of one address when
+    /// calls were inlined.
+    pub address: usize,
+    /// Whether this call was inlined into the next frame.
+    pub inlined: bool,
+}
+
+impl Frame {
+    /// The function name.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+}
+
+/// A stack location after symbolization and trimming: one code address, several lines when
+/// calls were inlined (innermost first).
+#[derive(Debug, Clone)]
+struct Loc {
+    /// The return address (0 for holdup's synthetic frames).
+    ret: usize,
+    lines: Vec<SymFrame>,
+    offset: u64,
+}
+
+#[derive(Debug)]
+struct Resolved {
+    locs: Vec<Loc>,
+    count: i64,
+    delay: i64,
+    labels: Vec<(&'static str, String)>,
+}
+
+impl Profile {
+    pub(crate) fn new(which: Which, records: Vec<Record>, overflowed: u64, period: i64) -> Self {
+        Profile { which, time: SystemTime::now(), duration: None, period, records, overflowed }
+    }
+
+    /// `mutex` or `block`.
+    pub fn name(&self) -> &'static str {
+        match self.which {
+            Which::Mutex => "mutex",
+            Which::Block => "block",
+        }
+    }
+
+    /// When the snapshot was taken.
+    pub fn time(&self) -> SystemTime {
+        self.time
+    }
+
+    /// For a [`delta`](Profile::delta), the time between the two snapshots.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+
+    /// Events that found the bucket table full and went to an overflow bucket (shown as the
+    /// frame `holdup::overflow`) since the process started; see
+    /// [`set_max_buckets`](crate::profile::set_max_buckets).
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed
+    }
+
+    /// Whether the profile has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Total number of events, summed over samples (as exported, i.e. truncated per sample).
+    pub fn total_count(&self) -> i64 {
+        self.records.iter().map(|r| export_count(r.count)).sum()
+    }
+
+    /// Total delay in nanoseconds, summed over samples.
+    pub fn total_delay_ns(&self) -> i64 {
+        self.records.iter().map(|r| r.delay).sum()
+    }
+
+    /// The samples, symbolized, largest delay first.
+    pub fn samples(&self) -> std::vec::IntoIter<Sample> {
+        self.resolve()
+            .into_iter()
+            .map(|r| Sample {
+                frames: r
+                    .locs
+                    .iter()
+                    .flat_map(|loc| {
+                        let last = loc.lines.len().saturating_sub(1);
+                        loc.lines.iter().enumerate().map(move |(i, l)| Frame {
+                            function: l.function.to_string(),
+                            file: l.file.to_string(),
+                            line: l.line,
+                            address: loc.ret.saturating_sub(1),
+                            inlined: i < last,
+                        })
+                    })
+                    .collect(),
+                count: r.count,
+                delay_ns: r.delay,
+                labels: r.labels.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// Same as [`samples`](Profile::samples).
+    pub fn iter(&self) -> std::vec::IntoIter<Sample> {
+        self.samples()
+    }
+
+    /// The samples that accrued since `earlier` (a snapshot of the same profile), like Go's
+    /// `?seconds=N` delta profiles: values are subtracted per stack and labels, samples whose
+    /// values are all zero are dropped, and the result's [`duration`](Profile::duration) is the
+    /// time between the snapshots.
+    pub fn delta(&self, earlier: &Profile) -> Profile {
+        let mut before: HashMap<RecordKey<'_>, (f64, i64)> = HashMap::new();
+        for r in &earlier.records {
+            let e = before.entry(record_key(r)).or_default();
+            e.0 += r.count;
+            e.1 += r.delay;
+        }
+        let mut records = Vec::new();
+        for r in &self.records {
+            let (count, delay) = before.remove(&record_key(r)).unwrap_or_default();
+            let d = Record { count: r.count - count, delay: r.delay - delay, ..r.clone() };
+            if d.count.abs() >= 0.5 || d.delay != 0 {
+                records.push(d);
+            }
+        }
+        for r in &earlier.records {
+            if let Some((count, delay)) = before.remove(&record_key(r))
+                && (count.abs() >= 0.5 || delay != 0)
+            {
+                records.push(Record { count: -count, delay: -delay, ..r.clone() });
+            }
+        }
+        Profile {
+            which: self.which,
+            time: self.time,
+            duration: Some(self.time.duration_since(earlier.time).unwrap_or_default()),
+            period: self.period,
+            records,
+            overflowed: self.overflowed.saturating_sub(earlier.overflowed),
+        }
+    }
+
+    /// Writes the profile as gzip'd profile.proto, the format `go tool pprof`, Pyroscope and
+    /// Parca read: sample types `contentions/count` and `delay/nanoseconds`, period type
+    /// `contentions/count` with period 1 (values are already scaled), locations with inlined
+    /// frames as several lines, mappings from `/proc/self/maps` with build ids, and holdup's
+    /// labels on every sample.
+    pub fn write_pprof(&self, w: impl Write) -> io::Result<()> {
+        holdup_pprof::write_encoded(&self.to_proto(), w)
+    }
+
+    /// Writes the profile in Go's legacy text format (`debug=1`): `--- mutex:` (with
+    /// `sampling period=`, the current fraction) or `--- contention:`, `cycles/second=1000000000`
+    /// (holdup's cycles are nanoseconds), then one record per sample with its frames.
+    ///
+    /// As with Go, the values are already scaled; `go tool pprof` multiplies legacy mutex text by
+    /// the sampling period once more when it reads it (a known Go quirk), so prefer
+    /// [`write_pprof`](Profile::write_pprof) for tools. The text carries no labels.
+    pub fn write_text(&self, w: impl Write) -> io::Result<()> {
+        let records: Vec<TextRecord> = self
+            .resolve()
+            .into_iter()
+            .map(|r| {
+                let mut pcs = Vec::new();
+                let mut frames = Vec::new();
+                for loc in &r.locs {
+                    let last = loc.lines.len().saturating_sub(1);
+                    for (i, line) in loc.lines.iter().enumerate() {
+                        // Go's layout: an inlined frame shows the return address itself and
+                        // lists it plus one; the physical frame shows the call address.
+                        let inlined = i < last;
+                        let pc = if loc.ret == 0 { 0 } else if inlined { loc.ret } else { loc.ret - 1 };
+                        if loc.ret != 0 {
+                            pcs.push(pc as u64 + 1);
+                        }
+                        frames.push(TextFrame {
+                            pc: pc as u64,
+                            function: line.function.to_string(),
+                            offset: loc.offset + u64::from(inlined),
+                            file: line.file.to_string(),
+                            line: i64::from(line.line),
+                        });
+                    }
+                }
+                TextRecord { cycles: r.delay, count: r.count, pcs, frames }
+            })
+            .collect();
+        let kind = match self.which {
+            Which::Mutex => ContentionKind::Mutex { sampling_period: self.period },
+            Which::Block => ContentionKind::Block,
+        };
+        legacy::write_contention(w, kind, 1_000_000_000, &records)
+    }
+
+    /// The profile as a profile.proto message.
+    pub(crate) fn to_proto(&self) -> holdup_pprof::proto::Profile {
+        let resolved = self.resolve();
+        let mappings = mappings();
+        let mapping_of = |addr: u64| mappings.iter().position(|m| m.start <= addr && addr < m.limit);
+
+        // A mapping is symbolized when every location in it has function names.
+        let mut has_locations = vec![false; mappings.len()];
+        let mut unresolved = vec![false; mappings.len()];
+        for loc in resolved.iter().flat_map(|r| &r.locs).filter(|l| l.ret != 0) {
+            if let Some(i) = mapping_of(loc.ret as u64 - 1) {
+                has_locations[i] = true;
+                unresolved[i] |= loc.lines.is_empty();
+            }
+        }
+
+        let mut b = ProfileBuilder::new(&[("contentions", "count"), ("delay", "nanoseconds")]);
+        b.period_type("contentions", "count", 1);
+        b.time_nanos(self.time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64));
+        if let Some(d) = self.duration {
+            b.duration_nanos(d.as_nanos() as i64);
+        }
+        let ids: Vec<u64> = mappings
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let symbolized = has_locations[i] && !unresolved[i];
+                b.mapping(&MappingInfo {
+                    memory_start: m.start,
+                    memory_limit: m.limit,
+                    file_offset: m.offset,
+                    filename: m.path.clone(),
+                    build_id: m.build_id.clone(),
+                    has_functions: symbolized,
+                    has_filenames: symbolized,
+                    has_line_numbers: symbolized,
+                    has_inline_frames: symbolized,
+                })
+            })
+            .collect();
+        for r in &resolved {
+            let locs: Vec<u64> = r
+                .locs
+                .iter()
+                .map(|loc| {
+                    let address = (loc.ret as u64).saturating_sub(1);
+                    let mapping = if loc.ret == 0 { 0 } else { mapping_of(address).map_or(0, |i| ids[i]) };
+                    let lines: Vec<LineInfo> = loc
+                        .lines
+                        .iter()
+                        .map(|l| LineInfo {
+                            function: l.function.to_string(),
+                            system_name: l.system_name.to_string(),
+                            file: l.file.to_string(),
+                            line: i64::from(l.line),
+                        })
+                        .collect();
+                    b.location(mapping, address, &lines)
+                })
+                .collect();
+            let labels: Vec<(&str, &str)> = r.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.sample(&locs, &[r.count, r.delay], &labels);
+        }
+        b.build()
+    }
+
+    /// Symbolizes, trims holdup's own frames, and orders the samples (largest delay first, ties
+    /// broken by count, stack and labels so that output is deterministic).
+    fn resolve(&self) -> Vec<Resolved> {
+        profiler_scope(|| {
+            let depth = COLLECTOR.settings.depth();
+            let mut addrs: Vec<usize> = self
+                .records
+                .iter()
+                .flat_map(|r| r.stack.iter())
+                .filter(|&&pc| pc > NO_STACK)
+                .map(|&pc| pc - 1)
+                .collect();
+            addrs.sort_unstable();
+            addrs.dedup();
+            let syms = symbolize::resolve(&addrs);
+            let mut out: Vec<Resolved> = self
+                .records
+                .iter()
+                .map(|r| {
+                    let mut locs: Vec<Loc> = r
+                        .stack
+                        .iter()
+                        .map(|&pc| match pc {
+                            OVERFLOW => synthetic("holdup::overflow"),
+                            NO_STACK => synthetic("holdup::unknown_stack"),
+                            _ => {
+                                let s = &syms[&(pc - 1)];
+                                Loc { ret: pc, lines: s.frames.to_vec(), offset: s.offset }
+                            }
+                        })
+                        .collect();
+                    trim_internal(&mut locs);
+                    locs.truncate(depth);
+                    Resolved {
+                        locs,
+                        count: export_count(r.count),
+                        delay: r.delay,
+                        labels: self.labels(r),
+                    }
+                })
+                .collect();
+            out.sort_by(|a, b| {
+                b.delay
+                    .cmp(&a.delay)
+                    .then_with(|| b.count.cmp(&a.count))
+                    .then_with(|| stack_names(a).cmp(&stack_names(b)))
+                    .then_with(|| a.labels.cmp(&b.labels))
+            });
+            out
+        })
+    }
+
+    fn labels(&self, r: &Record) -> Vec<(&'static str, String)> {
+        let site = r.labels.site;
+        let mut labels = vec![
+            ("lock", format!("{}:{}", site.file(), site.line())),
+            ("kind", r.labels.kind.as_str().to_owned()),
+        ];
+        if self.which == Which::Mutex
+            && let Some(m) = r.labels.mutated
+        {
+            labels.push(("mutated", if m { "yes" } else { "no" }.to_owned()));
+        }
+        labels
+    }
+}
+
+impl IntoIterator for &Profile {
+    type Item = Sample;
+    type IntoIter = std::vec::IntoIter<Sample>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.samples()
+    }
+}
+
+type RecordKey<'a> = (&'a [usize], usize, Kind, Option<bool>);
+
+fn record_key(r: &Record) -> RecordKey<'_> {
+    (&r.stack, r.labels.site as *const _ as usize, r.labels.kind, r.labels.mutated)
+}
+
+/// Go's export rule: the (possibly fractional, for weighted block events) count truncated,
+/// and never 0 for a sample that exists.
+fn export_count(count: f64) -> i64 {
+    let c = count as i64;
+    if c == 0 { if count < 0.0 { -1 } else { 1 } } else { c }
+}
+
+fn synthetic(name: &str) -> Loc {
+    Loc {
+        ret: 0,
+        lines: vec![SymFrame { function: Arc::from(name), system_name: Arc::from(""), file: Arc::from(""), line: 0 }],
+        offset: 0,
+    }
+}
+
+fn stack_names(r: &Resolved) -> Vec<&str> {
+    r.locs.iter().flat_map(|l| l.lines.iter().map(|f| &*f.function)).collect()
+}
+
+/// Whether a function belongs to holdup's implementation (recording, hooks, primitives).
+fn is_internal(function: &str) -> bool {
+    function.trim_start_matches('<').starts_with("holdup::") && !function.contains("::tests::")
+}
+
+/// Drop glue and `mem::drop` between a guard's `drop` and the code that dropped it.
+fn is_glue(function: &str) -> bool {
+    (function.starts_with("core::ptr::drop_in_place<") && function.contains("holdup::"))
+        || function == "core::mem::drop"
+}
+
+/// std's marker between a thread's start-up code and its closure (and `main`).
+fn is_thread_start(function: &str) -> bool {
+    function.ends_with("::__rust_begin_short_backtrace")
+}
+
+/// Removes holdup's own frames from the top of the stack, keeping the outermost one (the public
+/// API the program called, such as `Mutex::lock` or `MutexGuard::drop`) as the leaf, like Go's
+/// `sync.(*Mutex).Unlock`, and the thread start-up frames from the bottom.
+fn trim_internal(locs: &mut Vec<Loc>) {
+    // Logical frames innermost first, as (location, line); an unsymbolized location counts as
+    // one frame with no name.
+    let flat: Vec<(usize, Option<usize>, &str)> = locs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            let lines = l.lines.iter().enumerate().map(move |(j, f)| (i, Some(j), &*f.function));
+            let unknown = l.lines.is_empty().then_some((i, None, ""));
+            lines.chain(unknown)
+        })
+        .collect();
+    let run = flat.iter().take_while(|(_, _, f)| is_internal(f) || is_glue(f)).count();
+    let Some(leaf) = (0..run).rev().find(|&k| !is_glue(flat[k].2)) else { return };
+    // At the root end, drop the thread start-up frames (std's short-backtrace marker and what
+    // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline.
+    let mut end = flat.iter().position(|(_, _, f)| is_thread_start(f)).unwrap_or(flat.len());
+    while end > run && is_internal(flat[end - 1].2) {
+        end -= 1;
+    }
+    let mut out: Vec<Loc> = Vec::with_capacity(locs.len());
+    let mut current = usize::MAX;
+    for (k, &(i, j, _)) in flat.iter().enumerate() {
+        if (k != leaf && k < run) || k >= end {
+            continue;
+        }
+        let loc = &locs[i];
+        if i != current {
+            current = i;
+            out.push(Loc { ret: loc.ret, lines: Vec::new(), offset: loc.offset });
+        }
+        if let (Some(j), Some(last)) = (j, out.last_mut()) {
+            last.lines.push(loc.lines[j].clone());
+        }
+    }
+    *locs = out;
+}
+
+#[cfg(target_os = "linux")]
+fn mappings() -> Vec<super::modules::Mapping> {
+    super::modules::executable_mappings()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn mappings() -> Vec<Mapping> {
+    Vec::new()
+}
+
+#[cfg(not(target_os = "linux"))]
+struct Mapping {
+    start: u64,
+    limit: u64,
+    offset: u64,
+    path: String,
+    build_id: String,
+}

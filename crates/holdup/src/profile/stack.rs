@@ -1,0 +1,356 @@
+//! Stack capture for sampled events: raw return addresses into a per-thread buffer.
+//!
+//! Two unwinders, chosen with [`set_unwinder`](crate::profile::set_unwinder), measured on this
+//! project's reference machine (`reference/feasibility.md`, and `holdup-bench`):
+//!
+//! - **DWARF** (framehop, in-process): reads the `.eh_frame` unwind tables of every loaded
+//!   object, copied once when profiling is first enabled, with a warm per-thread rule cache that
+//!   never allocates while unwinding. 0.2–0.7 µs per stack, complete without frame pointers.
+//! - **Frame pointers**: follows the `rbp` chain. 25–50 ns per stack, but complete only when the
+//!   program (and its dependencies) are built with `-C force-frame-pointers=yes`.
+//!
+//! The default, [`Unwinder::Auto`], compares both on the first capture and keeps the frame
+//! pointer walk when it returns the same frames as DWARF (that is, when the code was built with
+//! frame pointers). Every read of stack memory is checked against the thread's stack bounds.
+//!
+//! Elsewhere than Linux on x86_64, stacks come from the `backtrace` crate (several µs each).
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Internal frames (capture, recording, hooks) that may sit on top of the caller's stack;
+/// captured in addition to the configured depth, then trimmed at export.
+pub(crate) const SLACK: usize = 16;
+
+/// How stacks are unwound; see [`set_unwinder`](crate::profile::set_unwinder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Unwinder {
+    /// Frame pointers when the first capture shows the program has them, DWARF otherwise.
+    #[default]
+    Auto,
+    /// DWARF unwind tables (framehop): complete stacks whatever the build flags.
+    Dwarf,
+    /// Frame pointers only: fastest, but stacks stop at code built without them.
+    FramePointers,
+}
+
+const MODE_AUTO: u8 = 0;
+const MODE_DWARF: u8 = 1;
+const MODE_FP: u8 = 2;
+
+/// The unwinder in use; `Auto` resolves to DWARF or frame pointers on first capture.
+static MODE: AtomicU8 = AtomicU8::new(MODE_AUTO);
+
+pub(crate) fn set_unwinder(u: Unwinder) {
+    let mode = match u {
+        Unwinder::Auto => MODE_AUTO,
+        Unwinder::Dwarf => MODE_DWARF,
+        Unwinder::FramePointers => MODE_FP,
+    };
+    MODE.store(mode, Ordering::Relaxed);
+}
+
+/// Which unwinder captures use now (after `Auto` was resolved, if it was).
+pub(crate) fn current_unwinder() -> Unwinder {
+    match MODE.load(Ordering::Relaxed) {
+        MODE_DWARF => Unwinder::Dwarf,
+        MODE_FP => Unwinder::FramePointers,
+        _ => Unwinder::Auto,
+    }
+}
+
+/// Prepares the unwinder (reads the unwind tables of loaded objects) so the first sampled event
+/// does not pay for it. Called when a profile is enabled.
+pub(crate) fn warm_up() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    imp::unwinder();
+}
+
+thread_local! {
+    static STATE: RefCell<Option<Box<imp::ThreadState>>> = const { RefCell::new(None) };
+}
+
+/// Captures the calling thread's stack (return addresses, innermost first, at most `max`) and
+/// passes it to `f`. Passes an empty slice when no stack can be taken (thread exiting, or a
+/// capture already in progress on this thread).
+#[inline(never)]
+pub(crate) fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
+    let mut f = Some(f);
+    let r = STATE.try_with(|cell| {
+        let Ok(mut state) = cell.try_borrow_mut() else { return None };
+        let state = state.get_or_insert_with(|| Box::new(imp::ThreadState::new()));
+        let n = state.capture(max);
+        Some((f.take().expect("called once"))(&state.pcs[..n]))
+    });
+    match r {
+        Ok(Some(r)) => r,
+        _ => (f.take().expect("called once"))(&[]),
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod imp {
+    use std::sync::OnceLock;
+    use std::sync::atomic::Ordering;
+
+    use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+    use framehop::{ExplicitModuleSectionInfo, MustNotAllocateDuringUnwind, Unwinder as _};
+
+    use super::{MODE, MODE_AUTO, MODE_DWARF, MODE_FP};
+    use crate::profile::modules;
+    use crate::state::MAX_DEPTH;
+
+    type Dwarf = UnwinderX86_64<Vec<u8>, MustNotAllocateDuringUnwind>;
+
+    /// The process-wide unwinder, built once from the loaded objects.
+    pub(super) fn unwinder() -> &'static Dwarf {
+        static UNWINDER: OnceLock<Dwarf> = OnceLock::new();
+        UNWINDER.get_or_init(|| {
+            let mut u = Dwarf::new();
+            for m in modules::loaded() {
+                if let Some(module) = framehop_module(&m) {
+                    u.add_module(module);
+                }
+            }
+            u
+        })
+    }
+
+    fn framehop_module(m: &modules::Module) -> Option<framehop::Module<Vec<u8>>> {
+        let (hdr_vaddr, hdr_len) = m.eh_frame_hdr?;
+        let hdr = m.copy(hdr_vaddr, hdr_len)?;
+        let eh_frame_vaddr = eh_frame_address(&hdr, m.bias.wrapping_add(hdr_vaddr))?.wrapping_sub(m.bias);
+        let seg = m.segment_containing(eh_frame_vaddr)?;
+        let eh_frame_len = seg.vaddr + seg.filesz - eh_frame_vaddr;
+        let eh_frame = m.copy(eh_frame_vaddr, eh_frame_len)?;
+        let start = m.loads.iter().map(|s| s.vaddr).min()?;
+        let end = m.loads.iter().map(|s| s.vaddr + s.memsz).max()?;
+        let text = m.loads.iter().find(|s| s.flags & modules::PF_X != 0);
+        Some(framehop::Module::new(
+            m.path.clone(),
+            m.bias.wrapping_add(start)..m.bias.wrapping_add(end),
+            m.bias,
+            ExplicitModuleSectionInfo {
+                base_svma: 0,
+                text_svma: text.map(|s| s.vaddr..s.vaddr + s.memsz),
+                eh_frame_svma: Some(eh_frame_vaddr..eh_frame_vaddr + eh_frame_len),
+                eh_frame: Some(eh_frame),
+                eh_frame_hdr_svma: Some(hdr_vaddr..hdr_vaddr + hdr_len),
+                eh_frame_hdr: Some(hdr),
+                ..Default::default()
+            },
+        ))
+    }
+
+    /// Decodes the `.eh_frame` pointer of an `.eh_frame_hdr` that lives at `hdr_addr`.
+    fn eh_frame_address(hdr: &[u8], hdr_addr: u64) -> Option<u64> {
+        const OMIT: u8 = 0xff;
+        if hdr.len() < 4 || hdr[0] != 1 || hdr[1] == OMIT {
+            return None;
+        }
+        let enc = hdr[1];
+        let field = &hdr[4..];
+        let value: u64 = match enc & 0x0f {
+            0x00 | 0x04 => u64::from_ne_bytes(field.get(..8)?.try_into().ok()?),
+            0x03 => u64::from(u32::from_ne_bytes(field.get(..4)?.try_into().ok()?)),
+            0x0b => i64::from(i32::from_ne_bytes(field.get(..4)?.try_into().ok()?)) as u64,
+            0x0c => i64::from_ne_bytes(field.get(..8)?.try_into().ok()?) as u64,
+            _ => return None,
+        };
+        match enc & 0x70 {
+            0x00 => Some(value),
+            0x10 => Some(hdr_addr.wrapping_add(4).wrapping_add(value)),
+            0x30 => Some(hdr_addr.wrapping_add(value)),
+            _ => None,
+        }
+    }
+
+    pub(crate) struct ThreadState {
+        pub(super) pcs: [usize; MAX_DEPTH + super::SLACK],
+        dwarf: Vec<u64>,
+        cache: CacheX86_64<MustNotAllocateDuringUnwind>,
+        /// One past the highest address of this thread's stack.
+        stack_top: u64,
+    }
+
+    impl ThreadState {
+        pub(super) fn new() -> Self {
+            ThreadState {
+                pcs: [0; MAX_DEPTH + super::SLACK],
+                dwarf: Vec::with_capacity(64),
+                cache: CacheX86_64::new_in(),
+                stack_top: stack_top(),
+            }
+        }
+
+        /// Fills `pcs` with up to `max` return addresses, innermost first.
+        #[inline(always)]
+        pub(super) fn capture(&mut self, max: usize) -> usize {
+            let (ip, sp, bp): (u64, u64, u64);
+            // SAFETY: reads the instruction, stack and frame pointer registers; touches no memory.
+            unsafe {
+                std::arch::asm!(
+                    "lea {ip}, [rip]",
+                    "mov {sp}, rsp",
+                    "mov {bp}, rbp",
+                    ip = out(reg) ip,
+                    sp = out(reg) sp,
+                    bp = out(reg) bp,
+                    options(nomem, nostack, preserves_flags),
+                );
+            }
+            let max = max.min(self.pcs.len());
+            let top = self.stack_top;
+            match MODE.load(Ordering::Relaxed) {
+                MODE_FP => fp_walk(bp, sp, top, &mut self.pcs[..max]),
+                MODE_DWARF => dwarf_walk(ip, sp, bp, top, &mut self.cache, &mut self.pcs[..max]),
+                _ => {
+                    // Auto: decide once, from this (real) stack.
+                    let n = dwarf_walk(ip, sp, bp, top, &mut self.cache, &mut self.pcs[..max]);
+                    self.dwarf.clear();
+                    self.dwarf.extend(self.pcs[..n].iter().map(|&p| p as u64));
+                    let m = fp_walk(bp, sp, top, &mut self.pcs[..max]);
+                    let agree = m >= 4
+                        && m <= n
+                        && n - m <= 4
+                        && self.pcs[..m].iter().zip(&self.dwarf).all(|(&a, &b)| a as u64 == b);
+                    let mode = if agree { MODE_FP } else { MODE_DWARF };
+                    let _ = MODE.compare_exchange(MODE_AUTO, mode, Ordering::Relaxed, Ordering::Relaxed);
+                    for (dst, &src) in self.pcs.iter_mut().zip(&self.dwarf) {
+                        *dst = src as usize;
+                    }
+                    n
+                }
+            }
+        }
+    }
+
+    /// Reads one stack word if it lies within `[lo, hi)`.
+    #[inline(always)]
+    fn read_word(addr: u64, lo: u64, hi: u64) -> Result<u64, ()> {
+        if addr < lo || addr.checked_add(8).is_none_or(|end| end > hi) || !addr.is_multiple_of(8) {
+            return Err(());
+        }
+        // SAFETY: the word lies within this thread's stack, between the current stack pointer
+        // and the top of the stack, which is mapped and readable.
+        Ok(unsafe { (addr as *const u64).read() })
+    }
+
+    /// Follows the frame pointer chain from `bp` (the capturing function's frame).
+    fn fp_walk(mut bp: u64, sp: u64, top: u64, out: &mut [usize]) -> usize {
+        let mut n = 0;
+        while n < out.len() {
+            let Ok(ret) = read_word(bp.wrapping_add(8), sp, top) else { break };
+            let Ok(next) = read_word(bp, sp, top) else { break };
+            if ret == 0 {
+                break;
+            }
+            out[n] = ret as usize;
+            n += 1;
+            if next <= bp {
+                break;
+            }
+            bp = next;
+        }
+        n
+    }
+
+    /// Unwinds with DWARF CFI from the capturing function's registers; skips that function's
+    /// own instruction pointer so only return addresses are stored.
+    fn dwarf_walk(
+        ip: u64,
+        sp: u64,
+        bp: u64,
+        top: u64,
+        cache: &mut CacheX86_64<MustNotAllocateDuringUnwind>,
+        out: &mut [usize],
+    ) -> usize {
+        let mut read = |addr: u64| read_word(addr, sp, top);
+        let mut frames = unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
+        let mut n = 0;
+        let _ = frames.next(); // the instruction pointer inside the capturing function
+        while n < out.len() {
+            match frames.next() {
+                Ok(Some(frame)) => {
+                    out[n] = frame.address() as usize;
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// The top (highest address, exclusive) of the calling thread's stack.
+    fn stack_top() -> u64 {
+        // SAFETY: pthread_getattr_np initializes `attr` for the calling thread; we read the
+        // stack range from it and destroy it; all pointers are to locals.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+                return 0;
+            }
+            let mut addr: *mut libc::c_void = std::ptr::null_mut();
+            let mut size: libc::size_t = 0;
+            let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+            libc::pthread_attr_destroy(&mut attr);
+            if ok { addr as u64 + size as u64 } else { 0 }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::eh_frame_address;
+
+        #[test]
+        fn decodes_eh_frame_pointers() {
+            // pcrel | sdata4, pointing 0x100 bytes past the field.
+            let mut hdr = vec![1, 0x1b, 0x03, 0x3b];
+            hdr.extend_from_slice(&0x100i32.to_ne_bytes());
+            assert_eq!(eh_frame_address(&hdr, 0x1000), Some(0x1000 + 4 + 0x100));
+            // absolute udata8
+            let mut hdr = vec![1, 0x04, 0x03, 0x3b];
+            hdr.extend_from_slice(&0xdead_beefu64.to_ne_bytes());
+            assert_eq!(eh_frame_address(&hdr, 0x1000), Some(0xdead_beef));
+            // unsupported version or omitted pointer
+            assert_eq!(eh_frame_address(&[2, 0x1b, 0, 0, 0, 0, 0, 0], 0), None);
+            assert_eq!(eh_frame_address(&[1, 0xff, 0, 0], 0), None);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+mod imp {
+    use crate::state::MAX_DEPTH;
+
+    pub(crate) struct ThreadState {
+        pub(super) pcs: [usize; MAX_DEPTH + super::SLACK],
+    }
+
+    impl ThreadState {
+        pub(super) fn new() -> Self {
+            ThreadState { pcs: [0; MAX_DEPTH + super::SLACK] }
+        }
+
+        pub(super) fn capture(&mut self, max: usize) -> usize {
+            let max = max.min(self.pcs.len());
+            let mut n = 0;
+            let mut first = true;
+            backtrace::trace(|frame| {
+                if first {
+                    // The capturing function itself.
+                    first = false;
+                    return true;
+                }
+                if n >= max {
+                    return false;
+                }
+                self.pcs[n] = frame.ip() as usize;
+                n += 1;
+                true
+            });
+            n
+        }
+    }
+}

@@ -1,0 +1,229 @@
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
+
+use crate::hook::{self, Site};
+use crate::profile::Kind;
+use crate::state::Contention;
+
+/// A mutual exclusion primitive, a drop-in replacement for [`std::sync::Mutex`] that feeds the
+/// mutex and block profiles.
+///
+/// It wraps std's mutex and behaves exactly like it (same API, poisoning, auto traits). When
+/// the lock is free, `lock` is std's `try_lock` and nothing else; when it is not, the wait is
+/// timed, and dropping the guard that ends a contended critical section records it in the
+/// mutex profile (on the unlocking thread's stack). See the [crate docs](crate) for the
+/// profiles.
+///
+/// # Differences from `std::sync::Mutex`
+///
+/// - The creation site (`#[track_caller]` on [`new`](Mutex::new)) names the lock in profiles
+///   (the `lock` label). A `static` gets the site of its `Mutex::new` call at compile time.
+/// - Each mutex is 40 bytes larger, for the creation site and the waiter accounting.
+/// - The unstable `MappedMutexGuard` and value accessors are not mirrored.
+///
+/// ```
+/// use holdup::sync::Mutex;
+/// use std::sync::Arc;
+///
+/// let counter = Arc::new(Mutex::new(0));
+/// let handles: Vec<_> = (0..4)
+///     .map(|_| {
+///         let counter = Arc::clone(&counter);
+///         holdup::thread::spawn(move || *counter.lock().unwrap() += 1)
+///     })
+///     .collect();
+/// for h in handles {
+///     h.join().unwrap();
+/// }
+/// assert_eq!(*counter.lock().unwrap(), 4);
+/// ```
+pub struct Mutex<T: ?Sized> {
+    site: Site,
+    contention: Contention,
+    inner: std_sync::Mutex<T>,
+}
+
+/// A guard for a [`Mutex`]: the lock is released when it is dropped. Mirrors
+/// [`std::sync::MutexGuard`].
+///
+/// It remembers whether it was written through ([`DerefMut`]); mutex-profile samples carry that
+/// as the `mutated` label.
+#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct MutexGuard<'a, T: ?Sized + 'a> {
+    inner: ManuallyDrop<std_sync::MutexGuard<'a, T>>,
+    contention: &'a Contention,
+    site: Site,
+    mutated: bool,
+}
+
+impl<T> Mutex<T> {
+    /// Creates a new unlocked mutex; the caller's location names it in profiles.
+    #[track_caller]
+    #[inline]
+    pub const fn new(t: T) -> Mutex<T> {
+        Mutex { site: Location::caller(), contention: Contention::new(), inner: std_sync::Mutex::new(t) }
+    }
+
+    /// Consumes the mutex and returns the data, as [`std::sync::Mutex::into_inner`].
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Acquires the mutex, blocking until it is available, as [`std::sync::Mutex::lock`].
+    ///
+    /// # Errors
+    ///
+    /// If another holder panicked, the lock is poisoned and the guard comes in the error.
+    #[inline]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        match self.inner.try_lock() {
+            Ok(g) => Ok(self.guard(g)),
+            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.guard(e.into_inner()))),
+            Err(TryLockError::WouldBlock) => self.lock_contended(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
+        let wait = hook::contended(&self.contention);
+        let r = self.inner.lock();
+        hook::acquired(&self.contention, wait, self.site, Kind::Mutex);
+        match r {
+            Ok(g) => Ok(self.guard(g)),
+            Err(e) => Err(PoisonError::new(self.guard(e.into_inner()))),
+        }
+    }
+
+    /// Attempts to acquire the mutex without blocking, as [`std::sync::Mutex::try_lock`].
+    /// A failed attempt is not contention and records nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if the mutex is held, [`TryLockError::Poisoned`] (with the
+    /// guard) if it is poisoned.
+    #[inline]
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        match self.inner.try_lock() {
+            Ok(g) => Ok(self.guard(g)),
+            Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(self.guard(e.into_inner())))),
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Whether the mutex is poisoned, as [`std::sync::Mutex::is_poisoned`].
+    #[inline]
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poisoned state, as [`std::sync::Mutex::clear_poison`].
+    #[inline]
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison();
+    }
+
+    /// A mutable reference to the data, as [`std::sync::Mutex::get_mut`] (no locking needed).
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+
+    #[inline]
+    fn guard<'a>(&'a self, g: std_sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        MutexGuard { inner: ManuallyDrop::new(g), contention: &self.contention, site: self.site, mutated: false }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    #[track_caller]
+    fn default() -> Mutex<T> {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    #[track_caller]
+    fn from(t: T) -> Self {
+        Mutex::new(t)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // std's Debug only try_locks: it never blocks and never records.
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Splits the guard for [`Condvar`](crate::sync::Condvar) waits: runs the release hooks
+    /// (the wait unlocks the mutex) and hands out std's guard.
+    pub(crate) fn into_std(self) -> (std_sync::MutexGuard<'a, T>, GuardParts<'a>) {
+        let mut this = ManuallyDrop::new(self);
+        if let Some(r) = hook::releasing(this.contention) {
+            hook::released(r, this.site, Kind::Mutex, Some(this.mutated));
+        }
+        // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
+        let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
+        (inner, GuardParts { contention: this.contention, site: this.site, mutated: this.mutated })
+    }
+
+    pub(crate) fn from_std(inner: std_sync::MutexGuard<'a, T>, parts: GuardParts<'a>) -> Self {
+        MutexGuard { inner: ManuallyDrop::new(inner), contention: parts.contention, site: parts.site, mutated: parts.mutated }
+    }
+}
+
+/// What a [`MutexGuard`] carries besides std's guard, kept across a condvar wait.
+#[derive(Debug)]
+pub(crate) struct GuardParts<'a> {
+    contention: &'a Contention,
+    pub(crate) site: Site,
+    pub(crate) mutated: bool,
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.mutated = true;
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        let release = hook::releasing(self.contention);
+        // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        if let Some(r) = release {
+            hook::released(r, self.site, Kind::Mutex, Some(self.mutated));
+        }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}

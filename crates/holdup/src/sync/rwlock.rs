@@ -1,0 +1,306 @@
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
+
+use crate::hook::{self, Site};
+use crate::profile::Kind;
+use crate::state::Contention;
+
+/// A reader-writer lock, a drop-in replacement for [`std::sync::RwLock`] that feeds the mutex
+/// and block profiles.
+///
+/// Waits for the read lock are recorded as `rwlock-read`, for the write lock as `rwlock-write`.
+/// In the mutex profile, readers kept waiting by a writer are charged to the write guard's drop,
+/// and a writer kept waiting by readers to the read guards' drops (as Go does for `RWMutex`).
+///
+/// # Differences from `std::sync::RwLock`
+///
+/// - The creation site (`#[track_caller]` on [`new`](RwLock::new)) names the lock in profiles.
+/// - When a writer waits for several readers, Go charges the whole wait to the last reader to
+///   leave; holdup charges each reader's drop with the waiting that accrued since the previous
+///   one left, so the total is the same and overlapping readers share the blame.
+/// - Write guards remember whether they were written through: mutex-profile samples of
+///   `rwlock-write` carry `mutated=no` when the write lock was taken only to read, the bug the
+///   seed demo (`examples/contended_cache.rs`) is about.
+/// - Each lock is 40 bytes larger; the unstable mapped guards are not mirrored.
+///
+/// ```
+/// use holdup::sync::RwLock;
+///
+/// let lock = RwLock::new(5);
+/// {
+///     let r1 = lock.read().unwrap();
+///     let r2 = lock.read().unwrap();
+///     assert_eq!(*r1 + *r2, 10);
+/// }
+/// *lock.write().unwrap() += 1;
+/// assert_eq!(*lock.read().unwrap(), 6);
+/// ```
+pub struct RwLock<T: ?Sized> {
+    site: Site,
+    contention: Contention,
+    inner: std_sync::RwLock<T>,
+}
+
+/// Shared read access to an [`RwLock`]; mirrors [`std::sync::RwLockReadGuard`].
+#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    inner: ManuallyDrop<std_sync::RwLockReadGuard<'a, T>>,
+    contention: &'a Contention,
+    site: Site,
+}
+
+/// Exclusive write access to an [`RwLock`]; mirrors [`std::sync::RwLockWriteGuard`].
+#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    inner: ManuallyDrop<std_sync::RwLockWriteGuard<'a, T>>,
+    contention: &'a Contention,
+    site: Site,
+    mutated: bool,
+}
+
+impl<T> RwLock<T> {
+    /// Creates a new unlocked lock; the caller's location names it in profiles.
+    #[track_caller]
+    #[inline]
+    pub const fn new(t: T) -> RwLock<T> {
+        RwLock { site: Location::caller(), contention: Contention::new(), inner: std_sync::RwLock::new(t) }
+    }
+
+    /// Consumes the lock and returns the data, as [`std::sync::RwLock::into_inner`].
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Locks for shared reading, blocking while a writer holds or waits for the lock, as
+    /// [`std::sync::RwLock::read`].
+    ///
+    /// # Errors
+    ///
+    /// If a writer panicked, the lock is poisoned and the guard comes in the error.
+    #[inline]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        match self.inner.try_read() {
+            Ok(g) => Ok(self.read_guard(g)),
+            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.read_guard(e.into_inner()))),
+            Err(TryLockError::WouldBlock) => self.read_contended(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_contended(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        let wait = hook::contended(&self.contention);
+        let r = self.inner.read();
+        hook::acquired(&self.contention, wait, self.site, Kind::RwLockRead);
+        match r {
+            Ok(g) => Ok(self.read_guard(g)),
+            Err(e) => Err(PoisonError::new(self.read_guard(e.into_inner()))),
+        }
+    }
+
+    /// Locks for exclusive writing, blocking until no reader or writer holds the lock, as
+    /// [`std::sync::RwLock::write`].
+    ///
+    /// # Errors
+    ///
+    /// If a writer panicked, the lock is poisoned and the guard comes in the error.
+    #[inline]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        match self.inner.try_write() {
+            Ok(g) => Ok(self.write_guard(g)),
+            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.write_guard(e.into_inner()))),
+            Err(TryLockError::WouldBlock) => self.write_contended(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_contended(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        let wait = hook::contended(&self.contention);
+        let r = self.inner.write();
+        hook::acquired(&self.contention, wait, self.site, Kind::RwLockWrite);
+        match r {
+            Ok(g) => Ok(self.write_guard(g)),
+            Err(e) => Err(PoisonError::new(self.write_guard(e.into_inner()))),
+        }
+    }
+
+    /// Attempts shared read access without blocking, as [`std::sync::RwLock::try_read`].
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if a writer holds the lock, [`TryLockError::Poisoned`] (with
+    /// the guard) if it is poisoned.
+    #[inline]
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        match self.inner.try_read() {
+            Ok(g) => Ok(self.read_guard(g)),
+            Err(TryLockError::Poisoned(e)) => {
+                Err(TryLockError::Poisoned(PoisonError::new(self.read_guard(e.into_inner()))))
+            }
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Attempts exclusive write access without blocking, as [`std::sync::RwLock::try_write`].
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if the lock is held, [`TryLockError::Poisoned`] (with the
+    /// guard) if it is poisoned.
+    #[inline]
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        match self.inner.try_write() {
+            Ok(g) => Ok(self.write_guard(g)),
+            Err(TryLockError::Poisoned(e)) => {
+                Err(TryLockError::Poisoned(PoisonError::new(self.write_guard(e.into_inner()))))
+            }
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Whether the lock is poisoned, as [`std::sync::RwLock::is_poisoned`].
+    #[inline]
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poisoned state, as [`std::sync::RwLock::clear_poison`].
+    #[inline]
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison();
+    }
+
+    /// A mutable reference to the data, as [`std::sync::RwLock::get_mut`] (no locking needed).
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+
+    #[inline]
+    fn read_guard<'a>(&'a self, g: std_sync::RwLockReadGuard<'a, T>) -> RwLockReadGuard<'a, T> {
+        RwLockReadGuard { inner: ManuallyDrop::new(g), contention: &self.contention, site: self.site }
+    }
+
+    #[inline]
+    fn write_guard<'a>(&'a self, g: std_sync::RwLockWriteGuard<'a, T>) -> RwLockWriteGuard<'a, T> {
+        RwLockWriteGuard { inner: ManuallyDrop::new(g), contention: &self.contention, site: self.site, mutated: false }
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    #[track_caller]
+    fn from(t: T) -> Self {
+        RwLock::new(t)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Turns write access into read access without letting another writer in between, as
+    /// [`std::sync::RwLockWriteGuard::downgrade`]. Readers waiting for the writer are charged to
+    /// this call in the mutex profile.
+    pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
+        let mut this = ManuallyDrop::new(s);
+        let release = hook::releasing(this.contention);
+        // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
+        let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
+        let read = std_sync::RwLockWriteGuard::downgrade(inner);
+        if let Some(r) = release {
+            hook::released(r, this.site, Kind::RwLockWrite, Some(this.mutated));
+        }
+        RwLockReadGuard { inner: ManuallyDrop::new(read), contention: this.contention, site: this.site }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.mutated = true;
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        let release = hook::releasing(self.contention);
+        // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        if let Some(r) = release {
+            hook::released(r, self.site, Kind::RwLockRead, None);
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        let release = hook::releasing(self.contention);
+        // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        if let Some(r) = release {
+            hook::released(r, self.site, Kind::RwLockWrite, Some(self.mutated));
+        }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
