@@ -118,12 +118,39 @@ impl fmt::Display for TopReport {
     }
 }
 
+/// pprof's default: edges lighter than this fraction of the total are trimmed (they then no
+/// longer count for the `(inline)` labels).
+const EDGE_FRACTION: f64 = 0.001;
+
+/// A function in the call graph, pprof-style.
 #[derive(Default)]
-struct Node {
+struct Node<'a> {
     flat: i64,
     cum: i64,
-    inline_in: bool,
-    plain_in: bool,
+    /// Calls into this function: caller → (weight, every call inlined).
+    callers: HashMap<&'a str, (i64, bool)>,
+}
+
+impl Node<'_> {
+    /// `(inline)` when every remaining call into the function was inlined, `(partial-inline)`
+    /// when some were.
+    fn inline_label(&self, edge_cutoff: i64) -> Option<&'static str> {
+        let (mut inline, mut plain) = (false, false);
+        for &(weight, inlined) in self.callers.values() {
+            if weight.abs() >= edge_cutoff {
+                if inlined {
+                    inline = true;
+                } else {
+                    plain = true;
+                }
+            }
+        }
+        match (inline, plain) {
+            (true, false) => Some("(inline)"),
+            (true, true) => Some("(partial-inline)"),
+            _ => None,
+        }
+    }
 }
 
 /// Ranks the functions of the profile behind `view`.
@@ -140,17 +167,18 @@ pub fn top(view: &ProfileView<'_>, opts: &TopOptions) -> TopReport {
         .collect();
     let total: i64 = stacks.iter().map(|(v, _)| v.abs()).sum();
 
-    // First pass over every function; then drop those below the cutoff and rebuild, so that a
-    // dropped leaf's value moves to its first kept caller, as pprof does.
+    // As pprof: build the graph of every function, drop those whose cum is below the node
+    // cutoff and rebuild without them, rank, keep the top `node_count` and rebuild again.
     let all = build_nodes(&stacks, None);
     let graph_total: i64 = all.values().map(|n| n.flat).sum();
-    let cutoff = ((graph_total as f64) * opts.node_fraction).abs() as i64;
+    let node_cutoff = ((graph_total as f64) * opts.node_fraction).abs() as i64;
+    let edge_cutoff = ((graph_total as f64) * EDGE_FRACTION).abs() as i64;
     let mut nodes = all;
     let mut dropped = 0;
-    if cutoff > 0 {
+    if node_cutoff > 0 {
         let kept: HashSet<&str> = nodes
             .iter()
-            .filter(|(_, n)| n.cum.abs() >= cutoff)
+            .filter(|(_, n)| n.cum.abs() >= node_cutoff)
             .map(|(k, _)| *k)
             .collect();
         if kept.len() != nodes.len() {
@@ -159,58 +187,27 @@ pub fn top(view: &ProfileView<'_>, opts: &TopOptions) -> TopReport {
         }
     }
     let orig_count = nodes.len();
-    let mut rows: Vec<TopRow> = nodes
-        .into_iter()
-        .map(|(name, n)| TopRow {
-            name: if name.is_empty() {
-                "<unknown>".to_owned()
-            } else {
-                name.to_owned()
-            },
-            flat: n.flat,
-            cum: n.cum,
-            inline: match (n.inline_in, n.plain_in) {
-                (true, false) => Some("(inline)"),
-                (true, true) => Some("(partial-inline)"),
-                _ => None,
-            },
+    let mut names: Vec<&str> = nodes.keys().copied().collect();
+    sort_names(&mut names, &nodes, opts.sort);
+    let node_count = opts.node_count;
+    if node_count > 0 && names.len() > node_count {
+        names.truncate(node_count);
+        let kept: HashSet<&str> = names.iter().copied().collect();
+        nodes = build_nodes(&stacks, Some(&kept));
+        sort_names(&mut names, &nodes, opts.sort);
+    }
+    let rows = names
+        .iter()
+        .map(|&name| {
+            let n = &nodes[name];
+            TopRow {
+                name: display_name(name).to_owned(),
+                flat: n.flat,
+                cum: n.cum,
+                inline: n.inline_label(edge_cutoff),
+            }
         })
         .collect();
-    sort_rows(&mut rows, opts.sort);
-    let node_count = opts.node_count;
-    if node_count > 0 && rows.len() > node_count {
-        // Rebuild with the selected functions only, like pprof, so flat values of the remaining
-        // stacks move to the shown callers.
-        let kept: HashSet<&str> = rows[..node_count]
-            .iter()
-            .map(|r| {
-                if r.name == "<unknown>" {
-                    ""
-                } else {
-                    r.name.as_str()
-                }
-            })
-            .collect();
-        let rebuilt = build_nodes(&stacks, Some(&kept));
-        let mut selected: Vec<TopRow> = rows[..node_count]
-            .iter()
-            .map(|r| {
-                let key = if r.name == "<unknown>" {
-                    ""
-                } else {
-                    r.name.as_str()
-                };
-                let n = &rebuilt[key];
-                TopRow {
-                    flat: n.flat,
-                    cum: n.cum,
-                    ..r.clone()
-                }
-            })
-            .collect();
-        sort_rows(&mut selected, opts.sort);
-        rows = selected;
-    }
 
     let mut report = TopReport {
         labels: Vec::new(),
@@ -250,50 +247,65 @@ pub fn top(view: &ProfileView<'_>, opts: &TopOptions) -> TopReport {
 fn build_nodes<'a>(
     stacks: &[(i64, Vec<FrameRef<'a>>)],
     keep: Option<&HashSet<&str>>,
-) -> HashMap<&'a str, Node> {
-    let mut nodes: HashMap<&'a str, Node> = HashMap::new();
-    let mut seen = HashSet::new();
+) -> HashMap<&'a str, Node<'a>> {
+    let mut nodes: HashMap<&'a str, Node<'a>> = HashMap::new();
+    let mut seen_nodes = HashSet::new();
+    let mut seen_edges = HashSet::new();
     for (value, frames) in stacks {
-        seen.clear();
-        let kept: Vec<&FrameRef<'a>> = frames
-            .iter()
-            .filter(|f| keep.is_none_or(|k| k.contains(f.function)))
-            .collect();
-        for (i, frame) in kept.iter().enumerate() {
+        seen_nodes.clear();
+        seen_edges.clear();
+        let is_kept = |f: &FrameRef<'_>| keep.is_none_or(|k| k.contains(f.function));
+        // From the root to the leaf; the caller of a kept frame is the previous kept frame.
+        let mut parent: Option<&'a str> = None;
+        for frame in frames.iter().rev().filter(|f| is_kept(f)) {
             let node = nodes.entry(frame.function).or_default();
-            if i == 0 {
-                node.flat += value;
-            }
-            if seen.insert(frame.function) {
+            if seen_nodes.insert(frame.function) {
                 node.cum += value;
             }
-            if i + 1 < kept.len() {
-                if frame.inlined {
-                    node.inline_in = true;
-                } else {
-                    node.plain_in = true;
-                }
+            if let Some(p) = parent
+                && p != frame.function
+                && seen_edges.insert((p, frame.function))
+            {
+                let edge = node.callers.entry(p).or_insert((0, true));
+                edge.0 += value;
+                edge.1 &= frame.inlined;
             }
+            parent = Some(frame.function);
+        }
+        // pprof gives the flat value to the leaf only if the leaf itself is kept; a dropped
+        // leaf's value counts in its callers' cum but in no one's flat.
+        if let Some(leaf) = frames.first().filter(|f| is_kept(f)) {
+            nodes.entry(leaf.function).or_default().flat += value;
         }
     }
     nodes
 }
 
-fn sort_rows(rows: &mut [TopRow], sort: TopSort) {
-    rows.sort_by(|a, b| match sort {
-        TopSort::Flat => b
-            .flat
-            .abs()
-            .cmp(&a.flat.abs())
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| b.cum.abs().cmp(&a.cum.abs())),
-        TopSort::Cum => b
-            .cum
-            .abs()
-            .cmp(&a.cum.abs())
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| b.flat.abs().cmp(&a.flat.abs())),
+/// Orders functions as pprof does: by |flat| (or |cum|), then name, then the other value.
+fn sort_names(names: &mut [&str], nodes: &HashMap<&str, Node<'_>>, sort: TopSort) {
+    names.sort_by(|a, b| {
+        let (na, nb) = (&nodes[a], &nodes[b]);
+        let by_name = || display_name(a).cmp(display_name(b));
+        match sort {
+            TopSort::Flat => nb
+                .flat
+                .abs()
+                .cmp(&na.flat.abs())
+                .then_with(by_name)
+                .then_with(|| nb.cum.abs().cmp(&na.cum.abs())),
+            TopSort::Cum => nb
+                .cum
+                .abs()
+                .cmp(&na.cum.abs())
+                .then_with(by_name)
+                .then_with(|| nb.flat.abs().cmp(&na.flat.abs())),
+        }
     });
+}
+
+/// What pprof prints for a function without a name.
+fn display_name(name: &str) -> &str {
+    if name.is_empty() { "<unknown>" } else { name }
 }
 
 /// pprof's "minimum" output unit: the unit of the smallest shown value, unless that is more than

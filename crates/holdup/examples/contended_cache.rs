@@ -31,8 +31,13 @@ struct Cache {
 
 impl Cache {
     fn new(fixed: bool) -> Self {
-        let entries = (0..KEYS).map(|k| (k, vec![(k % 251) as u8; VALUE_BYTES])).collect();
-        Cache { entries: RwLock::new(entries), fixed }
+        let entries = (0..KEYS)
+            .map(|k| (k, vec![(k % 251) as u8; VALUE_BYTES]))
+            .collect();
+        Cache {
+            entries: RwLock::new(entries),
+            fixed,
+        }
     }
 
     /// Looks a key up and returns a checksum of its value.
@@ -54,7 +59,9 @@ impl Cache {
 
 /// Stands for the work a real lookup does on the value (decoding, copying).
 fn checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// One worker: looks up keys until told to stop; returns how many it did.
@@ -63,7 +70,9 @@ fn worker(cache: &Cache, start: &Barrier, stop: &AtomicBool, seed: u64) -> u64 {
     let mut done = 0;
     start.wait();
     while !stop.load(Ordering::Relaxed) {
-        key = key.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        key = key
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         black_box(cache.get((key >> 33) % KEYS));
         done += 1;
     }
@@ -77,7 +86,8 @@ fn run(cache: Arc<Cache>, workers: usize, seconds: f64) -> f64 {
     let total = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..workers)
         .map(|i| {
-            let (cache, start, stop, total) = (cache.clone(), start.clone(), stop.clone(), total.clone());
+            let (cache, start, stop, total) =
+                (cache.clone(), start.clone(), stop.clone(), total.clone());
             holdup::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || {
@@ -104,7 +114,11 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { workers: 4, seconds: 2.0, out: PathBuf::from(".") };
+    let mut args = Args {
+        workers: 4,
+        seconds: 2.0,
+        out: PathBuf::from("."),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -123,7 +137,9 @@ fn parse_args() -> Result<Args, String> {
             }
             "--out" => args.out = PathBuf::from(value()?),
             "-h" | "--help" => {
-                return Err("usage: contended_cache [--workers N] [--seconds S] [--out DIR]".into());
+                return Err(
+                    "usage: contended_cache [--workers N] [--seconds S] [--out DIR]".into(),
+                );
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
@@ -166,7 +182,10 @@ fn demo(args: &Args) -> std::io::Result<()> {
     mutex.write_pprof(&mut mutex_pb)?;
     let mut block_pb = Vec::new();
     block.write_pprof(&mut block_pb)?;
-    print_top("mutex profile (who held the lock others waited for)", &mutex_pb);
+    print_top(
+        "mutex profile (who held the lock others waited for)",
+        &mutex_pb,
+    );
     print_top("block profile (where threads waited)", &block_pb);
     print_hint(&mutex);
 
@@ -182,7 +201,10 @@ fn demo(args: &Args) -> std::io::Result<()> {
 
     println!("\nprofiles written; open them with Go's pprof or the holdup CLI:");
     println!("  go tool pprof -top {}", mutex_path.display());
-    println!("  go tool pprof -top -tagfocus kind=rwlock-write {}", block_path.display());
+    println!(
+        "  go tool pprof -top -tagfocus kind=rwlock-write {}",
+        block_path.display()
+    );
     Ok(())
 }
 
@@ -205,7 +227,11 @@ fn print_top(title: &str, pprof: &[u8]) {
     };
     match ProfileView::new(&profile) {
         Ok(view) => {
-            let opts = TopOptions { node_count: 10, profile_labels: false, ..TopOptions::default() };
+            let opts = TopOptions {
+                node_count: 10,
+                profile_labels: false,
+                ..TopOptions::default()
+            };
             print!("{}", holdup_pprof::top(&view, &opts));
         }
         Err(e) => println!("(cannot read the profile back: {e})"),
@@ -219,7 +245,11 @@ fn print_hint(mutex: &holdup::profile::Profile) {
     for s in mutex.samples() {
         if s.label("kind") == Some("rwlock-write") && s.label("mutated") == Some("no") {
             // The critical section is the first frame below the unlock.
-            let holder = s.frames.get(1).map_or("?", |f| f.function.as_str()).to_owned();
+            let holder = s
+                .frames
+                .get(1)
+                .map_or("?", |f| f.function.as_str())
+                .to_owned();
             let lock = s.label("lock").unwrap_or("?").to_owned();
             *read_only.entry((holder, lock)).or_default() += s.delay_ns;
         }

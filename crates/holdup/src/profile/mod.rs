@@ -135,6 +135,8 @@ pub(crate) fn record_block(labels: Labels, count: f64, delay: i64) {
     record(&COLLECTOR.block, labels, count, delay);
 }
 
+/// Captures the stack and adds the event. Never inlined: report-time trimming finds holdup's
+/// own frames by looking for this function (`snapshot::RECORD_FN`).
 #[inline(never)]
 fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
     let s = &COLLECTOR.settings;

@@ -497,9 +497,12 @@ fn is_glue(function: &str) -> bool {
         || function == "core::mem::drop"
 }
 
-/// std's marker between a thread's start-up code and its closure (and `main`).
+/// The function every recorded stack is captured in (see `profile::record`).
+const RECORD_FN: &str = "holdup::profile::record";
+
+/// std's (and libtest's) marker between a thread's start-up code and its closure (and `main`).
 fn is_thread_start(function: &str) -> bool {
-    function.ends_with("::__rust_begin_short_backtrace")
+    function.contains("::__rust_begin_short_backtrace")
 }
 
 /// Removes holdup's own frames from the top of the stack, keeping the outermost one (the public
@@ -517,7 +520,10 @@ fn trim_internal(locs: &mut Vec<Loc>) {
             lines.chain(unknown)
         })
         .collect();
-    let run = flat.iter().take_while(|(_, _, f)| is_internal(f) || is_glue(f)).count();
+    // Capture happens inside `holdup::profile::record`, whatever std code (thread-locals,
+    // closures) sits between it and the unwinder; the recording and hook frames follow it.
+    let start = flat.iter().position(|(_, _, f)| *f == RECORD_FN).map_or(0, |i| i + 1);
+    let run = start + flat[start..].iter().take_while(|(_, _, f)| is_internal(f) || is_glue(f)).count();
     let Some(leaf) = (0..run).rev().find(|&k| !is_glue(flat[k].2)) else { return };
     // At the root end, drop the thread start-up frames (std's short-backtrace marker and what
     // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline.

@@ -1,0 +1,190 @@
+//! What the profiles look like on the wire: pprof (decoded back with holdup-pprof), Go's
+//! legacy text, deltas and sample order.
+
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use holdup::sync::{Arc, Mutex};
+use holdup_pprof::ProfileView;
+
+use crate::common::samples_for;
+use crate::{here, record_everything};
+
+#[inline(never)]
+fn contend_once(m: &Arc<Mutex<u64>>) {
+    let (tx, rx) = std_mpsc::channel();
+    let holder = {
+        let m = m.clone();
+        holdup::thread::spawn(move || {
+            let mut g = m.lock().unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            *g += 1;
+        })
+    };
+    rx.recv().unwrap();
+    *m.lock().unwrap() += 1;
+    holder.join().unwrap();
+}
+
+#[test]
+fn pprof_has_go_sample_types_mappings_and_labels() {
+    record_everything();
+    let (m, site) = (Arc::new(Mutex::new(0u64)), here!());
+    let before = holdup::profile::mutex();
+    contend_once(&m);
+    let delta = holdup::profile::mutex().delta(&before);
+
+    let mut bytes = Vec::new();
+    delta.write_pprof(&mut bytes).unwrap();
+    assert_eq!(&bytes[..3], &[0x1f, 0x8b, 0x08], "gzip");
+    let profile = holdup_pprof::decode(&bytes).unwrap();
+    let view = ProfileView::new(&profile).unwrap();
+    assert_eq!(
+        view.sample_types(),
+        [("contentions", "count"), ("delay", "nanoseconds")]
+    );
+    let pt = profile.period_type.as_ref().unwrap();
+    assert_eq!(
+        (view.string(pt.r#type), view.string(pt.unit), profile.period),
+        ("contentions", "count", 1)
+    );
+    assert!(profile.time_nanos > 1_700_000_000_000_000_000);
+    assert!(profile.duration_nanos > 0, "a delta covers a duration");
+
+    let exe = std::env::current_exe().unwrap().canonicalize().unwrap();
+    let main = &profile.mapping[0];
+    assert_eq!(view.string(main.filename), exe.to_string_lossy());
+    assert!(view.string(main.build_id).len() >= 16);
+    assert!(main.has_functions);
+
+    let mine: Vec<_> = profile
+        .sample
+        .iter()
+        .filter(|s| view.label(s, "lock") == Some(site.as_str()))
+        .collect();
+    assert!(!mine.is_empty());
+    for s in &mine {
+        assert_eq!(view.label(s, "kind"), Some("mutex"));
+        assert_eq!(view.label(s, "mutated"), Some("yes"));
+        assert_eq!(s.value.len(), 2);
+        let frames = view.frames(s);
+        assert!(frames[0].function.contains("MutexGuard"), "{frames:?}");
+        for loc in &s.location_id {
+            let loc = profile.location.iter().find(|l| l.id == *loc).unwrap();
+            assert!(loc.mapping_id >= 1, "every real location is in a mapping");
+            assert!(!loc.line.is_empty(), "every location is symbolized");
+        }
+    }
+    // The samples equal what the iterator reports.
+    let from_iter = samples_for(&delta, &site);
+    let total: i64 = mine.iter().map(|s| s.value[1]).sum();
+    assert_eq!(total, from_iter.iter().map(|s| s.delay_ns).sum::<i64>());
+}
+
+#[test]
+fn legacy_text_follows_go() {
+    record_everything();
+    let (m, site) = (Arc::new(Mutex::new(0u64)), here!());
+    let mutex_before = holdup::profile::mutex();
+    let block_before = holdup::profile::block();
+    contend_once(&m);
+
+    let mutex = holdup::profile::mutex().delta(&mutex_before);
+    let mut text = Vec::new();
+    mutex.write_text(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.starts_with("--- mutex:\ncycles/second=1000000000\nsampling period=1\n"),
+        "{text}"
+    );
+    check_records(&text, "holdup::sync::mutex::MutexGuard");
+    assert!(
+        samples_for(&mutex, &site)
+            .iter()
+            .all(|s| text.contains(&format!("{} {} @", s.delay_ns, s.count))),
+        "{text}"
+    );
+
+    let block = holdup::profile::block().delta(&block_before);
+    let mut text = Vec::new();
+    block.write_text(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.starts_with("--- contention:\ncycles/second=1000000000\n"),
+        "{text}"
+    );
+    assert!(!text.contains("sampling period"));
+    check_records(&text, "holdup::sync::mutex::Mutex<T>::lock");
+}
+
+/// Each record: `<cycles> <count> @ <hex pcs>`, then `#\t<pc>\t<func>+<off>\t<file>:<line>`
+/// lines, then a blank line.
+fn check_records(text: &str, expected_function: &str) {
+    let body: Vec<&str> = text.lines().skip_while(|l| !l.contains(" @")).collect();
+    let mut records = 0;
+    let mut i = 0;
+    while i < body.len() {
+        let (values, pcs) = body[i]
+            .split_once(" @")
+            .unwrap_or_else(|| panic!("record line {:?}", body[i]));
+        let values: Vec<&str> = values.split(' ').collect();
+        assert!(
+            values.len() == 2 && values.iter().all(|v| v.parse::<i64>().is_ok()),
+            "{:?}",
+            body[i]
+        );
+        assert!(
+            pcs.split_whitespace()
+                .all(|pc| pc.starts_with("0x") && u64::from_str_radix(&pc[2..], 16).is_ok()),
+            "{pcs}"
+        );
+        i += 1;
+        let mut frames = 0;
+        while i < body.len() && body[i].starts_with('#') {
+            let cols: Vec<&str> = body[i].split('\t').filter(|c| !c.is_empty()).collect();
+            assert_eq!(cols.len(), 4, "{:?}", body[i]);
+            assert!(cols[1].starts_with("0x"));
+            assert!(cols[2].contains("+0x"), "{:?}", body[i]);
+            assert!(
+                cols[3]
+                    .rsplit_once(':')
+                    .is_some_and(|(_, l)| l.parse::<u32>().is_ok()),
+                "{:?}",
+                body[i]
+            );
+            frames += 1;
+            i += 1;
+        }
+        assert!(frames > 0);
+        assert_eq!(body.get(i), Some(&""), "blank line after a record");
+        i += 1;
+        records += 1;
+    }
+    assert!(records > 0);
+    assert!(text.contains(expected_function), "{text}");
+}
+
+#[test]
+fn deltas_and_order() {
+    record_everything();
+    let (m, site) = (Arc::new(Mutex::new(0u64)), here!());
+    contend_once(&m);
+    let a = holdup::profile::mutex();
+    let none = a.delta(&a);
+    assert!(
+        samples_for(&none, &site).is_empty(),
+        "a delta of a snapshot with itself is empty"
+    );
+    assert!(none.duration().is_some());
+    contend_once(&m);
+    let b = holdup::profile::mutex();
+    let d = b.delta(&a);
+    assert!(!samples_for(&d, &site).is_empty());
+    assert!(d.total_delay_ns() <= b.total_delay_ns());
+    let delays: Vec<i64> = b.samples().map(|s| s.delay_ns).collect();
+    assert!(
+        delays.windows(2).all(|w| w[0] >= w[1]),
+        "largest delay first: {delays:?}"
+    );
+}
