@@ -1,1 +1,452 @@
-fn main() {}
+//! holdup's side-by-side benchmark harness: every variant runs in this one process, interleaved
+//! round-robin, and the tables print ratios against std (and parking_lot), so that the noise of
+//! a shared machine hits all variants alike.
+//!
+//! ```text
+//! cargo run --release -p holdup-bench                 # everything (about a minute)
+//! cargo run --release -p holdup-bench -- --quick      # shorter runs, for CI smoke checks
+//! cargo run --release -p holdup-bench -- uncontended | contended | events | callgrind
+//! RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=target/fp \
+//!     cargo run --release -p holdup-bench -- events   # frame-pointer unwinding too
+//! ```
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// Profiling settings: (mutex fraction, block rate in ns).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Setting(i64, i64);
+
+const OFF: Setting = Setting(0, 0);
+const PRODUCTION: Setting = Setting(100, 10_000);
+const EVERYTHING: Setting = Setting(1, 1);
+
+impl Setting {
+    fn apply(self) {
+        holdup::set_mutex_profile_fraction(self.0);
+        holdup::set_block_profile_rate(self.1);
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            OFF => "profiling off",
+            PRODUCTION => "fraction 100, rate 10us",
+            _ => "fraction 1, rate 1",
+        }
+    }
+}
+
+struct Options {
+    quick: bool,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("spin") {
+        // Internal: the target of `callgrind`.
+        spin(&args[1], args[2].parse().expect("iterations"));
+        return;
+    }
+    let opts = Options {
+        quick: args.iter().any(|a| a == "--quick"),
+    };
+    let what: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let all = what.is_empty();
+    let known = ["uncontended", "contended", "events", "callgrind"];
+    if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
+        eprintln!("holdup-bench: unknown benchmark {bad:?}; choose from {known:?} (and --quick)");
+        std::process::exit(2);
+    }
+    println!(
+        "holdup-bench: {} cores, {} build",
+        cores(),
+        if cfg!(debug_assertions) {
+            "DEBUG (numbers are meaningless)"
+        } else {
+            "release"
+        }
+    );
+    if all || what.contains(&"uncontended") {
+        uncontended(&opts);
+    }
+    if all || what.contains(&"contended") {
+        contended(&opts);
+    }
+    if all || what.contains(&"events") {
+        events(&opts);
+    }
+    if all || what.contains(&"callgrind") {
+        callgrind(&opts);
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Nanoseconds per call of `f`, over `iters` calls.
+fn ns_per_op(iters: u64, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+type Bench = (&'static str, Setting, Box<dyn FnMut()>);
+
+/// Runs each benchmark `rounds` times, round-robin, and returns the median ns/op of each.
+fn interleaved(benches: &mut [Bench], iters: u64, rounds: usize) -> Vec<f64> {
+    let mut samples = vec![Vec::new(); benches.len()];
+    for (_, setting, f) in benches.iter_mut() {
+        setting.apply();
+        ns_per_op(iters / 10, f); // warm up
+    }
+    for _ in 0..rounds {
+        for (i, (_, setting, f)) in benches.iter_mut().enumerate() {
+            setting.apply();
+            samples[i].push(ns_per_op(iters, &mut *f));
+        }
+    }
+    OFF.apply();
+    samples.into_iter().map(median).collect()
+}
+
+fn uncontended(opts: &Options) {
+    let (iters, rounds) = if opts.quick {
+        (1_000_000, 3)
+    } else {
+        (5_000_000, 9)
+    };
+    println!(
+        "\n== uncontended lock + unlock (median of {rounds} interleaved rounds of {iters}) =="
+    );
+    let std_m = Arc::new(std::sync::Mutex::new(0u64));
+    let pl_m = Arc::new(parking_lot::Mutex::new(0u64));
+    let h_m = Arc::new(holdup::sync::Mutex::new(0u64));
+    let std_rw = Arc::new(std::sync::RwLock::new(0u64));
+    let h_rw = Arc::new(holdup::sync::RwLock::new(0u64));
+    let mutex = |m: &Arc<holdup::sync::Mutex<u64>>| {
+        let m = m.clone();
+        Box::new(move || *black_box(&m).lock().unwrap() += 1) as Box<dyn FnMut()>
+    };
+    let mut benches: Vec<Bench> = vec![
+        ("std::sync::Mutex", OFF, {
+            let m = std_m.clone();
+            Box::new(move || *black_box(&m).lock().unwrap() += 1)
+        }),
+        ("parking_lot::Mutex", OFF, {
+            let m = pl_m.clone();
+            Box::new(move || *black_box(&m).lock() += 1)
+        }),
+        ("holdup Mutex", OFF, mutex(&h_m)),
+        ("holdup Mutex", PRODUCTION, mutex(&h_m)),
+        ("holdup Mutex", EVERYTHING, mutex(&h_m)),
+        ("std::sync::RwLock read", OFF, {
+            let l = std_rw.clone();
+            Box::new(move || {
+                black_box(*black_box(&l).read().unwrap());
+            })
+        }),
+        ("holdup RwLock read", OFF, {
+            let l = h_rw.clone();
+            Box::new(move || {
+                black_box(*black_box(&l).read().unwrap());
+            })
+        }),
+        ("holdup RwLock read", EVERYTHING, {
+            let l = h_rw.clone();
+            Box::new(move || {
+                black_box(*black_box(&l).read().unwrap());
+            })
+        }),
+        ("std::sync::RwLock write", OFF, {
+            let l = std_rw.clone();
+            Box::new(move || *black_box(&l).write().unwrap() += 1)
+        }),
+        ("holdup RwLock write", OFF, {
+            let l = h_rw.clone();
+            Box::new(move || *black_box(&l).write().unwrap() += 1)
+        }),
+        ("holdup RwLock write", EVERYTHING, {
+            let l = h_rw.clone();
+            Box::new(move || *black_box(&l).write().unwrap() += 1)
+        }),
+    ];
+    let ns = interleaved(&mut benches, iters, rounds);
+    let baseline: HashMap<&str, f64> = [("Mutex", ns[0]), ("read", ns[5]), ("write", ns[8])]
+        .into_iter()
+        .collect();
+    println!(
+        "{:<26} {:<26} {:>8} {:>9}",
+        "primitive", "settings", "ns/op", "vs std"
+    );
+    for ((name, setting, _), ns) in benches.iter().zip(&ns) {
+        let key = if name.ends_with("read") {
+            "read"
+        } else if name.ends_with("write") {
+            "write"
+        } else {
+            "Mutex"
+        };
+        println!(
+            "{name:<26} {:<26} {ns:>8.1} {:>9.3}",
+            setting.describe(),
+            ns / baseline[key]
+        );
+    }
+}
+
+/// The seed workload: a read-mostly cache whose `get` takes the write lock.
+struct Cache<L> {
+    map: L,
+}
+
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+const KEYS: u64 = 1024;
+
+fn entries() -> HashMap<u64, Vec<u8>> {
+    (0..KEYS).map(|k| (k, vec![k as u8; 64])).collect()
+}
+
+/// A cache lookup, shared by the worker threads.
+type Lookup = Arc<dyn Fn(u64) -> u64 + Send + Sync>;
+
+/// Lookups per second with `threads` workers for `dur`.
+fn throughput(threads: usize, dur: Duration, get: Lookup) -> f64 {
+    let start = Arc::new(Barrier::new(threads + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (start, stop, total, get) =
+                (start.clone(), stop.clone(), total.clone(), get.clone());
+            std::thread::spawn(move || {
+                let mut key = i as u64 + 1;
+                let mut n = 0u64;
+                start.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    key = key
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    black_box(get((key >> 33) % KEYS));
+                    n += 1;
+                }
+                total.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    start.wait();
+    let began = Instant::now();
+    std::thread::sleep(dur);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    total.load(Ordering::Relaxed) as f64 / began.elapsed().as_secs_f64()
+}
+
+fn contended(opts: &Options) {
+    let (dur, rounds) = if opts.quick {
+        (Duration::from_millis(300), 3)
+    } else {
+        (Duration::from_millis(1000), 5)
+    };
+    println!(
+        "\n== contended seed workload: Cache::get under the write lock (median of {rounds} interleaved runs of {dur:?}) =="
+    );
+    let std_cache = Arc::new(Cache {
+        map: std::sync::RwLock::new(entries()),
+    });
+    let h_cache = Arc::new(Cache {
+        map: holdup::sync::RwLock::new(entries()),
+    });
+    println!(
+        "{:>7} {:<26} {:<26} {:>12} {:>9} {:>9}",
+        "threads", "lock", "settings", "lookups/s", "vs off", "vs std"
+    );
+    for threads in [2, 4] {
+        let variants: Vec<(&str, Setting, Lookup)> = vec![
+            ("std::sync::RwLock", OFF, {
+                let c = std_cache.clone();
+                Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
+            }),
+            ("holdup RwLock", OFF, {
+                let c = h_cache.clone();
+                Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
+            }),
+            ("holdup RwLock", PRODUCTION, {
+                let c = h_cache.clone();
+                Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
+            }),
+            ("holdup RwLock", EVERYTHING, {
+                let c = h_cache.clone();
+                Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
+            }),
+        ];
+        let mut results = vec![Vec::new(); variants.len()];
+        for _ in 0..rounds {
+            for (i, (_, setting, get)) in variants.iter().enumerate() {
+                setting.apply();
+                results[i].push(throughput(threads, dur, get.clone()));
+            }
+        }
+        OFF.apply();
+        let medians: Vec<f64> = results.into_iter().map(median).collect();
+        for ((name, setting, _), m) in variants.iter().zip(&medians) {
+            println!(
+                "{threads:>7} {name:<26} {:<26} {:>12.0} {:>9.3} {:>9.3}",
+                setting.describe(),
+                m,
+                m / medians[1],
+                m / medians[0]
+            );
+        }
+    }
+}
+
+/// Recurses `depth` frames, then runs `f` there.
+#[inline(never)]
+fn at_depth<R>(depth: usize, f: &mut dyn FnMut() -> R) -> R {
+    if depth == 0 {
+        return f();
+    }
+    let r = at_depth(depth - 1, f);
+    black_box(depth);
+    r
+}
+
+fn events(opts: &Options) {
+    let (iters, rounds) = if opts.quick {
+        (20_000, 3)
+    } else {
+        (200_000, 7)
+    };
+    println!(
+        "\n== one sampled event: stack capture + bucket insert (median of {rounds} rounds of {iters}) =="
+    );
+    holdup::set_block_profile_rate(1);
+    let unwinders = [
+        holdup::profile::Unwinder::Dwarf,
+        holdup::profile::Unwinder::FramePointers,
+    ];
+    // Does this build have frame pointers? Auto decides on the first capture.
+    holdup::profile::set_unwinder(holdup::profile::Unwinder::Auto);
+    holdup::__bench::record_sampled_event();
+    let has_fp = holdup::profile::unwinder() == holdup::profile::Unwinder::FramePointers;
+    println!(
+        "frame pointers in this build: {}",
+        if has_fp {
+            "yes"
+        } else {
+            "no (rebuild with RUSTFLAGS=\"-C force-frame-pointers=yes\" to measure that unwinder)"
+        }
+    );
+    println!(
+        "{:>14} {:<16} {:>10}",
+        "user frames", "unwinder", "ns/event"
+    );
+    for depth in [16, 64] {
+        for unwinder in unwinders {
+            if unwinder == holdup::profile::Unwinder::FramePointers && !has_fp {
+                continue;
+            }
+            holdup::profile::set_unwinder(unwinder);
+            let mut samples = Vec::new();
+            for _ in 0..rounds {
+                samples.push(at_depth(depth, &mut || {
+                    ns_per_op(iters, holdup::__bench::record_sampled_event)
+                }));
+            }
+            println!(
+                "{depth:>14} {:<16} {:>10.0}",
+                format!("{unwinder:?}"),
+                median(samples)
+            );
+        }
+    }
+    holdup::profile::set_unwinder(holdup::profile::Unwinder::Auto);
+    holdup::set_block_profile_rate(0);
+}
+
+/// The body `callgrind` counts: `iters` uncontended lock + unlock of one variant.
+fn spin(variant: &str, iters: u64) {
+    let std_m = std::sync::Mutex::new(0u64);
+    let pl_m = parking_lot::Mutex::new(0u64);
+    let h_m = holdup::sync::Mutex::new(0u64);
+    match variant {
+        "std" => (0..iters).for_each(|_| *black_box(&std_m).lock().unwrap() += 1),
+        "parking_lot" => (0..iters).for_each(|_| *black_box(&pl_m).lock() += 1),
+        "holdup-off" => (0..iters).for_each(|_| *black_box(&h_m).lock().unwrap() += 1),
+        "holdup-on" => {
+            EVERYTHING.apply();
+            (0..iters).for_each(|_| *black_box(&h_m).lock().unwrap() += 1);
+        }
+        other => panic!("unknown variant {other}"),
+    }
+}
+
+/// Instructions (callgrind's `Ir`) executed by `spin variant iters`.
+fn instructions(variant: &str, iters: u64) -> Result<u64, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(&exe)
+        .args(["spin", variant, &iters.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run valgrind: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("valgrind failed: {stderr}"));
+    }
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.split_once("Collected :")
+                .map(|(_, n)| n.trim().parse::<u64>())
+        })
+        .ok_or_else(|| format!("no 'Collected' line in valgrind's output:\n{stderr}"))?
+        .map_err(|e| e.to_string())
+}
+
+fn callgrind(opts: &Options) {
+    let n: u64 = if opts.quick { 100_000 } else { 1_000_000 };
+    println!(
+        "\n== instructions per uncontended lock + unlock (callgrind: Ir({}) - Ir({n}), / {n}) ==",
+        2 * n
+    );
+    let mut per_op = Vec::new();
+    for variant in ["std", "parking_lot", "holdup-off", "holdup-on"] {
+        let r = instructions(variant, n)
+            .and_then(|a| instructions(variant, 2 * n).map(|b| (b - a) as f64 / n as f64));
+        match r {
+            Ok(ir) => per_op.push((variant, ir)),
+            Err(e) => {
+                println!("{variant}: {e}");
+                return;
+            }
+        }
+    }
+    println!("{:<14} {:>8} {:>9}", "variant", "Ir/op", "vs std");
+    for (variant, ir) in &per_op {
+        println!("{variant:<14} {ir:>8.1} {:>9.3}", ir / per_op[0].1);
+    }
+}

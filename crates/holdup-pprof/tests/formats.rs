@@ -9,9 +9,7 @@ use common::{example, line};
 
 use holdup_pprof::legacy::{ContentionKind, TextFrame, TextRecord};
 use holdup_pprof::proto::Profile;
-use holdup_pprof::{
-    DecodeErrorKind, LineInfo, MappingInfo, ProfileBuilder, ProfileView, TopOptions, TopSort,
-};
+use holdup_pprof::{DecodeErrorKind, ProfileBuilder, ProfileView, TopOptions, TopSort};
 use proptest::prelude::*;
 
 #[test]

@@ -4,8 +4,7 @@
 //! |---------------------------|-----------------------------------------------|---------------------|
 //! | [`contended`]             | a lock's `try_lock` failed, before blocking   | (slow path only)    |
 //! | [`acquired`]              | the lock was then acquired                    | one branch          |
-//! | [`releasing`]             | a guard is dropped, before the unlock         | one relaxed load    |
-//! | [`released`]              | after the unlock, if `releasing` sampled      | (sampled only)      |
+//! | [`release`]               | a guard is dropped (wraps std's unlock)       | one relaxed load    |
 //! | [`blocking`] / [`woken`]  | around any other wait (condvar, channel, ...) | one relaxed load    |
 //!
 //! The decision to record lives here, not in the primitives: a primitive is glue around std's
@@ -15,8 +14,8 @@
 //! time; block events are timed from the start of a wait to its end, kept if at least `rate`
 //! nanoseconds long or else with probability `d/rate`, and weighted to stay unbiased.
 
-use std::cell::Cell;
-use std::panic::Location;
+use std::cell::{Cell, UnsafeCell};
+use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
 use crate::clock::now_ns;
 use crate::profile::{self, COLLECTOR, Kind, Labels};
@@ -24,6 +23,66 @@ use crate::state::Contention;
 
 /// A primitive's creation site (from `#[track_caller]` constructors).
 pub(crate) type Site = &'static Location<'static>;
+
+/// What every lock carries for profiling: where it was created, who waits for it, and whether
+/// the current exclusive holder wrote through its guard. Guards hold one reference to it, so
+/// that a guard is std's guard plus one pointer.
+#[derive(Debug)]
+pub(crate) struct LockMeta {
+    pub(crate) site: Site,
+    pub(crate) contention: Contention,
+    /// Set through `DerefMut` of an exclusive guard; read and cleared when that guard releases.
+    written: UnsafeCell<bool>,
+}
+
+// SAFETY: `written` is only accessed by the thread holding the lock exclusively (see
+// `mark_written` and `take_written`), which the lock itself serializes.
+unsafe impl Sync for LockMeta {}
+// The flag is reset by every exclusive release, so a panic cannot leave it inconsistent for
+// the next holder; poisoning is std's, unchanged.
+impl RefUnwindSafe for LockMeta {}
+impl UnwindSafe for LockMeta {}
+
+impl LockMeta {
+    #[track_caller]
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        LockMeta { site: Location::caller(), contention: Contention::new(), written: UnsafeCell::new(false) }
+    }
+
+    /// Records that the exclusive holder writes through its guard.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock exclusively.
+    #[inline]
+    pub(crate) unsafe fn mark_written(&self) {
+        // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
+        unsafe { *self.written.get() = true };
+    }
+
+    /// Clears the written flag, before an exclusive release.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock exclusively.
+    #[inline]
+    pub(crate) unsafe fn clear_written(&self) {
+        // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
+        unsafe { *self.written.get() = false };
+    }
+
+    /// Returns and clears the written flag, before an exclusive release.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock exclusively.
+    #[inline]
+    pub(crate) unsafe fn take_written(&self) -> bool {
+        // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
+        unsafe { std::mem::replace(&mut *self.written.get(), false) }
+    }
+}
 
 /// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends.
 #[derive(Debug)]
@@ -123,48 +182,43 @@ fn block_event(d: u64, labels: Labels) {
     profile::record_block(labels, count, delay);
 }
 
-/// A mutex-profile event to record after the unlock.
-#[derive(Debug)]
-#[must_use]
-pub(crate) struct Release {
-    delay: u64,
-    fraction: i64,
-}
-
-/// A guard is about to unlock. When threads wait, charges the waiting that accrued during this
-/// critical section and decides (1 in `fraction`) whether to record it.
-#[inline]
-pub(crate) fn releasing(c: &Contention) -> Option<Release> {
-    if c.has_waiters() { releasing_slow(c) } else { None }
+/// A lock is released by its holder: `unlock` runs std's unlock. When threads wait, the
+/// waiting that accrued during this critical section is charged before the unlock, and (1 in
+/// `fraction`) recorded after it on this thread's stack, scaled by the fraction (Go 1.20+
+/// scales at record time). `exclusive` releases also report and reset the written flag.
+///
+/// The uncontended path is one relaxed load, a branch, and for exclusive releases one plain
+/// store to the lock's own memory.
+#[inline(always)]
+pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
+    if meta.contention.has_waiters() {
+        release_contended(meta, kind, exclusive, unlock);
+        keep_caller_frame(meta.site);
+    } else {
+        if exclusive {
+            // SAFETY: an exclusive release runs while its guard still holds the lock.
+            unsafe { meta.clear_written() };
+        }
+        unlock();
+    }
 }
 
 #[cold]
 #[inline(never)]
-fn releasing_slow(c: &Contention) -> Option<Release> {
-    let delay = c.charge(now_ns());
+fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
+    let delay = meta.contention.charge(now_ns());
+    // SAFETY: an exclusive release runs while its guard still holds the lock.
+    let written = exclusive.then(|| unsafe { meta.take_written() });
+    unlock();
     let fraction = COLLECTOR.settings.mutex_fraction();
     if fraction <= 0 || profile::in_profiler() {
-        return None;
+        return;
     }
     if fraction > 1 && !cheap_rand().is_multiple_of(fraction as u64) {
-        return None;
+        return;
     }
-    Some(Release { delay, fraction })
-}
-
-/// The unlock sampled by [`releasing`] happened; records it on this thread's stack, scaled by
-/// the fraction (Go 1.20+ scales at record time).
-#[inline(always)]
-pub(crate) fn released(r: Release, site: Site, kind: Kind, mutated: Option<bool>) {
-    released_slow(r, site, kind, mutated);
-    keep_caller_frame(site);
-}
-
-#[cold]
-#[inline(never)]
-fn released_slow(r: Release, site: Site, kind: Kind, mutated: Option<bool>) {
-    let delay = (r.delay.min(i64::MAX as u64) as i64).saturating_mul(r.fraction);
-    profile::record_mutex(Labels { site, kind, mutated }, r.fraction as f64, delay);
+    let delay = (delay.min(i64::MAX as u64) as i64).saturating_mul(fraction);
+    profile::record_mutex(Labels { site: meta.site, kind, mutated: written }, fraction as f64, delay);
 }
 
 thread_local! {

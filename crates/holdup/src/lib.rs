@@ -98,6 +98,28 @@ cfg_not_loom! {
     pub mod thread;
 }
 
+/// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.
+#[doc(hidden)]
+#[cfg(not(holdup_loom))]
+pub mod __bench {
+    /// Records one block-profile event on the caller's stack exactly as a sampled wait does
+    /// (stack capture and bucket insertion), so that its cost can be measured alone.
+    #[inline(never)]
+    #[track_caller]
+    pub fn record_sampled_event() {
+        crate::profile::record_block(
+            crate::profile::Labels {
+                site: std::panic::Location::caller(),
+                kind: crate::profile::Kind::Mutex,
+                mutated: None,
+            },
+            1.0,
+            1,
+        );
+        std::hint::black_box(());
+    }
+}
+
 /// Controls the fraction of contended releases recorded in the mutex profile, like Go's
 /// `runtime.SetMutexProfileFraction`: on average 1 in `rate` is recorded. `0` turns the
 /// profile off (the default), a negative value only reads the current rate. Returns the

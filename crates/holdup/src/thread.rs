@@ -65,7 +65,6 @@ where
 }
 
 /// Thread factory, as [`std::thread::Builder`].
-#[derive(Debug)]
 #[must_use = "must eventually spawn the thread"]
 pub struct Builder {
     inner: std_thread::Builder,
@@ -157,6 +156,12 @@ impl Builder {
             })
         }?;
         Ok(JoinHandle { inner, site })
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 

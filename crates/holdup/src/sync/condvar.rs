@@ -57,12 +57,12 @@ impl Condvar {
     /// If the mutex was poisoned when re-acquired, the guard comes in the error.
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let wait = hook::blocking();
-        let (inner, parts) = guard.into_std();
+        let (inner, meta) = guard.into_std();
         let r = self.inner.wait(inner);
         hook::woken(wait, self.site, Kind::Condvar);
         match r {
-            Ok(g) => Ok(MutexGuard::from_std(g, parts)),
-            Err(e) => Err(PoisonError::new(MutexGuard::from_std(e.into_inner(), parts))),
+            Ok(g) => Ok(MutexGuard::from_std(g, meta)),
+            Err(e) => Err(PoisonError::new(MutexGuard::from_std(e.into_inner(), meta))),
         }
     }
 
@@ -93,14 +93,14 @@ impl Condvar {
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let wait = hook::blocking();
-        let (inner, parts) = guard.into_std();
+        let (inner, meta) = guard.into_std();
         let r = self.inner.wait_timeout(inner, dur);
         hook::woken(wait, self.site, Kind::Condvar);
         match r {
-            Ok((g, t)) => Ok((MutexGuard::from_std(g, parts), t)),
+            Ok((g, t)) => Ok((MutexGuard::from_std(g, meta), t)),
             Err(e) => {
                 let (g, t) = e.into_inner();
-                Err(PoisonError::new((MutexGuard::from_std(g, parts), t)))
+                Err(PoisonError::new((MutexGuard::from_std(g, meta), t)))
             }
         }
     }
@@ -128,10 +128,7 @@ impl Condvar {
             let Some(left) = dur.checked_sub(start.elapsed()) else {
                 return Ok((guard, timeout_result(true)));
             };
-            guard = match self.wait_timeout(guard, left) {
-                Ok((g, _)) => g,
-                Err(e) => return Err(PoisonError::new((e.into_inner().0, timeout_result(false)))),
-            };
+            guard = self.wait_timeout(guard, left)?.0;
         }
     }
 

@@ -1,12 +1,10 @@
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::panic::Location;
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::hook::{self, Site};
+use crate::hook::{self, LockMeta};
 use crate::profile::Kind;
-use crate::state::Contention;
 
 /// A mutual exclusion primitive, a drop-in replacement for [`std::sync::Mutex`] that feeds the
 /// mutex and block profiles.
@@ -21,7 +19,8 @@ use crate::state::Contention;
 ///
 /// - The creation site (`#[track_caller]` on [`new`](Mutex::new)) names the lock in profiles
 ///   (the `lock` label). A `static` gets the site of its `Mutex::new` call at compile time.
-/// - Each mutex is 40 bytes larger, for the creation site and the waiter accounting.
+/// - Each mutex is 48 bytes larger (creation site, waiter accounting); guards are one pointer
+///   larger.
 /// - The unstable `MappedMutexGuard` and value accessors are not mirrored.
 ///
 /// ```
@@ -41,8 +40,7 @@ use crate::state::Contention;
 /// assert_eq!(*counter.lock().unwrap(), 4);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    site: Site,
-    contention: Contention,
+    meta: LockMeta,
     inner: std_sync::Mutex<T>,
 }
 
@@ -55,9 +53,7 @@ pub struct Mutex<T: ?Sized> {
 #[clippy::has_significant_drop]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     inner: ManuallyDrop<std_sync::MutexGuard<'a, T>>,
-    contention: &'a Contention,
-    site: Site,
-    mutated: bool,
+    meta: &'a LockMeta,
 }
 
 impl<T> Mutex<T> {
@@ -65,7 +61,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     #[inline]
     pub const fn new(t: T) -> Mutex<T> {
-        Mutex { site: Location::caller(), contention: Contention::new(), inner: std_sync::Mutex::new(t) }
+        Mutex { meta: LockMeta::new(), inner: std_sync::Mutex::new(t) }
     }
 
     /// Consumes the mutex and returns the data, as [`std::sync::Mutex::into_inner`].
@@ -82,23 +78,26 @@ impl<T: ?Sized> Mutex<T> {
     /// If another holder panicked, the lock is poisoned and the guard comes in the error.
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        match self.inner.try_lock() {
-            Ok(g) => Ok(self.guard(g)),
-            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.guard(e.into_inner()))),
+        // Both paths yield std's result and the guard is wrapped once, after they join, so that
+        // the compiler keeps the guard in registers on the fast path.
+        let r = match self.inner.try_lock() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::Poisoned(e)) => Err(e),
             Err(TryLockError::WouldBlock) => self.lock_contended(),
+        };
+        match r {
+            Ok(g) => Ok(self.guard(g)),
+            Err(e) => Err(PoisonError::new(self.guard(e.into_inner()))),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
-        let wait = hook::contended(&self.contention);
+    fn lock_contended(&self) -> LockResult<std_sync::MutexGuard<'_, T>> {
+        let wait = hook::contended(&self.meta.contention);
         let r = self.inner.lock();
-        hook::acquired(&self.contention, wait, self.site, Kind::Mutex);
-        match r {
-            Ok(g) => Ok(self.guard(g)),
-            Err(e) => Err(PoisonError::new(self.guard(e.into_inner()))),
-        }
+        hook::acquired(&self.meta.contention, wait, self.meta.site, Kind::Mutex);
+        r
     }
 
     /// Attempts to acquire the mutex without blocking, as [`std::sync::Mutex::try_lock`].
@@ -136,7 +135,7 @@ impl<T: ?Sized> Mutex<T> {
 
     #[inline]
     fn guard<'a>(&'a self, g: std_sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        MutexGuard { inner: ManuallyDrop::new(g), contention: &self.contention, site: self.site, mutated: false }
+        MutexGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
     }
 }
 
@@ -164,27 +163,18 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// Splits the guard for [`Condvar`](crate::sync::Condvar) waits: runs the release hooks
     /// (the wait unlocks the mutex) and hands out std's guard.
-    pub(crate) fn into_std(self) -> (std_sync::MutexGuard<'a, T>, GuardParts<'a>) {
+    pub(crate) fn into_std(self) -> (std_sync::MutexGuard<'a, T>, &'a LockMeta) {
         let mut this = ManuallyDrop::new(self);
-        if let Some(r) = hook::releasing(this.contention) {
-            hook::released(r, this.site, Kind::Mutex, Some(this.mutated));
-        }
+        // The wait releases the mutex inside std: run the release hooks without unlocking.
+        hook::release(this.meta, Kind::Mutex, true, || ());
         // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
         let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
-        (inner, GuardParts { contention: this.contention, site: this.site, mutated: this.mutated })
+        (inner, this.meta)
     }
 
-    pub(crate) fn from_std(inner: std_sync::MutexGuard<'a, T>, parts: GuardParts<'a>) -> Self {
-        MutexGuard { inner: ManuallyDrop::new(inner), contention: parts.contention, site: parts.site, mutated: parts.mutated }
+    pub(crate) fn from_std(inner: std_sync::MutexGuard<'a, T>, meta: &'a LockMeta) -> Self {
+        MutexGuard { inner: ManuallyDrop::new(inner), meta }
     }
-}
-
-/// What a [`MutexGuard`] carries besides std's guard, kept across a condvar wait.
-#[derive(Debug)]
-pub(crate) struct GuardParts<'a> {
-    contention: &'a Contention,
-    pub(crate) site: Site,
-    pub(crate) mutated: bool,
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
@@ -199,20 +189,19 @@ impl<T: ?Sized> Deref for MutexGuard<'_, T> {
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        self.mutated = true;
+        // SAFETY: this guard holds the mutex.
+        unsafe { self.meta.mark_written() };
         &mut self.inner
     }
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        let release = hook::releasing(self.contention);
-        // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.inner) };
-        if let Some(r) = release {
-            hook::released(r, self.site, Kind::Mutex, Some(self.mutated));
-        }
+        hook::release(self.meta, Kind::Mutex, true, || {
+            // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.inner) }
+        });
     }
 }
 

@@ -1,12 +1,10 @@
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::panic::Location;
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::hook::{self, Site};
+use crate::hook::{self, LockMeta};
 use crate::profile::Kind;
-use crate::state::Contention;
 
 /// A reader-writer lock, a drop-in replacement for [`std::sync::RwLock`] that feeds the mutex
 /// and block profiles.
@@ -24,7 +22,8 @@ use crate::state::Contention;
 /// - Write guards remember whether they were written through: mutex-profile samples of
 ///   `rwlock-write` carry `mutated=no` when the write lock was taken only to read, the bug the
 ///   seed demo (`examples/contended_cache.rs`) is about.
-/// - Each lock is 40 bytes larger; the unstable mapped guards are not mirrored.
+/// - Each lock is 48 bytes larger, guards one pointer larger; the unstable mapped guards are
+///   not mirrored.
 ///
 /// ```
 /// use holdup::sync::RwLock;
@@ -39,8 +38,7 @@ use crate::state::Contention;
 /// assert_eq!(*lock.read().unwrap(), 6);
 /// ```
 pub struct RwLock<T: ?Sized> {
-    site: Site,
-    contention: Contention,
+    meta: LockMeta,
     inner: std_sync::RwLock<T>,
 }
 
@@ -49,8 +47,7 @@ pub struct RwLock<T: ?Sized> {
 #[clippy::has_significant_drop]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     inner: ManuallyDrop<std_sync::RwLockReadGuard<'a, T>>,
-    contention: &'a Contention,
-    site: Site,
+    meta: &'a LockMeta,
 }
 
 /// Exclusive write access to an [`RwLock`]; mirrors [`std::sync::RwLockWriteGuard`].
@@ -58,9 +55,7 @@ pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
 #[clippy::has_significant_drop]
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
     inner: ManuallyDrop<std_sync::RwLockWriteGuard<'a, T>>,
-    contention: &'a Contention,
-    site: Site,
-    mutated: bool,
+    meta: &'a LockMeta,
 }
 
 impl<T> RwLock<T> {
@@ -68,7 +63,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     #[inline]
     pub const fn new(t: T) -> RwLock<T> {
-        RwLock { site: Location::caller(), contention: Contention::new(), inner: std_sync::RwLock::new(t) }
+        RwLock { meta: LockMeta::new(), inner: std_sync::RwLock::new(t) }
     }
 
     /// Consumes the lock and returns the data, as [`std::sync::RwLock::into_inner`].
@@ -86,23 +81,26 @@ impl<T: ?Sized> RwLock<T> {
     /// If a writer panicked, the lock is poisoned and the guard comes in the error.
     #[inline]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        match self.inner.try_read() {
-            Ok(g) => Ok(self.read_guard(g)),
-            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.read_guard(e.into_inner()))),
+        // Both paths yield std's result and the guard is wrapped once, after they join, so that
+        // the compiler keeps the guard in registers on the fast path.
+        let r = match self.inner.try_read() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::Poisoned(e)) => Err(e),
             Err(TryLockError::WouldBlock) => self.read_contended(),
+        };
+        match r {
+            Ok(g) => Ok(self.read_guard(g)),
+            Err(e) => Err(PoisonError::new(self.read_guard(e.into_inner()))),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn read_contended(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let wait = hook::contended(&self.contention);
+    fn read_contended(&self) -> LockResult<std_sync::RwLockReadGuard<'_, T>> {
+        let wait = hook::contended(&self.meta.contention);
         let r = self.inner.read();
-        hook::acquired(&self.contention, wait, self.site, Kind::RwLockRead);
-        match r {
-            Ok(g) => Ok(self.read_guard(g)),
-            Err(e) => Err(PoisonError::new(self.read_guard(e.into_inner()))),
-        }
+        hook::acquired(&self.meta.contention, wait, self.meta.site, Kind::RwLockRead);
+        r
     }
 
     /// Locks for exclusive writing, blocking until no reader or writer holds the lock, as
@@ -113,23 +111,26 @@ impl<T: ?Sized> RwLock<T> {
     /// If a writer panicked, the lock is poisoned and the guard comes in the error.
     #[inline]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        match self.inner.try_write() {
-            Ok(g) => Ok(self.write_guard(g)),
-            Err(TryLockError::Poisoned(e)) => Err(PoisonError::new(self.write_guard(e.into_inner()))),
+        // Both paths yield std's result and the guard is wrapped once, after they join, so that
+        // the compiler keeps the guard in registers on the fast path.
+        let r = match self.inner.try_write() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::Poisoned(e)) => Err(e),
             Err(TryLockError::WouldBlock) => self.write_contended(),
+        };
+        match r {
+            Ok(g) => Ok(self.write_guard(g)),
+            Err(e) => Err(PoisonError::new(self.write_guard(e.into_inner()))),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn write_contended(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let wait = hook::contended(&self.contention);
+    fn write_contended(&self) -> LockResult<std_sync::RwLockWriteGuard<'_, T>> {
+        let wait = hook::contended(&self.meta.contention);
         let r = self.inner.write();
-        hook::acquired(&self.contention, wait, self.site, Kind::RwLockWrite);
-        match r {
-            Ok(g) => Ok(self.write_guard(g)),
-            Err(e) => Err(PoisonError::new(self.write_guard(e.into_inner()))),
-        }
+        hook::acquired(&self.meta.contention, wait, self.meta.site, Kind::RwLockWrite);
+        r
     }
 
     /// Attempts shared read access without blocking, as [`std::sync::RwLock::try_read`].
@@ -185,12 +186,12 @@ impl<T: ?Sized> RwLock<T> {
 
     #[inline]
     fn read_guard<'a>(&'a self, g: std_sync::RwLockReadGuard<'a, T>) -> RwLockReadGuard<'a, T> {
-        RwLockReadGuard { inner: ManuallyDrop::new(g), contention: &self.contention, site: self.site }
+        RwLockReadGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
     }
 
     #[inline]
     fn write_guard<'a>(&'a self, g: std_sync::RwLockWriteGuard<'a, T>) -> RwLockWriteGuard<'a, T> {
-        RwLockWriteGuard { inner: ManuallyDrop::new(g), contention: &self.contention, site: self.site, mutated: false }
+        RwLockWriteGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
     }
 }
 
@@ -220,14 +221,15 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// this call in the mutex profile.
     pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
         let mut this = ManuallyDrop::new(s);
-        let release = hook::releasing(this.contention);
-        // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
-        let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
-        let read = std_sync::RwLockWriteGuard::downgrade(inner);
-        if let Some(r) = release {
-            hook::released(r, this.site, Kind::RwLockWrite, Some(this.mutated));
-        }
-        RwLockReadGuard { inner: ManuallyDrop::new(read), contention: this.contention, site: this.site }
+        let meta = this.meta;
+        let mut read = None;
+        hook::release(meta, Kind::RwLockWrite, true, || {
+            // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
+            let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
+            read = Some(std_sync::RwLockWriteGuard::downgrade(inner));
+        });
+        let read = read.expect("downgraded above");
+        RwLockReadGuard { inner: ManuallyDrop::new(read), meta }
     }
 }
 
@@ -252,32 +254,29 @@ impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        self.mutated = true;
+        // SAFETY: this guard holds the write lock.
+        unsafe { self.meta.mark_written() };
         &mut self.inner
     }
 }
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        let release = hook::releasing(self.contention);
-        // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.inner) };
-        if let Some(r) = release {
-            hook::released(r, self.site, Kind::RwLockRead, None);
-        }
+        hook::release(self.meta, Kind::RwLockRead, false, || {
+            // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.inner) }
+        });
     }
 }
 
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        let release = hook::releasing(self.contention);
-        // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.inner) };
-        if let Some(r) = release {
-            hook::released(r, self.site, Kind::RwLockWrite, Some(self.mutated));
-        }
+        hook::release(self.meta, Kind::RwLockWrite, true, || {
+            // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.inner) }
+        });
     }
 }
 

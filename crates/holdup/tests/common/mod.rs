@@ -58,13 +58,37 @@ pub fn wait_until_sleeping(tid: i64) {
     for _ in 0..200_000 {
         if let Ok(stat) = std::fs::read_to_string(&path) {
             // The state follows the parenthesized command name, which may contain spaces.
-            if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.trim_start()) {
-                if rest.starts_with('S') {
-                    return;
-                }
+            if stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+            {
+                return;
             }
         }
         std::thread::yield_now();
     }
     panic!("thread {tid} never blocked");
+}
+
+/// The Go toolchain for compatibility checks: `HOLDUP_GO`, else the workspace's `.venv-go`
+/// (see `.ci/run`). Under `CI=true` a missing Go is an error, never a silent skip.
+pub fn go() -> Option<std::path::PathBuf> {
+    let candidate = std::env::var_os("HOLDUP_GO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-go/bin/go")
+        });
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI=true but no Go toolchain at {} (set HOLDUP_GO or run .ci/run, which installs it)",
+        candidate.display()
+    );
+    eprintln!(
+        "skipping: no Go toolchain at {} (CI installs one)",
+        candidate.display()
+    );
+    None
 }
