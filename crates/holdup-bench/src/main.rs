@@ -6,6 +6,7 @@
 //! cargo run --release -p holdup-bench                 # everything (about a minute)
 //! cargo run --release -p holdup-bench -- --quick      # shorter runs, for CI smoke checks
 //! cargo run --release -p holdup-bench -- uncontended | contended | events | callgrind
+//! cargo run --release -p holdup-bench -- contended --settings 100:0,0:10000   # more rows
 //! RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=target/fp \
 //!     cargo run --release -p holdup-bench -- events   # frame-pointer unwinding too
 //! ```
@@ -31,17 +32,34 @@ impl Setting {
         holdup::set_block_profile_rate(self.1);
     }
 
-    fn describe(self) -> &'static str {
+    fn describe(self) -> String {
         match self {
-            OFF => "profiling off",
-            PRODUCTION => "fraction 100, rate 10us",
-            _ => "fraction 1, rate 1",
+            OFF => "profiling off".into(),
+            Setting(f, r) => format!(
+                "fraction {f}, rate {}",
+                if r >= 1000 {
+                    format!("{}us", r / 1000)
+                } else {
+                    r.to_string()
+                }
+            ),
         }
+    }
+
+    /// Parses `F:R` (mutex fraction : block rate in ns).
+    fn parse(s: &str) -> Result<Setting, String> {
+        let (f, r) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?}: want FRACTION:RATE_NS"))?;
+        let num = |v: &str| v.parse::<i64>().map_err(|e| format!("{s:?}: {e}"));
+        Ok(Setting(num(f)?, num(r)?))
     }
 }
 
 struct Options {
     quick: bool,
+    /// Extra holdup settings for the contended benchmark (`--settings 100:0,0:10000`).
+    extra: Vec<Setting>,
 }
 
 fn main() {
@@ -51,14 +69,34 @@ fn main() {
         spin(&args[1], args[2].parse().expect("iterations"));
         return;
     }
-    let opts = Options {
-        quick: args.iter().any(|a| a == "--quick"),
+    let mut opts = Options {
+        quick: false,
+        extra: Vec::new(),
     };
-    let what: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let mut what: Vec<&str> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => opts.quick = true,
+            "--settings" => {
+                let list = it.next().map(String::as_str).unwrap_or("");
+                match list.split(',').map(Setting::parse).collect() {
+                    Ok(v) => opts.extra = v,
+                    Err(e) => {
+                        eprintln!("holdup-bench: --settings {e}");
+                        std::process::exit(2);
+                    }
+                }
+            }
+            other if other.starts_with("--") => {
+                eprintln!(
+                    "holdup-bench: unknown option {other} (known: --quick, --settings F:R,...)"
+                );
+                std::process::exit(2);
+            }
+            other => what.push(other),
+        }
+    }
     let all = what.is_empty();
     let known = ["uncontended", "contended", "events", "callgrind"];
     if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
@@ -221,10 +259,14 @@ fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
-const KEYS: u64 = 1024;
+/// The seed demo's cache (`examples/contended_cache.rs`): 4096 keys of 512-byte values.
+const KEYS: u64 = 4096;
+const VALUE_BYTES: usize = 512;
 
 fn entries() -> HashMap<u64, Vec<u8>> {
-    (0..KEYS).map(|k| (k, vec![k as u8; 64])).collect()
+    (0..KEYS)
+        .map(|k| (k, vec![(k % 251) as u8; VALUE_BYTES]))
+        .collect()
 }
 
 /// A cache lookup, shared by the worker threads.
@@ -284,7 +326,7 @@ fn contended(opts: &Options) {
         "threads", "lock", "settings", "lookups/s", "vs off", "vs std"
     );
     for threads in [2, 4] {
-        let variants: Vec<(&str, Setting, Lookup)> = vec![
+        let mut variants: Vec<(&str, Setting, Lookup)> = vec![
             ("std::sync::RwLock", OFF, {
                 let c = std_cache.clone();
                 Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
@@ -302,6 +344,14 @@ fn contended(opts: &Options) {
                 Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
             }),
         ];
+        for &setting in &opts.extra {
+            let c = h_cache.clone();
+            variants.push((
+                "holdup RwLock",
+                setting,
+                Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v))),
+            ));
+        }
         let mut results = vec![Vec::new(); variants.len()];
         for _ in 0..rounds {
             for (i, (_, setting, get)) in variants.iter().enumerate() {

@@ -121,11 +121,13 @@ pub(crate) fn acquired(c: &Contention, wait: Wait, site: Site, kind: Kind) {
 #[cold]
 #[inline(never)]
 fn acquired_slow(c: &Contention, wait: Wait, site: Site, kind: Kind) {
-    let now = now_ns();
-    let released = c.leave(now);
+    let released = c.leave();
+    if COLLECTOR.settings.block_rate() <= 0 {
+        return;
+    }
     // The wait ended when a holder released the lock (Go stamps the wake-up time at the
     // release); if no contended release happened since the wait began, it ended now.
-    let end = if released >= wait.start { released.min(now) } else { now };
+    let end = if released >= wait.start { released } else { now_ns() };
     block_event(end - wait.start, Labels { site, kind, mutated: None });
 }
 
@@ -206,10 +208,13 @@ pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl
 #[cold]
 #[inline(never)]
 fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
-    let delay = meta.contention.charge(now_ns());
+    // Who waits is read before the unlock (woken waiters leave right after it); the clock and
+    // the accounting run after it, so they do not lengthen the critical section.
+    let waiters = meta.contention.waiters();
     // SAFETY: an exclusive release runs while its guard still holds the lock.
     let written = exclusive.then(|| unsafe { meta.take_written() });
     unlock();
+    let delay = meta.contention.charge(now_ns(), waiters);
     let fraction = COLLECTOR.settings.mutex_fraction();
     if fraction <= 0 || profile::in_profiler() {
         return;
