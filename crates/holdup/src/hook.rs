@@ -17,7 +17,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
-use crate::clock::now_ns;
+use crate::clock::{self, now_ns};
 use crate::profile::{self, COLLECTOR, Kind, Labels};
 use crate::state::Contention;
 
@@ -104,7 +104,7 @@ pub(crate) fn contended(c: &Contention) -> Wait {
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
         return UNTIMED;
     }
-    let now = now_ns();
+    let now = clock::now();
     c.enter(now);
     Wait { start: now, registered: true }
 }
@@ -127,8 +127,8 @@ fn acquired_slow(c: &Contention, wait: Wait, site: Site, kind: Kind) {
     }
     // The wait ended when a holder released the lock (Go stamps the wake-up time at the
     // release); if no contended release happened since the wait began, it ended now.
-    let end = if released >= wait.start { released } else { now_ns() };
-    block_event(end - wait.start, Labels { site, kind, mutated: None });
+    let end = if released >= wait.start { released } else { clock::now() };
+    block_event(clock::to_ns(end - wait.start), Labels { site, kind, mutated: None });
 }
 
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.
@@ -143,7 +143,7 @@ fn blocking_slow() -> Wait {
     if profile::in_profiler() {
         return UNTIMED;
     }
-    Wait { start: now_ns(), registered: false }
+    Wait { start: clock::now(), registered: false }
 }
 
 /// The wait started by [`blocking`] ended (the thread was woken, or the operation completed).
@@ -158,8 +158,8 @@ pub(crate) fn woken(wait: Wait, site: Site, kind: Kind) {
 #[cold]
 #[inline(never)]
 fn woken_slow(wait: Wait, site: Site, kind: Kind) {
-    let d = now_ns().saturating_sub(wait.start);
-    block_event(d, Labels { site, kind, mutated: None });
+    let d = clock::now().saturating_sub(wait.start);
+    block_event(clock::to_ns(d), Labels { site, kind, mutated: None });
 }
 
 /// Code after a recording call, so that the compiler cannot turn it into a tail call: a tail
@@ -208,13 +208,12 @@ pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl
 #[cold]
 #[inline(never)]
 fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
-    // Who waits is read before the unlock (woken waiters leave right after it); the clock and
-    // the accounting run after it, so they do not lengthen the critical section.
-    let waiters = meta.contention.waiters();
+    // The waiting is charged before the unlock: once unlocked, a woken waiter can acquire,
+    // release and charge the same interval to itself before this thread gets to it.
+    let delay = clock::to_ns(meta.contention.charge(clock::now()));
     // SAFETY: an exclusive release runs while its guard still holds the lock.
     let written = exclusive.then(|| unsafe { meta.take_written() });
     unlock();
-    let delay = meta.contention.charge(now_ns(), waiters);
     let fraction = COLLECTOR.settings.mutex_fraction();
     if fraction <= 0 || profile::in_profiler() {
         return;

@@ -187,6 +187,24 @@ fn block_sampling_estimates_short_waits_without_bias() {
     );
 }
 
+#[inline(never)]
+fn join_from_a(h: holdup::thread::JoinHandle<()>) {
+    h.join().unwrap();
+    std::hint::black_box(1);
+}
+
+#[inline(never)]
+fn join_from_b(h: holdup::thread::JoinHandle<()>) {
+    h.join().unwrap();
+    std::hint::black_box(2);
+}
+
+#[inline(never)]
+fn join_from_c(h: holdup::thread::JoinHandle<()>) {
+    h.join().unwrap();
+    std::hint::black_box(3);
+}
+
 /// Past the bucket bound, events land in an overflow bucket shown as `holdup::overflow`, are
 /// counted, and none is lost.
 #[test]
@@ -196,11 +214,11 @@ fn bucket_overflow_is_counted_and_kept() {
     holdup::set_mutex_profile_fraction(0);
     let bound_before = holdup::profile::set_max_buckets(1);
     let before = holdup::profile::block();
-    // Joins of threads spawned at a new call site need new buckets.
-    for i in 0..4 {
-        let h = holdup::thread::spawn(move || std::thread::sleep(Duration::from_millis(5 + i)));
-        h.join().unwrap();
-    }
+    // Joins from three different functions: three stacks, at most one of which can get the
+    // table's one bucket, whatever ran before.
+    join_from_a(holdup::thread::spawn(|| std::thread::sleep(Duration::from_millis(5))));
+    join_from_b(holdup::thread::spawn(|| std::thread::sleep(Duration::from_millis(5))));
+    join_from_c(holdup::thread::spawn(|| std::thread::sleep(Duration::from_millis(5))));
     let after = holdup::profile::block();
     holdup::profile::set_max_buckets(bound_before);
     holdup::set_block_profile_rate(0);

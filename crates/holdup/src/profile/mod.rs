@@ -100,7 +100,7 @@ pub(crate) struct Collector {
 }
 
 pub(crate) static COLLECTOR: Collector =
-    Collector { settings: Settings::new(), mutex: Table::new(), block: Table::new() };
+    Collector { settings: Settings::new(), mutex: Table::new(1), block: Table::new(2) };
 
 thread_local! {
     /// Set while this thread runs profiler code, so that nothing the profiler does is profiled.
@@ -148,6 +148,7 @@ fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
 
 /// Prepares stack capture ahead of the first event (called when a profile is turned on).
 pub(crate) fn warm_up() {
+    crate::clock::init();
     profiler_scope(stack::warm_up);
 }
 

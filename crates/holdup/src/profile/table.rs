@@ -1,9 +1,14 @@
 //! The bounded table of profile buckets: one bucket per (stack, lock site, kind, mutated),
-//! holding the scaled count and delay. Sharded so that threads recording different stacks do
-//! not serialize; bounded so that memory stays flat (events past the bound are added to an
-//! overflow bucket per lock site and counted).
+//! holding the scaled count and delay.
+//!
+//! Buckets are created under a sharded lock and never freed; their counters are atomics, and
+//! each thread keeps its recently used buckets in a small direct-mapped cache, so that a thread
+//! recording the same stack again (the common case: a hot lock) touches no lock at all. The
+//! table is bounded: events that would need a bucket past the bound go to an overflow bucket
+//! per lock site and are counted.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hashbrown::HashTable;
@@ -12,6 +17,8 @@ use super::Labels;
 use crate::state::Budget;
 
 const SHARDS: usize = 16;
+/// Entries of the per-thread cache of recently used buckets.
+const RECENT: usize = 32;
 
 /// Stack marker of the overflow bucket (never a real return address).
 pub(crate) const OVERFLOW: usize = 1;
@@ -20,7 +27,9 @@ pub(crate) const NO_STACK: usize = 2;
 
 #[derive(Debug)]
 pub(crate) struct Table {
-    shards: [Mutex<HashTable<Bucket>>; SHARDS],
+    /// Distinguishes the tables' buckets in the per-thread cache.
+    id: u64,
+    shards: [Mutex<HashTable<Arc<Bucket>>>; SHARDS],
     budget: Budget,
     overflowed: AtomicU64,
 }
@@ -36,13 +45,37 @@ pub(crate) struct Record {
 
 #[derive(Debug)]
 struct Bucket {
+    table: u64,
     hash: u64,
-    record: Record,
+    stack: Arc<[usize]>,
+    labels: Labels,
+    /// An `f64` (block events carry fractional weights), as bits.
+    count: AtomicU64,
+    delay: AtomicI64,
+}
+
+impl Bucket {
+    fn matches(&self, table: u64, hash: u64, stack: &[usize], labels: &Labels) -> bool {
+        self.hash == hash && self.table == table && self.labels == *labels && *self.stack == *stack
+    }
+
+    fn add(&self, count: f64, delay: i64) {
+        let _ = self.count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+            Some((f64::from_bits(bits) + count).to_bits())
+        });
+        // Saturating in effect: delays are nanoseconds and would need centuries to overflow.
+        self.delay.fetch_add(delay, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    static RECENT_BUCKETS: RefCell<[Option<Arc<Bucket>>; RECENT]> = const { RefCell::new([const { None }; RECENT]) };
 }
 
 impl Table {
-    pub(crate) const fn new() -> Self {
+    pub(crate) const fn new(id: u64) -> Self {
         Table {
+            id,
             shards: [const { Mutex::new(HashTable::new()) }; SHARDS],
             budget: Budget::new(),
             overflowed: AtomicU64::new(0),
@@ -69,22 +102,48 @@ impl Table {
         max_buckets: Option<usize>,
     ) -> bool {
         let hash = hash_key(stack, &labels);
-        let mut shard = self.shards[(hash as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner());
-        let found = shard.find_mut(hash, |b| {
-            b.hash == hash && b.record.labels == labels && *b.record.stack == *stack
-        });
-        if let Some(b) = found {
-            b.record.count += count;
-            b.record.delay = b.record.delay.saturating_add(delay);
+        let slot = (hash as usize ^ self.id as usize) % RECENT;
+        let cached = RECENT_BUCKETS
+            .try_with(|recent| {
+                let recent = recent.try_borrow().ok()?;
+                let b = recent[slot].as_ref()?;
+                b.matches(self.id, hash, stack, &labels).then(|| b.add(count, delay))
+            })
+            .ok()
+            .flatten();
+        if cached.is_some() {
             return true;
         }
-        if let Some(max) = max_buckets
-            && !self.budget.try_take(max)
-        {
-            return false;
-        }
-        let record = Record { stack: stack.into(), labels, count, delay };
-        shard.insert_unique(hash, Bucket { hash, record }, |b| b.hash);
+
+        let bucket = {
+            let mut shard = self.shards[(hash as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner());
+            match shard.find(hash, |b| b.matches(self.id, hash, stack, &labels)) {
+                Some(b) => b.clone(),
+                None => {
+                    if let Some(max) = max_buckets
+                        && !self.budget.try_take(max)
+                    {
+                        return false;
+                    }
+                    let b = Arc::new(Bucket {
+                        table: self.id,
+                        hash,
+                        stack: stack.into(),
+                        labels,
+                        count: AtomicU64::new(0f64.to_bits()),
+                        delay: AtomicI64::new(0),
+                    });
+                    shard.insert_unique(hash, b.clone(), |b| b.hash);
+                    b
+                }
+            }
+        };
+        bucket.add(count, delay);
+        let _ = RECENT_BUCKETS.try_with(|recent| {
+            if let Ok(mut recent) = recent.try_borrow_mut() {
+                recent[slot] = Some(bucket);
+            }
+        });
         true
     }
 
@@ -93,7 +152,12 @@ impl Table {
         let mut out = Vec::with_capacity(self.budget.used() + 8);
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            out.extend(shard.iter().map(|b| b.record.clone()));
+            out.extend(shard.iter().map(|b| Record {
+                stack: b.stack.clone(),
+                labels: b.labels,
+                count: f64::from_bits(b.count.load(Ordering::Relaxed)),
+                delay: b.delay.load(Ordering::Relaxed),
+            }));
         }
         (out, self.overflowed.load(Ordering::Relaxed))
     }
@@ -105,11 +169,14 @@ fn hash_key(stack: &[usize], labels: &Labels) -> u64 {
     let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
     let mut h = mix(0, labels.site as *const _ as u64);
     h = mix(h, labels.kind as u64);
-    h = mix(h, match labels.mutated {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    });
+    h = mix(
+        h,
+        match labels.mutated {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        },
+    );
     for &w in stack {
         h = mix(h, w as u64);
     }
@@ -127,7 +194,7 @@ mod tests {
 
     #[test]
     fn aggregates_by_stack_and_labels() {
-        let t = Table::new();
+        let t = Table::new(100);
         let l = labels(Kind::Mutex);
         t.add(&[10, 20], l, 1.0, 5, 100);
         t.add(&[10, 20], l, 2.0, 7, 100);
@@ -141,8 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn tables_do_not_share_buckets_through_the_thread_cache() {
+        let (a, b) = (Table::new(101), Table::new(102));
+        let l = labels(Kind::Mutex);
+        a.add(&[7], l, 1.0, 1, 100);
+        b.add(&[7], l, 1.0, 1, 100);
+        a.add(&[7], l, 1.0, 1, 100);
+        assert_eq!(a.snapshot().0[0].count, 2.0);
+        assert_eq!(b.snapshot().0[0].count, 1.0);
+    }
+
+    #[test]
     fn overflow_is_counted_and_kept() {
-        let t = Table::new();
+        let t = Table::new(103);
         let l = labels(Kind::Mutex);
         for i in 0..10 {
             t.add(&[100 + i], l, 1.0, 10, 4);
@@ -157,8 +235,31 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_adds_are_all_counted() {
+        let t = std::sync::Arc::new(Table::new(104));
+        let l = labels(Kind::Mutex);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10_000 {
+                        t.add(&[1000 + (i % 3)], l, 0.5, 2, 100);
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        let (records, _) = t.snapshot();
+        let count: f64 = records.iter().map(|r| r.count).sum();
+        let delay: i64 = records.iter().map(|r| r.delay).sum();
+        assert_eq!((count, delay), (20_000.0, 80_000));
+    }
+
+    #[test]
     fn empty_stacks_are_marked() {
-        let t = Table::new();
+        let t = Table::new(105);
         t.add(&[], labels(Kind::Join), 1.0, 1, 4);
         assert_eq!(*t.snapshot().0[0].stack, [NO_STACK]);
     }

@@ -88,11 +88,10 @@ impl Contention {
         self.released.load(Ordering::Relaxed)
     }
 
-    /// A contended release at `now` that found `waiters` waiting when it released (read before
-    /// the unlock, because woken waiters leave right after it): the waiting that accrued since
-    /// the previous charge (in nanoseconds, summed over waiters), Go's way.
-    pub(crate) fn charge(&self, now: u64, waiters: u32) -> u64 {
-        let n = u64::from(waiters);
+    /// A contended release at `now`, before the unlock: the waiting that accrued since the
+    /// previous charge (in nanoseconds, summed over waiters), Go's way.
+    pub(crate) fn charge(&self, now: u64) -> u64 {
+        let n = u64::from(self.waiters());
         self.released.store(now, Ordering::Relaxed);
         if n == 0 {
             return 0;
@@ -125,17 +124,17 @@ mod tests {
         c.enter(110);
         assert!(c.has_waiters());
         // Two waiters from 100 and 110 until 200: 100 + (100 + 90) / 2.
-        assert_eq!(c.charge(200, c.waiters()), 195);
+        assert_eq!(c.charge(200), 195);
         // One waiter wakes; the release at 200 woke it.
         assert_eq!(c.leave(), 200);
         // The other waits through the next critical section, from the last release.
-        assert_eq!(c.charge(300, c.waiters()), 100);
+        assert_eq!(c.charge(300), 100);
         assert_eq!(c.leave(), 300);
         assert!(!c.has_waiters());
         // A release without waiters charges nothing; a new episode starts from its waiter.
-        assert_eq!(c.charge(350, c.waiters()), 0);
+        assert_eq!(c.charge(350), 0);
         c.enter(400);
-        assert_eq!(c.charge(450, c.waiters()), 50);
+        assert_eq!(c.charge(450), 50);
         assert_eq!(c.leave(), 450);
     }
 
@@ -145,15 +144,15 @@ mod tests {
         for _ in 0..3 {
             c.enter(1_000);
         }
-        assert_eq!(c.charge(201_000, c.waiters()), 600_000);
+        assert_eq!(c.charge(201_000), 600_000);
     }
 
     #[test]
     fn out_of_order_times_never_underflow() {
         let c = Contention::new();
         c.enter(100);
-        assert_eq!(c.charge(90, c.waiters()), 0);
-        assert_eq!(c.charge(150, c.waiters()), 60);
+        assert_eq!(c.charge(90), 0);
+        assert_eq!(c.charge(150), 60);
         assert_eq!(c.leave(), 150);
         assert!(!c.has_waiters());
     }
@@ -180,7 +179,7 @@ mod loom_tests {
                     c.leave()
                 })
             };
-            let charged = c.charge(20, c.waiters()) + c.charge(35, c.waiters());
+            let charged = c.charge(20) + c.charge(35);
             let woken = waiter.join().unwrap();
             assert!(c.has_waiters(), "the first waiter is still registered");
             assert!([0, 20, 35].contains(&woken), "woken at {woken}");

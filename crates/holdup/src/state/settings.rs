@@ -43,25 +43,27 @@ impl Settings {
     /// returns the previous value.
     pub(crate) fn set_mutex_fraction(&self, rate: i64) -> i64 {
         if rate < 0 {
-            self.mutex_fraction.load(Ordering::Relaxed)
+            self.mutex_fraction.load(Ordering::Acquire)
         } else {
-            self.mutex_fraction.swap(rate, Ordering::Relaxed)
+            self.mutex_fraction.swap(rate, Ordering::AcqRel)
         }
     }
 
+    /// Acquire: a rate seen on is published after the clock and unwinder it needs.
     #[inline]
     pub(crate) fn mutex_fraction(&self) -> i64 {
-        self.mutex_fraction.load(Ordering::Relaxed)
+        self.mutex_fraction.load(Ordering::Acquire)
     }
 
     /// Go's `SetBlockProfileRate`: `<= 0` turns the profile off.
     pub(crate) fn set_block_rate(&self, rate_ns: i64) {
-        self.block_rate.store(rate_ns.max(0), Ordering::Relaxed);
+        self.block_rate.store(rate_ns.max(0), Ordering::Release);
     }
 
+    /// Acquire: a rate seen on is published after the clock and unwinder it needs.
     #[inline]
     pub(crate) fn block_rate(&self) -> i64 {
-        self.block_rate.load(Ordering::Relaxed)
+        self.block_rate.load(Ordering::Acquire)
     }
 
     /// Whether either profile records; waits are only timed when one does.
