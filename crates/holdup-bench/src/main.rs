@@ -78,6 +78,16 @@ fn main() {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => opts.quick = true,
+            "-h" | "--help" => {
+                println!(
+                    "usage: holdup-bench [uncontended] [contended] [events] [callgrind] [--quick] [--settings F:R,...]\n\
+                     \n\
+                     Runs the named parts (all by default), each variant side by side in this process.\n\
+                     --quick        shorter runs (for smoke checks)\n\
+                     --settings     extra holdup rows for `contended`: mutex fraction : block rate in ns"
+                );
+                return;
+            }
             "--settings" => {
                 let list = it.next().map(String::as_str).unwrap_or("");
                 match list.split(',').map(Setting::parse).collect() {

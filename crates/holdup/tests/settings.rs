@@ -216,9 +216,15 @@ fn bucket_overflow_is_counted_and_kept() {
     let before = holdup::profile::block();
     // Joins from three different functions: three stacks, at most one of which can get the
     // table's one bucket, whatever ran before.
-    join_from_a(holdup::thread::spawn(|| std::thread::sleep(Duration::from_millis(5))));
-    join_from_b(holdup::thread::spawn(|| std::thread::sleep(Duration::from_millis(5))));
-    join_from_c(holdup::thread::spawn(|| std::thread::sleep(Duration::from_millis(5))));
+    join_from_a(holdup::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(5))
+    }));
+    join_from_b(holdup::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(5))
+    }));
+    join_from_c(holdup::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(5))
+    }));
     let after = holdup::profile::block();
     holdup::profile::set_max_buckets(bound_before);
     holdup::set_block_profile_rate(0);
