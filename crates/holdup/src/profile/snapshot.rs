@@ -1,7 +1,7 @@
 //! [`Profile`]: a snapshot of the mutex or block profile, and everything that reads it
 //! (symbolized samples, pprof, Go's legacy text, deltas).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,7 +77,7 @@ pub struct Sample {
     /// Labels: `lock` (the primitive's creation site, `file:line`), `kind` (see
     /// [`Kind`]), and on mutex-profile samples of `mutex` and `rwlock-write`, `mutated`
     /// (`yes` if any guard in the sample was written through, else `no`).
-    pub labels: Vec<(String, String)>,
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Sample {
@@ -96,14 +96,14 @@ impl Sample {
         self.delay_ns
     }
 
-    /// All labels as `(key, value)` pairs.
-    pub fn labels(&self) -> &[(String, String)] {
+    /// All labels, by key.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels
     }
 
     /// The value of label `key`, if present.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.labels.get(key).map(String::as_str)
     }
 
     /// Whether any frame's function name contains `needle`.
@@ -133,6 +133,21 @@ impl Frame {
     /// The function name.
     pub fn function(&self) -> &str {
         &self.function
+    }
+
+    /// The function name (same as [`function`](Frame::function)).
+    pub fn name(&self) -> &str {
+        &self.function
+    }
+
+    /// The source file, or `""`.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The source line, or 0.
+    pub fn line(&self) -> u32 {
+        self.line
     }
 }
 

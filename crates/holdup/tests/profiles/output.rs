@@ -188,3 +188,106 @@ fn deltas_and_order() {
         "largest delay first: {delays:?}"
     );
 }
+
+#[inline(never)]
+fn contend_for_golden(m: &Arc<Mutex<u64>>) {
+    let (tx, rx) = std_mpsc::channel();
+    let holder = {
+        let m = m.clone();
+        holdup::thread::spawn(move || {
+            let mut g = m.lock().unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            *g += 1;
+        })
+    };
+    rx.recv().unwrap();
+    *m.lock().unwrap() += 1;
+    holder.join().unwrap();
+}
+
+/// `write_text` of a known scenario, compared with `tests/golden/mutex_text.txt` after
+/// normalizing what varies between runs and machines (addresses, values, paths). Debug builds
+/// only: inlining in release builds changes the frames. `HOLDUP_BLESS=1` rewrites the file.
+#[cfg(debug_assertions)]
+#[test]
+fn legacy_text_matches_golden() {
+    record_everything();
+    let (m, site) = (Arc::new(Mutex::new(0u64)), here!());
+    let before = holdup::profile::mutex();
+    contend_for_golden(&m);
+    let delta = holdup::profile::mutex().delta(&before);
+    assert_eq!(samples_for(&delta, &site).len(), 1, "one contended release");
+    let mut text = Vec::new();
+    delta.write_text(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    // The header, then this scenario's record (tests running in parallel add others).
+    let (header, body) = text.split_at(
+        text.find(" @")
+            .and_then(|at| text[..at].rfind('\n'))
+            .map_or(0, |i| i + 1),
+    );
+    let records: Vec<&str> = body
+        .split_terminator("\n\n")
+        .filter(|r| r.contains("contend_for_golden"))
+        .collect();
+    assert_eq!(records.len(), 1, "{text}");
+    let normalized = normalize(&format!("{header}{}\n\n", records[0]));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mutex_text.txt");
+    if std::env::var_os("HOLDUP_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &normalized).unwrap();
+        return;
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file; run with HOLDUP_BLESS=1");
+    assert!(
+        golden == normalized,
+        "--- golden\n{golden}\n--- actual\n{normalized}"
+    );
+}
+
+/// Replaces addresses, values and machine-specific paths.
+fn normalize(text: &str) -> String {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let text = text.replace(&format!("{}/", workspace.display()), "");
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut normalized = Vec::new();
+        for (i, field) in line.split(' ').enumerate() {
+            let field = if line.contains(" @") && i < 2 {
+                "N".to_owned()
+            } else {
+                hex(field)
+            };
+            normalized.push(field);
+        }
+        let line = normalized.join(" ");
+        let line = line.split('\t').map(hex).collect::<Vec<_>>().join("\t");
+        let line = match line.find("/rustc/") {
+            Some(at) => {
+                let rest = &line[at + "/rustc/".len()..];
+                let after = rest.find('/').map_or("", |i| &rest[i..]);
+                format!("{}/rustc/HASH{after}", &line[..at])
+            }
+            None => line,
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `0x1a2b` → `0xADDR`, also after a `+` (offsets).
+fn hex(field: &str) -> String {
+    match field.find("0x") {
+        Some(at)
+            if field[at + 2..].chars().all(|c| c.is_ascii_hexdigit()) && field.len() > at + 2 =>
+        {
+            format!("{}0xADDR", &field[..at])
+        }
+        _ => field.to_owned(),
+    }
+}
