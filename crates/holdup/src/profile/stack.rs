@@ -103,18 +103,64 @@ mod imp {
 
     type Dwarf = UnwinderX86_64<Vec<u8>, MustNotAllocateDuringUnwind>;
 
-    /// The process-wide unwinder, built once from the loaded objects.
-    pub(super) fn unwinder() -> &'static Dwarf {
-        static UNWINDER: OnceLock<Dwarf> = OnceLock::new();
-        UNWINDER.get_or_init(|| {
-            let mut u = Dwarf::new();
-            for m in modules::loaded() {
-                if let Some(module) = framehop_module(&m) {
-                    u.add_module(module);
+    /// What stack capture needs, built once from the loaded objects.
+    struct Setup {
+        dwarf: Dwarf,
+        /// Address ranges of std's thread start marker (`__rust_begin_short_backtrace`, one
+        /// instance per closure type), sorted: capture stops there, since everything from it
+        /// to the root is thread start-up code that reports drop anyway.
+        stops: Vec<(u64, u64)>,
+    }
+
+    fn setup() -> &'static Setup {
+        static SETUP: OnceLock<Setup> = OnceLock::new();
+        SETUP.get_or_init(|| {
+            let modules = modules::loaded();
+            let mut dwarf = Dwarf::new();
+            for m in &modules {
+                if let Some(module) = framehop_module(m) {
+                    dwarf.add_module(module);
                 }
             }
-            u
+            Setup { dwarf, stops: thread_start_ranges(&modules) }
         })
+    }
+
+    /// The process-wide unwinder.
+    pub(super) fn unwinder() -> &'static Dwarf {
+        &setup().dwarf
+    }
+
+    /// Whether `ret` returns into the thread start marker.
+    #[inline(always)]
+    fn is_stop(stops: &[(u64, u64)], ret: u64) -> bool {
+        let i = stops.partition_point(|&(start, _)| start <= ret);
+        i > 0 && ret < stops[i - 1].1
+    }
+
+    fn thread_start_ranges(modules: &[modules::Module]) -> Vec<(u64, u64)> {
+        use blazesym::inspect::Inspector;
+        use blazesym::inspect::source::{Elf, Source};
+        use std::ops::ControlFlow;
+
+        let inspector = Inspector::new();
+        let mut stops = Vec::new();
+        for m in modules.iter().filter(|m| m.path.starts_with('/')) {
+            let mut elf = Elf::new(&m.path);
+            elf.debug_syms = false;
+            let _ = inspector.for_each(&Source::Elf(elf), |sym| {
+                if let Some(size) = sym.size
+                    && size > 0
+                    && sym.name.contains("__rust_begin_short_backtrace")
+                {
+                    let start = m.bias.wrapping_add(sym.addr);
+                    stops.push((start, start + size as u64));
+                }
+                ControlFlow::Continue(())
+            });
+        }
+        stops.sort_unstable();
+        stops
     }
 
     fn framehop_module(m: &modules::Module) -> Option<framehop::Module<Vec<u8>>> {
@@ -202,15 +248,16 @@ mod imp {
             }
             let max = max.min(self.pcs.len());
             let top = self.stack_top;
+            let stops = &setup().stops[..];
             match MODE.load(Ordering::Relaxed) {
-                MODE_FP => fp_walk(bp, sp, top, &mut self.pcs[..max]),
-                MODE_DWARF => dwarf_walk(ip, sp, bp, top, &mut self.cache, &mut self.pcs[..max]),
+                MODE_FP => fp_walk(bp, sp, top, stops, &mut self.pcs[..max]),
+                MODE_DWARF => dwarf_walk(ip, sp, bp, top, stops, &mut self.cache, &mut self.pcs[..max]),
                 _ => {
                     // Auto: decide once, from this (real) stack.
-                    let n = dwarf_walk(ip, sp, bp, top, &mut self.cache, &mut self.pcs[..max]);
+                    let n = dwarf_walk(ip, sp, bp, top, stops, &mut self.cache, &mut self.pcs[..max]);
                     self.dwarf.clear();
                     self.dwarf.extend(self.pcs[..n].iter().map(|&p| p as u64));
-                    let m = fp_walk(bp, sp, top, &mut self.pcs[..max]);
+                    let m = fp_walk(bp, sp, top, stops, &mut self.pcs[..max]);
                     let agree = m >= 4
                         && m <= n
                         && n - m <= 4
@@ -238,12 +285,12 @@ mod imp {
     }
 
     /// Follows the frame pointer chain from `bp` (the capturing function's frame).
-    fn fp_walk(mut bp: u64, sp: u64, top: u64, out: &mut [usize]) -> usize {
+    fn fp_walk(mut bp: u64, sp: u64, top: u64, stops: &[(u64, u64)], out: &mut [usize]) -> usize {
         let mut n = 0;
         while n < out.len() {
             let Ok(ret) = read_word(bp.wrapping_add(8), sp, top) else { break };
             let Ok(next) = read_word(bp, sp, top) else { break };
-            if ret == 0 {
+            if ret == 0 || is_stop(stops, ret) {
                 break;
             }
             out[n] = ret as usize;
@@ -263,6 +310,7 @@ mod imp {
         sp: u64,
         bp: u64,
         top: u64,
+        stops: &[(u64, u64)],
         cache: &mut CacheX86_64<MustNotAllocateDuringUnwind>,
         out: &mut [usize],
     ) -> usize {
@@ -273,6 +321,9 @@ mod imp {
         while n < out.len() {
             match frames.next() {
                 Ok(Some(frame)) => {
+                    if is_stop(stops, frame.address()) {
+                        break;
+                    }
                     out[n] = frame.address() as usize;
                     n += 1;
                 }
@@ -301,7 +352,42 @@ mod imp {
 
     #[cfg(test)]
     mod tests {
-        use super::eh_frame_address;
+        use super::{eh_frame_address, is_stop, setup};
+
+        #[test]
+        fn finds_the_thread_start_markers() {
+            let stops = &setup().stops;
+            assert!(!stops.is_empty(), "every Rust program has __rust_begin_short_backtrace");
+            assert!(stops.windows(2).all(|w| w[0].0 <= w[1].0));
+            let (start, end) = stops[0];
+            assert!(is_stop(stops, start) && is_stop(stops, end - 1));
+            assert!(!is_stop(stops, start - 1) && !is_stop(stops, u64::MAX));
+        }
+
+        #[test]
+        fn captured_stacks_end_before_thread_start_up() {
+            let (captured, full) = std::thread::spawn(|| {
+                let captured = super::super::with_stack(256, |pcs| pcs.len());
+                let mut full = 0;
+                backtrace_depth(&mut full);
+                (captured, full)
+            })
+            .join()
+            .unwrap();
+            assert!(captured > 0 && captured + 4 <= full, "captured {captured} of {full} frames");
+        }
+
+        /// Counts all frames of the current stack with the unwinder, ignoring the markers.
+        fn backtrace_depth(n: &mut usize) {
+            let mut state = super::ThreadState::new();
+            let (ip, sp, bp): (u64, u64, u64);
+            // SAFETY: reads registers only.
+            unsafe {
+                std::arch::asm!("lea {ip}, [rip]", "mov {sp}, rsp", "mov {bp}, rbp", ip = out(reg) ip, sp = out(reg) sp, bp = out(reg) bp, options(nomem, nostack, preserves_flags));
+            }
+            let top = state.stack_top;
+            *n = super::dwarf_walk(ip, sp, bp, top, &[], &mut state.cache, &mut state.pcs);
+        }
 
         #[test]
         fn decodes_eh_frame_pointers() {

@@ -1,9 +1,10 @@
 //! The bounded table of profile buckets: one bucket per (stack, lock site, kind, mutated),
 //! holding the scaled count and delay.
 //!
-//! Buckets are created under a sharded lock and never freed; their counters are atomics, and
-//! each thread keeps its recently used buckets in a small direct-mapped cache, so that a thread
-//! recording the same stack again (the common case: a hot lock) touches no lock at all. The
+//! Buckets are created under a sharded lock and never freed; their counters are atomics, striped
+//! over cache lines, and each thread keeps its recently used buckets in a small direct-mapped
+//! cache, so that threads recording the same stack again (the common case: a hot lock) touch no
+//! lock and rarely the same cache line. The
 //! table is bounded: events that would need a bucket past the bound go to an overflow bucket
 //! per lock site and are counted.
 
@@ -43,14 +44,25 @@ pub(crate) struct Record {
     pub(crate) delay: i64,
 }
 
+/// Counter stripes per bucket: threads recording the same stack (a hot lock) add to different
+/// cache lines; snapshots sum the stripes.
+const STRIPES: usize = 4;
+
 #[derive(Debug)]
 struct Bucket {
     table: u64,
     hash: u64,
     stack: Arc<[usize]>,
     labels: Labels,
+    stripes: [Stripe; STRIPES],
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Stripe {
     /// An `f64` (block events carry fractional weights), as bits.
     count: AtomicU64,
+    /// Nanoseconds; would need centuries of waiting to overflow.
     delay: AtomicI64,
 }
 
@@ -60,12 +72,34 @@ impl Bucket {
     }
 
     fn add(&self, count: f64, delay: i64) {
-        let _ = self.count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+        let stripe = &self.stripes[stripe_index()];
+        let _ = stripe.count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
             Some((f64::from_bits(bits) + count).to_bits())
         });
-        // Saturating in effect: delays are nanoseconds and would need centuries to overflow.
-        self.delay.fetch_add(delay, Ordering::Relaxed);
+        stripe.delay.fetch_add(delay, Ordering::Relaxed);
     }
+
+    fn totals(&self) -> (f64, i64) {
+        self.stripes.iter().fold((0.0, 0), |(c, d), s| {
+            (c + f64::from_bits(s.count.load(Ordering::Relaxed)), d + s.delay.load(Ordering::Relaxed))
+        })
+    }
+}
+
+/// This thread's counter stripe, assigned round-robin on first use.
+fn stripe_index() -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static STRIPE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
+    STRIPE
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT.fetch_add(1, Ordering::Relaxed) as usize % STRIPES);
+            }
+            s.get()
+        })
+        .unwrap_or(0)
 }
 
 thread_local! {
@@ -130,8 +164,7 @@ impl Table {
                         hash,
                         stack: stack.into(),
                         labels,
-                        count: AtomicU64::new(0f64.to_bits()),
-                        delay: AtomicI64::new(0),
+                        stripes: Default::default(),
                     });
                     shard.insert_unique(hash, b.clone(), |b| b.hash);
                     b
@@ -152,11 +185,9 @@ impl Table {
         let mut out = Vec::with_capacity(self.budget.used() + 8);
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            out.extend(shard.iter().map(|b| Record {
-                stack: b.stack.clone(),
-                labels: b.labels,
-                count: f64::from_bits(b.count.load(Ordering::Relaxed)),
-                delay: b.delay.load(Ordering::Relaxed),
+            out.extend(shard.iter().map(|b| {
+                let (count, delay) = b.totals();
+                Record { stack: b.stack.clone(), labels: b.labels, count, delay }
             }));
         }
         (out, self.overflowed.load(Ordering::Relaxed))
