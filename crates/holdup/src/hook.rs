@@ -84,43 +84,54 @@ impl LockMeta {
     }
 }
 
-/// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends.
+/// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends. A lock
+/// waiter is registered in the lock's [`Contention`] until the wait ends, also if it unwinds.
 #[derive(Debug)]
 #[must_use]
-pub(crate) struct Wait {
+pub(crate) struct Wait<'a> {
     /// When the wait started; 0 when it is not timed.
     start: u64,
-    /// Whether the waiter is counted in the primitive's [`Contention`].
-    registered: bool,
+    /// The lock whose waiters count this thread, until it acquires it.
+    registered: Option<&'a Contention>,
 }
 
-const UNTIMED: Wait = Wait { start: 0, registered: false };
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        // Only reached with a registration when the wait unwound (a panic in std's lock).
+        if let Some(c) = self.registered.take() {
+            c.leave();
+        }
+    }
+}
+
+const UNTIMED: Wait<'static> = Wait { start: 0, registered: None };
 
 /// A lock's fast path failed: the thread is about to block. Registers it as a waiter (so that
 /// the holder's release is charged) when a profile is on.
 #[cold]
 #[inline(never)]
-pub(crate) fn contended(c: &Contention) -> Wait {
+pub(crate) fn contended(c: &Contention) -> Wait<'_> {
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
         return UNTIMED;
     }
     let now = clock::now();
     c.enter(now);
-    Wait { start: now, registered: true }
+    Wait { start: now, registered: Some(c) }
 }
 
 /// The lock waited for after [`contended`] is now held.
 #[inline]
-pub(crate) fn acquired(c: &Contention, wait: Wait, site: Site, kind: Kind) {
-    if wait.registered {
-        acquired_slow(c, wait, site, kind);
+pub(crate) fn acquired(wait: Wait<'_>, site: Site, kind: Kind) {
+    if wait.registered.is_some() {
+        acquired_slow(wait, site, kind);
         keep_caller_frame(site);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn acquired_slow(c: &Contention, wait: Wait, site: Site, kind: Kind) {
+fn acquired_slow(mut wait: Wait<'_>, site: Site, kind: Kind) {
+    let Some(c) = wait.registered.take() else { return };
     let released = c.leave();
     if COLLECTOR.settings.block_rate() <= 0 {
         return;
@@ -133,22 +144,22 @@ fn acquired_slow(c: &Contention, wait: Wait, site: Site, kind: Kind) {
 
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.
 #[inline]
-pub(crate) fn blocking() -> Wait {
+pub(crate) fn blocking() -> Wait<'static> {
     if COLLECTOR.settings.block_rate() <= 0 { UNTIMED } else { blocking_slow() }
 }
 
 #[cold]
 #[inline(never)]
-fn blocking_slow() -> Wait {
+fn blocking_slow() -> Wait<'static> {
     if profile::in_profiler() {
         return UNTIMED;
     }
-    Wait { start: clock::now(), registered: false }
+    Wait { start: clock::now(), registered: None }
 }
 
 /// The wait started by [`blocking`] ended (the thread was woken, or the operation completed).
 #[inline]
-pub(crate) fn woken(wait: Wait, site: Site, kind: Kind) {
+pub(crate) fn woken(wait: Wait<'_>, site: Site, kind: Kind) {
     if wait.start != 0 {
         woken_slow(wait, site, kind);
         keep_caller_frame(site);
@@ -157,7 +168,7 @@ pub(crate) fn woken(wait: Wait, site: Site, kind: Kind) {
 
 #[cold]
 #[inline(never)]
-fn woken_slow(wait: Wait, site: Site, kind: Kind) {
+fn woken_slow(wait: Wait<'_>, site: Site, kind: Kind) {
     let d = clock::now().saturating_sub(wait.start);
     block_event(clock::to_ns(d), Labels { site, kind, mutated: None });
 }

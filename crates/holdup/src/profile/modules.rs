@@ -22,6 +22,16 @@ pub(crate) struct Segment {
     pub(crate) flags: u32,
 }
 
+/// Copies of an object's DWARF unwind sections, taken while the loader guarantees the object
+/// stays mapped.
+#[derive(Debug, Clone)]
+pub(crate) struct UnwindTables {
+    /// `.eh_frame_hdr`: stated address and bytes.
+    pub(crate) hdr: (u64, Vec<u8>),
+    /// `.eh_frame`: stated address and bytes (to the end of its segment).
+    pub(crate) eh_frame: (u64, Vec<u8>),
+}
+
 /// One loaded object.
 #[derive(Debug, Clone)]
 pub(crate) struct Module {
@@ -32,6 +42,8 @@ pub(crate) struct Module {
     pub(crate) loads: Vec<Segment>,
     /// The `.eh_frame_hdr` section (stated address and size), if the object has one.
     pub(crate) eh_frame_hdr: Option<(u64, u64)>,
+    /// Copies of the unwind tables, when asked for (see [`loaded`]).
+    pub(crate) unwind: Option<UnwindTables>,
     /// The GNU build id, lowercase hex.
     pub(crate) build_id: Option<String>,
 }
@@ -46,26 +58,77 @@ impl Module {
 
     /// Copies `len` bytes at stated address `vaddr`, if they lie in a readable file-backed
     /// part of a load segment.
-    pub(crate) fn copy(&self, vaddr: u64, len: u64) -> Option<Vec<u8>> {
+    ///
+    /// # Safety
+    ///
+    /// Only while the object is guaranteed to stay loaded: inside `dl_iterate_phdr`'s callback,
+    /// which holds the loader's lock (a concurrent `dlclose` would unmap the memory).
+    unsafe fn copy(&self, vaddr: u64, len: u64) -> Option<Vec<u8>> {
         let seg = self.segment_containing(vaddr)?;
         if vaddr.checked_add(len)? > seg.vaddr + seg.filesz {
             return None;
         }
         let start = self.bias.wrapping_add(vaddr) as *const u8;
         // SAFETY: the range lies inside a readable PT_LOAD segment's file-backed part, which the
-        // loader mapped and keeps mapped while the object is loaded; we are inside
-        // dl_iterate_phdr's callback or the object was just enumerated by it.
+        // loader mapped, and the caller guarantees the object stays loaded meanwhile.
         Some(unsafe { std::slice::from_raw_parts(start, len as usize) }.to_vec())
+    }
+
+    /// Copies `.eh_frame_hdr` and `.eh_frame`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`copy`](Module::copy).
+    unsafe fn copy_unwind_tables(&self) -> Option<UnwindTables> {
+        let (hdr_vaddr, hdr_len) = self.eh_frame_hdr?;
+        // SAFETY: forwarded from the caller.
+        let hdr = unsafe { self.copy(hdr_vaddr, hdr_len) }?;
+        let eh_frame_vaddr = eh_frame_address(&hdr, self.bias.wrapping_add(hdr_vaddr))?.wrapping_sub(self.bias);
+        let seg = self.segment_containing(eh_frame_vaddr)?;
+        let eh_frame_len = seg.vaddr + seg.filesz - eh_frame_vaddr;
+        // SAFETY: forwarded from the caller.
+        let eh_frame = unsafe { self.copy(eh_frame_vaddr, eh_frame_len) }?;
+        Some(UnwindTables { hdr: (hdr_vaddr, hdr), eh_frame: (eh_frame_vaddr, eh_frame) })
     }
 }
 
-/// Enumerates the loaded objects.
-pub(crate) fn loaded() -> Vec<Module> {
-    let mut out: Vec<Module> = Vec::new();
-    // SAFETY: the callback matches dl_iterate_phdr's signature and only reads the headers it is
-    // given; `data` points at `out`, which outlives the call.
-    unsafe { libc::dl_iterate_phdr(Some(callback), (&raw mut out).cast()) };
-    let exe = std::fs::read_link("/proc/self/exe").ok().map(|p| p.to_string_lossy().into_owned());
+/// Decodes the `.eh_frame` pointer of an `.eh_frame_hdr` that lives at `hdr_addr`.
+fn eh_frame_address(hdr: &[u8], hdr_addr: u64) -> Option<u64> {
+    const OMIT: u8 = 0xff;
+    if hdr.len() < 4 || hdr[0] != 1 || hdr[1] == OMIT {
+        return None;
+    }
+    let enc = hdr[1];
+    let field = &hdr[4..];
+    let value: u64 = match enc & 0x0f {
+        0x00 | 0x04 => u64::from_ne_bytes(field.get(..8)?.try_into().ok()?),
+        0x03 => u64::from(u32::from_ne_bytes(field.get(..4)?.try_into().ok()?)),
+        0x0b => i64::from(i32::from_ne_bytes(field.get(..4)?.try_into().ok()?)) as u64,
+        0x0c => i64::from_ne_bytes(field.get(..8)?.try_into().ok()?) as u64,
+        _ => return None,
+    };
+    match enc & 0x70 {
+        0x00 => Some(value),
+        0x10 => Some(hdr_addr.wrapping_add(4).wrapping_add(value)),
+        0x30 => Some(hdr_addr.wrapping_add(value)),
+        _ => None,
+    }
+}
+
+/// What the loader callback collects.
+struct Collect {
+    modules: Vec<Module>,
+    unwind_tables: bool,
+}
+
+/// Enumerates the loaded objects, with copies of their unwind tables if `unwind_tables`.
+pub(crate) fn loaded(unwind_tables: bool) -> Vec<Module> {
+    let mut collect = Collect { modules: Vec::new(), unwind_tables };
+    // SAFETY: the callback matches dl_iterate_phdr's signature and only reads the headers and
+    // memory of the object it is given; `data` points at `collect`, which outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(callback), (&raw mut collect).cast()) };
+    let exe = executable_path();
+    let mut out = collect.modules;
     for m in &mut out {
         if m.path.is_empty()
             && let Some(exe) = &exe
@@ -76,6 +139,13 @@ pub(crate) fn loaded() -> Vec<Module> {
     out
 }
 
+/// The executable's path as `/proc/self/maps` shows it (without a ` (deleted)` suffix).
+fn executable_path() -> Option<String> {
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let exe = exe.to_string_lossy();
+    Some(exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_owned())
+}
+
 unsafe extern "C" fn callback(
     info: *mut libc::dl_phdr_info,
     _size: libc::size_t,
@@ -83,17 +153,22 @@ unsafe extern "C" fn callback(
 ) -> libc::c_int {
     // Nothing below may unwind across the FFI boundary.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the loader passes a valid dl_phdr_info and `data` is the `Vec` from `loaded`.
-        let (info, out) = unsafe { (&*info, &mut *data.cast::<Vec<Module>>()) };
-        if let Some(m) = read_module(info) {
-            out.push(m);
+        // SAFETY: the loader passes a valid dl_phdr_info and `data` is the `Collect` from
+        // `loaded`.
+        let (info, collect) = unsafe { (&*info, &mut *data.cast::<Collect>()) };
+        // SAFETY: inside the callback the loader keeps the object loaded.
+        if let Some(m) = unsafe { read_module(info, collect.unwind_tables) } {
+            collect.modules.push(m);
         }
     }));
     let _ = r;
     0
 }
 
-fn read_module(info: &libc::dl_phdr_info) -> Option<Module> {
+/// # Safety
+///
+/// Only inside `dl_iterate_phdr`'s callback, for the object it describes.
+unsafe fn read_module(info: &libc::dl_phdr_info, unwind_tables: bool) -> Option<Module> {
     if info.dlpi_phdr.is_null() {
         return None;
     }
@@ -110,6 +185,7 @@ fn read_module(info: &libc::dl_phdr_info) -> Option<Module> {
         bias: info.dlpi_addr,
         loads: Vec::new(),
         eh_frame_hdr: None,
+        unwind: None,
         build_id: None,
     };
     for ph in phdrs {
@@ -125,12 +201,17 @@ fn read_module(info: &libc::dl_phdr_info) -> Option<Module> {
         }
     }
     for ph in phdrs.iter().filter(|ph| ph.p_type == PT_NOTE) {
-        if let Some(notes) = m.copy(ph.p_vaddr, ph.p_filesz)
+        // SAFETY: forwarded from the caller (inside the callback).
+        if let Some(notes) = unsafe { m.copy(ph.p_vaddr, ph.p_filesz) }
             && let Some(id) = find_build_id(&notes)
         {
             m.build_id = Some(id);
             break;
         }
+    }
+    if unwind_tables {
+        // SAFETY: forwarded from the caller (inside the callback).
+        m.unwind = unsafe { m.copy_unwind_tables() };
     }
     if m.loads.is_empty() { None } else { Some(m) }
 }
@@ -172,8 +253,8 @@ pub(crate) fn executable_mappings() -> Vec<Mapping> {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Vec::new();
     };
-    let modules = loaded();
-    let exe = std::fs::read_link("/proc/self/exe").ok().map(|p| p.to_string_lossy().into_owned());
+    let modules = loaded(false);
+    let exe = executable_path();
     let mut out: Vec<Mapping> = maps.lines().filter_map(parse_maps_line).collect();
     for m in &mut out {
         if let Some(module) = modules.iter().find(|md| md.path == m.path) {
@@ -212,11 +293,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decodes_eh_frame_pointers() {
+        // pcrel | sdata4, pointing 0x100 bytes past the field.
+        let mut hdr = vec![1, 0x1b, 0x03, 0x3b];
+        hdr.extend_from_slice(&0x100i32.to_ne_bytes());
+        assert_eq!(eh_frame_address(&hdr, 0x1000), Some(0x1000 + 4 + 0x100));
+        // absolute udata8
+        let mut hdr = vec![1, 0x04, 0x03, 0x3b];
+        hdr.extend_from_slice(&0xdead_beefu64.to_ne_bytes());
+        assert_eq!(eh_frame_address(&hdr, 0x1000), Some(0xdead_beef));
+        // unsupported version or omitted pointer
+        assert_eq!(eh_frame_address(&[2, 0x1b, 0, 0, 0, 0, 0, 0], 0), None);
+        assert_eq!(eh_frame_address(&[1, 0xff, 0, 0], 0), None);
+    }
+
+    #[test]
     fn finds_the_executable_and_its_build_id() {
-        let modules = loaded();
+        let modules = loaded(true);
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
         let me = modules.iter().find(|m| m.path == exe.to_string_lossy()).expect("executable listed");
         assert!(me.eh_frame_hdr.is_some());
+        let unwind = me.unwind.as_ref().expect("unwind tables copied");
+        assert!(!unwind.hdr.1.is_empty() && !unwind.eh_frame.1.is_empty());
         // Rust's linker setup on Linux always emits a GNU build id.
         let id = me.build_id.as_deref().expect("build id");
         assert!(id.len() >= 16 && id.chars().all(|c| c.is_ascii_hexdigit()));

@@ -76,7 +76,8 @@ pub struct Sample {
     pub delay_ns: i64,
     /// Labels: `lock` (the primitive's creation site, `file:line`), `kind` (see
     /// [`Kind`]), and on mutex-profile samples of `mutex` and `rwlock-write`, `mutated`
-    /// (`yes` if any guard in the sample was written through, else `no`).
+    /// (`yes` for critical sections whose guard was written through, `no` for the others; one
+    /// stack can thus have a `yes` and a `no` sample).
     pub labels: BTreeMap<String, String>,
 }
 
@@ -211,7 +212,7 @@ impl Profile {
 
     /// Total delay in nanoseconds, summed over samples.
     pub fn total_delay_ns(&self) -> i64 {
-        self.records.iter().map(|r| r.delay).sum()
+        self.records.iter().fold(0i64, |t, r| t.saturating_add(r.delay))
     }
 
     /// The samples, symbolized, largest delay first.
@@ -255,12 +256,12 @@ impl Profile {
         for r in &earlier.records {
             let e = before.entry(record_key(r)).or_default();
             e.0 += r.count;
-            e.1 += r.delay;
+            e.1 = e.1.saturating_add(r.delay);
         }
         let mut records = Vec::new();
         for r in &self.records {
             let (count, delay) = before.remove(&record_key(r)).unwrap_or_default();
-            let d = Record { count: r.count - count, delay: r.delay - delay, ..r.clone() };
+            let d = Record { count: r.count - count, delay: r.delay.saturating_sub(delay), ..r.clone() };
             if d.count.abs() >= 0.5 || d.delay != 0 {
                 records.push(d);
             }
@@ -269,7 +270,7 @@ impl Profile {
             if let Some((count, delay)) = before.remove(&record_key(r))
                 && (count.abs() >= 0.5 || delay != 0)
             {
-                records.push(Record { count: -count, delay: -delay, ..r.clone() });
+                records.push(Record { count: -count, delay: delay.saturating_neg(), ..r.clone() });
             }
         }
         Profile {
@@ -497,13 +498,46 @@ fn synthetic(name: &str) -> Loc {
     }
 }
 
-fn stack_names(r: &Resolved) -> Vec<&str> {
-    r.locs.iter().flat_map(|l| l.lines.iter().map(|f| &*f.function)).collect()
+/// The stack as comparable keys (function, file, line), then the addresses, for ordering
+/// samples deterministically.
+fn stack_names(r: &Resolved) -> (Vec<(&str, &str, u32)>, Vec<usize>) {
+    let lines = r.locs.iter().flat_map(|l| l.lines.iter().map(|f| (&*f.function, &*f.file, f.line))).collect();
+    (lines, r.locs.iter().map(|l| l.ret).collect())
 }
 
 /// Whether a function belongs to holdup's implementation (recording, hooks, primitives).
+///
+/// A trait method on a holdup type, `<holdup::X as Trait>::f`, is holdup's when the trait is
+/// holdup's or the standard library's (`Drop`, `Deref`), and the program's when the trait is the
+/// program's own (an extension trait on holdup's types).
 fn is_internal(function: &str) -> bool {
-    function.trim_start_matches('<').starts_with("holdup::") && !function.contains("::tests::")
+    if function.contains("::tests::") {
+        return false;
+    }
+    match function.strip_prefix('<') {
+        Some(rest) if rest.starts_with("holdup::") => match trait_of(rest) {
+            Some(t) => ["holdup::", "core::", "std::", "alloc::"].iter().any(|p| t.starts_with(p)),
+            None => true,
+        },
+        Some(_) => false,
+        None => function.starts_with("holdup::"),
+    }
+}
+
+/// The trait path of `Type as Trait>::method` (the text after `<`), if any.
+fn trait_of(qualified: &str) -> Option<&str> {
+    // Find " as " at the outermost angle-bracket level.
+    let mut depth = 0usize;
+    for (i, c) in qualified.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth == 0 => return None,
+            '>' => depth -= 1,
+            ' ' if depth == 0 && qualified[i..].starts_with(" as ") => return Some(&qualified[i + 4..]),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Drop glue and `mem::drop` between a guard's `drop` and the code that dropped it.
@@ -539,7 +573,9 @@ fn trim_internal(locs: &mut Vec<Loc>) {
     // closures) sits between it and the unwinder; the recording and hook frames follow it.
     let start = flat.iter().position(|(_, _, f)| *f == RECORD_FN).map_or(0, |i| i + 1);
     let run = start + flat[start..].iter().take_while(|(_, _, f)| is_internal(f) || is_glue(f)).count();
-    let Some(leaf) = (0..run).rev().find(|&k| !is_glue(flat[k].2)) else { return };
+    // Without a holdup frame on top (say, unsymbolized), nothing is trimmed at the leaf.
+    let leaf = (0..run).rev().find(|&k| !is_glue(flat[k].2));
+    let run = if leaf.is_some() { run } else { 0 };
     // At the root end, drop the thread start-up frames (std's short-backtrace marker and what
     // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline.
     let mut end = flat.iter().position(|(_, _, f)| is_thread_start(f)).unwrap_or(flat.len());
@@ -549,7 +585,7 @@ fn trim_internal(locs: &mut Vec<Loc>) {
     let mut out: Vec<Loc> = Vec::with_capacity(locs.len());
     let mut current = usize::MAX;
     for (k, &(i, j, _)) in flat.iter().enumerate() {
-        if (k != leaf && k < run) || k >= end {
+        if (Some(k) != leaf && k < run) || k >= end {
             continue;
         }
         let loc = &locs[i];
@@ -581,4 +617,77 @@ struct Mapping {
     offset: u64,
     path: String,
     build_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(ret: usize, names: &[&str]) -> Loc {
+        Loc {
+            ret,
+            lines: names
+                .iter()
+                .map(|n| SymFrame { function: Arc::from(*n), system_name: Arc::from(""), file: Arc::from("f.rs"), line: 1 })
+                .collect(),
+            offset: 0,
+        }
+    }
+
+    fn names(locs: &[Loc]) -> Vec<Vec<&str>> {
+        locs.iter().map(|l| l.lines.iter().map(|f| &*f.function).collect()).collect()
+    }
+
+    #[test]
+    fn internal_frames_are_holdups_own() {
+        assert!(is_internal("holdup::sync::mutex::Mutex<T>::lock"));
+        assert!(is_internal("<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"));
+        assert!(is_internal("<holdup::sync::once::LazyLock<T,F> as core::ops::deref::Deref>::deref"));
+        assert!(!is_internal("<holdup::sync::mutex::Mutex<T> as app::LockExt>::with"), "an extension trait is the program's");
+        assert!(!is_internal("<app::Cache as holdup::Whatever>::f"));
+        assert!(!is_internal("holdup::tests::some_test"));
+        assert!(!is_internal("app::main"));
+        assert_eq!(trait_of("holdup::A<T> as core::ops::drop::Drop>::drop"), Some("core::ops::drop::Drop>::drop"));
+        assert_eq!(trait_of("holdup::A<B<C> as D>::f"), None);
+    }
+
+    #[test]
+    fn trimming_keeps_the_public_call_and_drops_thread_start() {
+        let mut locs = vec![
+            loc(10, &["std::thread::local::LocalKey<T>::try_with"]),
+            loc(20, &[RECORD_FN]),
+            loc(30, &["holdup::hook::release_contended"]),
+            loc(40, &["<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop", "app::work"]),
+            loc(50, &["app::main"]),
+            loc(60, &["holdup::thread::Builder::spawn::{{closure}}"]),
+            loc(70, &["std::sys::backtrace::__rust_begin_short_backtrace"]),
+            loc(80, &["start_thread"]),
+        ];
+        trim_internal(&mut locs);
+        assert_eq!(
+            names(&locs),
+            [vec!["<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop", "app::work"], vec!["app::main"]]
+        );
+    }
+
+    #[test]
+    fn trimming_without_holdup_frames_still_drops_thread_start() {
+        let mut locs = vec![loc(10, &[]), loc(20, &["app::main"]), loc(30, &["std::sys::backtrace::__rust_begin_short_backtrace"])];
+        trim_internal(&mut locs);
+        assert_eq!(locs.len(), 2);
+        assert!(locs[0].lines.is_empty());
+    }
+
+    #[test]
+    fn recursion_keeps_every_frame() {
+        let mut locs = vec![
+            loc(20, &[RECORD_FN]),
+            loc(30, &["holdup::sync::mutex::Mutex<T>::lock"]),
+            loc(40, &["app::recurse"]),
+            loc(40, &["app::recurse"]),
+            loc(40, &["app::recurse"]),
+        ];
+        trim_internal(&mut locs);
+        assert_eq!(names(&locs).len(), 4, "{:?}", names(&locs));
+    }
 }

@@ -41,11 +41,59 @@ struct Cache {
 thread_local! {
     /// blazesym's symbolizer keeps the parsed debug information; it is not `Send`, so each
     /// thread that writes profiles has its own (most programs write from one or two threads).
-    static SYMBOLIZER: blazesym::symbolize::Symbolizer = blazesym::symbolize::Symbolizer::builder()
+    static SYMBOLIZER: blazesym::symbolize::Symbolizer = new_symbolizer();
+}
+
+#[cfg(target_os = "linux")]
+fn new_symbolizer() -> blazesym::symbolize::Symbolizer {
+    // Names are demangled here (`names`), so that the symbol can be kept as the system name.
+    blazesym::symbolize::Symbolizer::builder()
         .enable_code_info(true)
         .enable_inlined_fns(true)
-        .enable_demangling(true)
-        .build();
+        .enable_demangling(false)
+        .build()
+}
+
+/// One address's frames (name as found, file, line), innermost first, and its offset.
+#[cfg(target_os = "linux")]
+type Resolved = (Vec<(String, String, u32)>, u64);
+
+/// Symbolizes `addrs` in this process; `None` if the batch failed as a whole.
+#[cfg(target_os = "linux")]
+fn symbolize_batch(symbolizer: &blazesym::symbolize::Symbolizer, addrs: &[usize]) -> Option<Vec<(usize, Resolved)>> {
+    use blazesym::symbolize::source::{Process, Source};
+    use blazesym::symbolize::{CodeInfo, Input, Symbolized};
+
+    let mut process = Process::new(blazesym::Pid::Slf);
+    // Paths from /proc/self/maps work without CAP_SYS_ADMIN, unlike map_files.
+    process.map_files = false;
+    process.perf_map = false;
+    let input: Vec<u64> = addrs.iter().map(|&a| a as u64).collect();
+    let results = symbolizer.symbolize(&Source::Process(process), Input::AbsAddr(&input)).ok()?;
+    let loc = |ci: Option<&CodeInfo<'_>>| match ci {
+        Some(ci) => (ci.to_path().to_string_lossy().into_owned(), ci.line.unwrap_or(0)),
+        None => (String::new(), 0),
+    };
+    let mut out = Vec::with_capacity(addrs.len());
+    for (i, &addr) in addrs.iter().enumerate() {
+        let resolved = match results.get(i) {
+            Some(Symbolized::Sym(sym)) => {
+                // blazesym lists inlined calls outermost first, with each call's location on the
+                // caller; we want innermost first, each with its own line.
+                let mut frames = Vec::with_capacity(sym.inlined.len() + 1);
+                for f in sym.inlined.iter().rev() {
+                    let (file, line) = loc(f.code_info.as_ref());
+                    frames.push((f.name.to_string(), file, line));
+                }
+                let (file, line) = loc(sym.code_info.as_deref());
+                frames.push((sym.name.to_string(), file, line));
+                (frames, sym.offset as u64)
+            }
+            _ => (Vec::new(), 0),
+        };
+        out.push((addr, resolved));
+    }
+    Some(out)
 }
 
 /// Resolves code addresses (call sites: return address minus one).
@@ -89,44 +137,13 @@ impl Cache {
 
     #[cfg(target_os = "linux")]
     fn fill(&mut self, addrs: &[usize]) {
-        use blazesym::symbolize::source::{Process, Source};
-        use blazesym::symbolize::{Input, Symbolized};
+        use blazesym::symbolize::Symbolizer;
 
-        let mut process = Process::new(blazesym::Pid::Slf);
-        // Paths from /proc/self/maps work without CAP_SYS_ADMIN, unlike map_files.
-        process.map_files = false;
-        process.perf_map = false;
-        let src = Source::Process(process);
-        let input: Vec<u64> = addrs.iter().map(|&a| a as u64).collect();
-        let out = SYMBOLIZER.with(|symbolizer| {
-            let results = symbolizer.symbolize(&src, Input::AbsAddr(&input));
-            let results = results.unwrap_or_default();
-            let mut out = Vec::with_capacity(addrs.len());
-            for (i, &addr) in addrs.iter().enumerate() {
-            let resolved = match results.get(i) {
-                Some(Symbolized::Sym(sym)) => {
-                    // blazesym lists inlined calls outermost first, with each call's location
-                    // on the caller; we want innermost first, each with its own line.
-                    let mut frames = Vec::with_capacity(sym.inlined.len() + 1);
-                    let loc = |ci: Option<&blazesym::symbolize::CodeInfo<'_>>| match ci {
-                        Some(ci) => (ci.to_path().to_string_lossy().into_owned(), ci.line.unwrap_or(0)),
-                        None => (String::new(), 0),
-                    };
-                    for f in sym.inlined.iter().rev() {
-                        let (file, line) = loc(f.code_info.as_ref());
-                        frames.push((f.name.to_string(), file, line));
-                    }
-                    let (file, line) = loc(sym.code_info.as_deref());
-                    frames.push((sym.name.to_string(), file, line));
-                    (frames, sym.offset as u64)
-                }
-                _ => (Vec::new(), 0),
-            };
-            out.push((addr, resolved));
-            }
-            out
-        });
-        for (addr, (frames, offset)) in out {
+        let resolve = |symbolizer: &Symbolizer| symbolize_batch(symbolizer, addrs);
+        // Threads that are exiting (thread-locals gone) get a one-off symbolizer.
+        let resolved = SYMBOLIZER.try_with(resolve).unwrap_or_else(|_| resolve(&new_symbolizer()));
+        // A failed batch is not cached, so that a later report tries again.
+        for (addr, (frames, offset)) in resolved.unwrap_or_default() {
             self.insert(addr, frames, offset);
         }
     }
@@ -151,10 +168,11 @@ impl Cache {
 
 /// The display name and the system name for a name from the debug information or symbol table.
 ///
-/// Mangled Rust symbols are demangled (without the hash) and keep the symbol as system name.
-/// Names that are already readable (DWARF gives qualified Rust paths) get no system name, so
+/// With DWARF, blazesym builds readable qualified names for Rust; those get no system name, so
 /// that pprof does not "simplify" them (it strips everything in angle brackets from names whose
-/// two forms are equal). C++ symbols are left for pprof to demangle.
+/// two forms are equal). From a symbol table alone (release builds without debug information)
+/// names are mangled: Rust symbols are demangled here (without the hash) and keep the symbol
+/// as system name; C++ symbols are left for pprof to demangle.
 fn names(raw: &str) -> (String, &str) {
     match rustc_demangle::try_demangle(raw) {
         Ok(d) => (format!("{d:#}"), raw),

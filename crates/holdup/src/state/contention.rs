@@ -16,10 +16,11 @@
 //! Waiters that arrive during a critical section are assumed spread evenly between the oldest
 //! and newest one, which is exact for a single waiter and for waiters that arrived together.
 //!
-//! Everything is a plain atomic: no lock, so a release with waiters costs a clock read, three
-//! loads and three stores, and a waiter a clock read and two read-modify-writes. Races between
-//! an arriving waiter and a release can misplace one waiter's start by the width of the race
-//! (nanoseconds); they never corrupt the count.
+//! Everything is a plain atomic: no lock, so a release with waiters costs a clock read and a
+//! few atomic operations, and so does a waiter. Races between an arriving waiter and a release
+//! can misplace one waiter's start by the width of the race (nanoseconds); they never corrupt
+//! the count, never charge an interval twice (concurrent read unlocks swap the times), and never
+//! reach back into an earlier episode (a waiter's start is published before its registration).
 //!
 //! | field      | written by                              | read by                          |
 //! |------------|-----------------------------------------|----------------------------------|
@@ -72,17 +73,29 @@ impl Contention {
         self.waiters.load(Ordering::Relaxed)
     }
 
-    /// A thread starts waiting at `now`.
+    /// A thread starts waiting at `now`. Its start is stored before its registration is
+    /// published (release), so a release that sees it waiting (acquire) also sees when it began
+    /// and never charges from a previous episode's times.
     pub(crate) fn enter(&self, now: u64) {
-        if self.waiters.fetch_add(1, Ordering::Relaxed) == 0 {
-            self.head.store(now, Ordering::Relaxed);
+        let mut n = self.waiters.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                self.head.store(now, Ordering::Relaxed);
+            }
+            self.tail.store(now, Ordering::Relaxed);
+            match self
+                .waiters
+                .compare_exchange_weak(n, n + 1, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(current) => n = current,
+            }
         }
-        self.tail.store(now, Ordering::Relaxed);
     }
 
-    /// A registered thread stops waiting (it acquired the primitive). Returns the time of the
-    /// last contended release, which is when this waiter was woken if it is at least the time
-    /// the waiter entered.
+    /// A registered thread stops waiting (it acquired the primitive, or gave up because the
+    /// wait unwound). Returns the time of the last contended release, which is when this waiter
+    /// was woken if it is at least the time the waiter entered.
     pub(crate) fn leave(&self) -> u64 {
         self.waiters.fetch_sub(1, Ordering::Relaxed);
         self.released.load(Ordering::Relaxed)
@@ -91,19 +104,15 @@ impl Contention {
     /// A contended release at `now`, before the unlock: the waiting that accrued since the
     /// previous charge (in nanoseconds, summed over waiters), Go's way.
     pub(crate) fn charge(&self, now: u64) -> u64 {
-        let n = u64::from(self.waiters());
+        let n = u64::from(self.waiters.load(Ordering::Acquire));
         self.released.store(now, Ordering::Relaxed);
         if n == 0 {
             return 0;
         }
-        // Loads and stores rather than swaps: a waiter arriving in between only moves its own
-        // start to this release, and plain stores are cheaper than locked exchanges.
-        let (head, tail) = (
-            self.head.load(Ordering::Relaxed),
-            self.tail.load(Ordering::Relaxed),
-        );
-        self.head.store(now, Ordering::Relaxed);
-        self.tail.store(now, Ordering::Relaxed);
+        // Swaps: releases of a read lock run concurrently, and each interval must be charged
+        // to one of them only.
+        let head = self.head.swap(now, Ordering::Relaxed);
+        let tail = self.tail.swap(now, Ordering::Relaxed);
         // The newest waiter cannot have started before the oldest; a waiter whose start was
         // stored after a reset (a race) must not reach back before it.
         let tail = tail.max(head);
@@ -186,6 +195,42 @@ mod loom_tests {
             c.leave();
             assert!(!c.has_waiters());
             assert!(charged <= 2 * (35 - 5), "charged {charged}");
+        });
+    }
+
+    /// A release racing with the first waiter of a new episode never charges from the times of
+    /// an earlier episode (here, from time 0 or 100).
+    #[test]
+    fn a_new_episode_never_charges_old_times() {
+        loom::model(|| {
+            let c = Arc::new(Contention::new());
+            // An earlier episode, long over.
+            c.enter(100);
+            assert_eq!(c.charge(110), 10);
+            c.leave();
+            let waiter = {
+                let c = c.clone();
+                loom::thread::spawn(move || c.enter(1_000))
+            };
+            let charged = c.charge(1_050);
+            waiter.join().unwrap();
+            assert!(charged <= 50, "charged {charged}");
+        });
+    }
+
+    /// Concurrent releases (read locks) charge each interval once.
+    #[test]
+    fn concurrent_releases_charge_each_interval_once() {
+        loom::model(|| {
+            let c = Arc::new(Contention::new());
+            c.enter(0);
+            let other = {
+                let c = c.clone();
+                loom::thread::spawn(move || c.charge(100))
+            };
+            let mine = c.charge(100);
+            let theirs = other.join().unwrap();
+            assert_eq!(mine + theirs, 100);
         });
     }
 }

@@ -96,7 +96,7 @@ impl<T: ?Sized> Mutex<T> {
     fn lock_contended(&self) -> LockResult<std_sync::MutexGuard<'_, T>> {
         let wait = hook::contended(&self.meta.contention);
         let r = self.inner.lock();
-        hook::acquired(&self.meta.contention, wait, self.meta.site, Kind::Mutex);
+        hook::acquired(wait, self.meta.site, Kind::Mutex);
         r
     }
 
@@ -165,10 +165,13 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// (the wait unlocks the mutex) and hands out std's guard.
     pub(crate) fn into_std(self) -> (std_sync::MutexGuard<'a, T>, &'a LockMeta) {
         let mut this = ManuallyDrop::new(self);
-        // The wait releases the mutex inside std: run the release hooks without unlocking.
-        hook::release(this.meta, Kind::Mutex, true, || ());
-        // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
+        // SAFETY: `this` is never dropped, so `inner` is taken exactly once. Taken first, so
+        // that if a hook panicked, std's guard would unlock (and poison) as it unwinds.
         let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
+        // The wait releases the mutex inside std: run the release hooks here, without
+        // unlocking. (Unlike a guard's drop, a sampled event is thus recorded while the mutex is
+        // still held.)
+        hook::release(this.meta, Kind::Mutex, true, || ());
         (inner, this.meta)
     }
 

@@ -10,8 +10,11 @@ use crate::profile::Kind;
 /// and block profiles.
 ///
 /// Waits for the read lock are recorded as `rwlock-read`, for the write lock as `rwlock-write`.
-/// In the mutex profile, readers kept waiting by a writer are charged to the write guard's drop,
+/// In the mutex profile, each contended release is charged with the waiting that accrued during
+/// its critical section: readers kept waiting by a writer are charged to the write guard's drop,
 /// and a writer kept waiting by readers to the read guards' drops (as Go does for `RWMutex`).
+/// Readers that queue behind a *waiting* writer (std's lock prefers writers) are charged to the
+/// critical sections they wait through, readers' or writer's.
 ///
 /// # Differences from `std::sync::RwLock`
 ///
@@ -99,7 +102,7 @@ impl<T: ?Sized> RwLock<T> {
     fn read_contended(&self) -> LockResult<std_sync::RwLockReadGuard<'_, T>> {
         let wait = hook::contended(&self.meta.contention);
         let r = self.inner.read();
-        hook::acquired(&self.meta.contention, wait, self.meta.site, Kind::RwLockRead);
+        hook::acquired(wait, self.meta.site, Kind::RwLockRead);
         r
     }
 
@@ -129,7 +132,7 @@ impl<T: ?Sized> RwLock<T> {
     fn write_contended(&self) -> LockResult<std_sync::RwLockWriteGuard<'_, T>> {
         let wait = hook::contended(&self.meta.contention);
         let r = self.inner.write();
-        hook::acquired(&self.meta.contention, wait, self.meta.site, Kind::RwLockWrite);
+        hook::acquired(wait, self.meta.site, Kind::RwLockWrite);
         r
     }
 
