@@ -221,7 +221,7 @@ pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl
 fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
     // The waiting is charged before the unlock: once unlocked, a woken waiter can acquire,
     // release and charge the same interval to itself before this thread gets to it.
-    let delay = clock::to_ns(meta.contention.charge(clock::now()));
+    let delay = clock::to_ns(meta.contention.charge(clock::now(), exclusive));
     // SAFETY: an exclusive release runs while its guard still holds the lock.
     let written = exclusive.then(|| unsafe { meta.take_written() });
     unlock();

@@ -102,17 +102,30 @@ impl Contention {
     }
 
     /// A contended release at `now`, before the unlock: the waiting that accrued since the
-    /// previous charge (in nanoseconds, summed over waiters), Go's way.
-    pub(crate) fn charge(&self, now: u64) -> u64 {
+    /// previous charge (in nanoseconds, summed over waiters), Go's way. `exclusive` releases
+    /// (mutex, write lock) never run concurrently with another release of the same lock.
+    pub(crate) fn charge(&self, now: u64, exclusive: bool) -> u64 {
         let n = u64::from(self.waiters.load(Ordering::Acquire));
         self.released.store(now, Ordering::Relaxed);
         if n == 0 {
             return 0;
         }
-        // Swaps: releases of a read lock run concurrently, and each interval must be charged
-        // to one of them only.
-        let head = self.head.swap(now, Ordering::Relaxed);
-        let tail = self.tail.swap(now, Ordering::Relaxed);
+        let (head, tail) = if exclusive {
+            let times = (
+                self.head.load(Ordering::Relaxed),
+                self.tail.load(Ordering::Relaxed),
+            );
+            self.head.store(now, Ordering::Relaxed);
+            self.tail.store(now, Ordering::Relaxed);
+            times
+        } else {
+            // Releases of a read lock run concurrently: swap, so that each interval is charged
+            // to one of them only.
+            (
+                self.head.swap(now, Ordering::Relaxed),
+                self.tail.swap(now, Ordering::Relaxed),
+            )
+        };
         // The newest waiter cannot have started before the oldest; a waiter whose start was
         // stored after a reset (a race) must not reach back before it.
         let tail = tail.max(head);
@@ -133,17 +146,17 @@ mod tests {
         c.enter(110);
         assert!(c.has_waiters());
         // Two waiters from 100 and 110 until 200: 100 + (100 + 90) / 2.
-        assert_eq!(c.charge(200), 195);
+        assert_eq!(c.charge(200, true), 195);
         // One waiter wakes; the release at 200 woke it.
         assert_eq!(c.leave(), 200);
         // The other waits through the next critical section, from the last release.
-        assert_eq!(c.charge(300), 100);
+        assert_eq!(c.charge(300, true), 100);
         assert_eq!(c.leave(), 300);
         assert!(!c.has_waiters());
         // A release without waiters charges nothing; a new episode starts from its waiter.
-        assert_eq!(c.charge(350), 0);
+        assert_eq!(c.charge(350, true), 0);
         c.enter(400);
-        assert_eq!(c.charge(450), 50);
+        assert_eq!(c.charge(450, true), 50);
         assert_eq!(c.leave(), 450);
     }
 
@@ -153,15 +166,15 @@ mod tests {
         for _ in 0..3 {
             c.enter(1_000);
         }
-        assert_eq!(c.charge(201_000), 600_000);
+        assert_eq!(c.charge(201_000, true), 600_000);
     }
 
     #[test]
     fn out_of_order_times_never_underflow() {
         let c = Contention::new();
         c.enter(100);
-        assert_eq!(c.charge(90), 0);
-        assert_eq!(c.charge(150), 60);
+        assert_eq!(c.charge(90, true), 0);
+        assert_eq!(c.charge(150, true), 60);
         assert_eq!(c.leave(), 150);
         assert!(!c.has_waiters());
     }
@@ -188,7 +201,7 @@ mod loom_tests {
                     c.leave()
                 })
             };
-            let charged = c.charge(20) + c.charge(35);
+            let charged = c.charge(20, true) + c.charge(35, true);
             let woken = waiter.join().unwrap();
             assert!(c.has_waiters(), "the first waiter is still registered");
             assert!([0, 20, 35].contains(&woken), "woken at {woken}");
@@ -206,13 +219,13 @@ mod loom_tests {
             let c = Arc::new(Contention::new());
             // An earlier episode, long over.
             c.enter(100);
-            assert_eq!(c.charge(110), 10);
+            assert_eq!(c.charge(110, true), 10);
             c.leave();
             let waiter = {
                 let c = c.clone();
                 loom::thread::spawn(move || c.enter(1_000))
             };
-            let charged = c.charge(1_050);
+            let charged = c.charge(1_050, true);
             waiter.join().unwrap();
             assert!(charged <= 50, "charged {charged}");
         });
@@ -226,9 +239,9 @@ mod loom_tests {
             c.enter(0);
             let other = {
                 let c = c.clone();
-                loom::thread::spawn(move || c.charge(100))
+                loom::thread::spawn(move || c.charge(100, false))
             };
-            let mine = c.charge(100);
+            let mine = c.charge(100, false);
             let theirs = other.join().unwrap();
             assert_eq!(mine + theirs, 100);
         });
