@@ -197,7 +197,7 @@ fn rwlock_blames_readers_for_writers_and_writers_for_readers() {
     let (l, site) = (Arc::new(RwLock::new(0u64)), here!());
     let before = holdup::profile::mutex();
 
-    // A reader holds 100 ms; a writer waits.
+    // A reader holds 100 ms; a writer waits (and measures its wait).
     let (tx, rx) = std_mpsc::channel();
     let reader = {
         let l = l.clone();
@@ -206,12 +206,16 @@ fn rwlock_blames_readers_for_writers_and_writers_for_readers() {
     rx.recv().unwrap();
     let writer = {
         let l = l.clone();
-        holdup::thread::spawn(move || *l.write().unwrap() += 1)
+        holdup::thread::spawn(move || {
+            let t0 = Instant::now();
+            *l.write().unwrap() += 1;
+            t0.elapsed()
+        })
     };
     reader.join().unwrap();
-    writer.join().unwrap();
+    let writer_waited = writer.join().unwrap();
 
-    // A writer holds 100 ms; two readers wait.
+    // A writer holds 100 ms; two readers wait (and measure their waits).
     let (tx, rx) = std_mpsc::channel();
     let writer = {
         let l = l.clone();
@@ -221,13 +225,15 @@ fn rwlock_blames_readers_for_writers_and_writers_for_readers() {
     let readers: Vec<_> = (0..2)
         .map(|_| {
             let l = l.clone();
-            holdup::thread::spawn(move || *l.read().unwrap())
+            holdup::thread::spawn(move || {
+                let t0 = Instant::now();
+                let _ = *l.read().unwrap();
+                t0.elapsed()
+            })
         })
         .collect();
     writer.join().unwrap();
-    for r in readers {
-        r.join().unwrap();
-    }
+    let readers_waited: Duration = readers.into_iter().map(|r| r.join().unwrap()).sum();
 
     let samples = samples_for(&holdup::profile::mutex().delta(&before), &site);
     let by_reader: Vec<_> = samples
@@ -268,16 +274,20 @@ fn rwlock_blames_readers_for_writers_and_writers_for_readers() {
         "{}",
         describe(&by_writer)
     );
-    // One waiter for ~100 ms, then two waiters for ~100 ms.
+    // Each side is charged with what the other measured waiting for it.
     let (r, w) = (delay(&by_reader) as f64, delay(&by_writer) as f64);
+    let (rt, wt) = (
+        writer_waited.as_nanos() as f64,
+        readers_waited.as_nanos() as f64,
+    );
     assert!(
-        r > 80e6 && r < 150e6,
-        "reader blamed for {r}ns\n{}",
+        within(r, rt, 0.2),
+        "readers blamed for {r}ns, the writer waited {rt}ns\n{}",
         describe(&samples)
     );
     assert!(
-        w > 160e6 && w < 300e6,
-        "writer blamed for {w}ns\n{}",
+        within(w, wt, 0.2),
+        "writer blamed for {w}ns, the readers waited {wt}ns\n{}",
         describe(&samples)
     );
     assert_eq!(by_writer[0].label("mutated"), Some("yes"));

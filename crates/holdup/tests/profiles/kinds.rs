@@ -1,6 +1,7 @@
 //! Every waiting operation produces a block sample with the right `kind` and `lock` labels,
 //! whose leaf is the public call and whose next frame is the code that called it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use holdup::profile::Sample;
@@ -57,8 +58,10 @@ fn assert_sample(samples: &[Sample], kind: &str, leaf: &str, caller: &str) {
         s.frames[1].function,
         describe(samples)
     );
+    // At least a millisecond: the waits last about PAUSE, but a loaded machine can shorten
+    // them by delaying the waiter.
     assert!(
-        s.delay_ns >= PAUSE.as_nanos() as i64 / 2,
+        s.delay_ns >= 1_000_000,
         "delay {}\n{}",
         s.delay_ns,
         describe(samples)
@@ -276,11 +279,13 @@ fn once_lock_waits_for_another_initializer() {
     );
 }
 
+static SLOW_ENTERED: AtomicBool = AtomicBool::new(false);
 static SLOW: LazyLock<u32> = LazyLock::new(|| {
+    SLOW_ENTERED.store(true, Ordering::SeqCst);
     std::thread::sleep(PAUSE);
     11
 });
-static SLOW_SITE: u32 = line!() - 4;
+static SLOW_SITE: u32 = line!() - 5;
 
 #[inline(never)]
 fn read_lazy() -> u32 {
@@ -293,7 +298,10 @@ fn lazy_lock_waits_for_another_initializer() {
     record_everything();
     let before = holdup::profile::block();
     let first = std::thread::spawn(|| *SLOW);
-    std::thread::sleep(PAUSE / 3);
+    // Wait until the other thread runs the initializer, so that this one has to wait for it.
+    while !SLOW_ENTERED.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
     assert_eq!(read_lazy(), 11);
     first.join().unwrap();
     let samples = samples_for(&holdup::profile::block().delta(&before), &site);
@@ -307,6 +315,7 @@ fn lazy_lock_waits_for_another_initializer() {
 
 static INIT: Once = Once::new();
 static INIT_SITE: u32 = line!() - 1;
+static INIT_ENTERED: AtomicBool = AtomicBool::new(false);
 
 #[inline(never)]
 fn ensure_init() {
@@ -318,8 +327,15 @@ fn once_call_once_waits_for_another_caller() {
     let site = format!("{}:{}", file!(), INIT_SITE);
     record_everything();
     let before = holdup::profile::block();
-    let first = std::thread::spawn(|| INIT.call_once(|| std::thread::sleep(PAUSE)));
-    std::thread::sleep(PAUSE / 3);
+    let first = std::thread::spawn(|| {
+        INIT.call_once(|| {
+            INIT_ENTERED.store(true, Ordering::SeqCst);
+            std::thread::sleep(PAUSE);
+        })
+    });
+    while !INIT_ENTERED.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
     ensure_init();
     first.join().unwrap();
     let samples = samples_for(&holdup::profile::block().delta(&before), &site);
