@@ -205,6 +205,7 @@ fn demo(args: &Args) -> std::io::Result<()> {
         "  go tool pprof -top -tagfocus kind=rwlock-write {}",
         block_path.display()
     );
+    println!("  cargo run -q -p holdup-cli -- top {}", mutex_path.display());
     Ok(())
 }
 
