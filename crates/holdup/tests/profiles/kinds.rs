@@ -14,6 +14,10 @@ const PAUSE: Duration = Duration::from_millis(30);
 
 /// Runs `wait` (which must block about PAUSE because of `unblock`, run on another thread after
 /// PAUSE) and returns the block samples labelled `site`.
+///
+/// Tests turn the profiles on (`record_everything`) first thing: in a fresh process (nextest)
+/// the first call warms up stack capture, which can take longer than a PAUSE that a holder
+/// thread has already started.
 fn block_samples(
     site: &str,
     wait: impl FnOnce(),
@@ -76,6 +80,7 @@ fn lock_mutex(m: &Mutex<u32>) {
 
 #[test]
 fn mutex_lock() {
+    record_everything();
     let (m, site) = (Arc::new(Mutex::new(0)), here!());
     let guard_holder = m.clone();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -102,6 +107,7 @@ fn write_lock(l: &RwLock<u32>) {
 
 #[test]
 fn rwlock_read_and_write() {
+    record_everything();
     let (l, site) = (Arc::new(RwLock::new(0)), here!());
     for write in [false, true] {
         let holder_lock = l.clone();
@@ -152,6 +158,7 @@ fn wait_for_flag(m: &Mutex<bool>, cv: &Condvar) {
 
 #[test]
 fn condvar_wait() {
+    record_everything();
     let pair = Arc::new((Mutex::new(false), Condvar::new()));
     let site = format!("{}:{}", file!(), line!() - 1);
     let other = pair.clone();
@@ -178,6 +185,7 @@ fn send_full(tx: &mpsc::SyncSender<u32>) {
 
 #[test]
 fn channel_receive_and_send() {
+    record_everything();
     let ((tx, rx), site) = (mpsc::channel::<u32>(), here!());
     let samples = block_samples(
         &site,
@@ -212,6 +220,7 @@ fn meet(b: &Barrier) -> bool {
 
 #[test]
 fn barrier_wait() {
+    record_everything();
     let (b, site) = (Arc::new(Barrier::new(2)), here!());
     let other = b.clone();
     let samples = block_samples(
@@ -256,6 +265,7 @@ fn get_config(cell: &OnceLock<u32>) -> u32 {
 
 #[test]
 fn once_lock_waits_for_another_initializer() {
+    record_everything();
     let (cell, site) = (Arc::new(OnceLock::new()), here!());
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let init = {
@@ -294,6 +304,7 @@ fn read_lazy() -> u32 {
 
 #[test]
 fn lazy_lock_waits_for_another_initializer() {
+    record_everything();
     let site = format!("{}:{}", file!(), SLOW_SITE);
     record_everything();
     let before = holdup::profile::block();
@@ -324,6 +335,7 @@ fn ensure_init() {
 
 #[test]
 fn once_call_once_waits_for_another_caller() {
+    record_everything();
     let site = format!("{}:{}", file!(), INIT_SITE);
     record_everything();
     let before = holdup::profile::block();
