@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -154,12 +155,39 @@ impl Frame {
 
 /// A stack location after symbolization and trimming: one code address, several lines when
 /// calls were inlined (innermost first).
+///
+/// The lines are the symbol cache's, shared; trimming only narrows which of them are kept:
+/// `kept` minus `dropped` (trimming keeps the public API frame at the leaf and drops any drop
+/// glue between it and the caller, which can leave one gap inside an address's lines).
 #[derive(Debug, Clone)]
 struct Loc {
     /// The return address (0 for holdup's synthetic frames).
     ret: usize,
-    lines: Vec<SymFrame>,
+    frames: Arc<[SymFrame]>,
+    kept: Range<usize>,
+    dropped: Range<usize>,
     offset: u64,
+}
+
+impl Loc {
+    fn new(ret: usize, frames: Arc<[SymFrame]>, offset: u64) -> Self {
+        Loc { ret, kept: 0..frames.len(), dropped: 0..0, frames, offset }
+    }
+
+    /// Indexes into `frames` of the kept lines, innermost first.
+    fn kept_indexes(&self) -> impl Iterator<Item = usize> + Clone {
+        let dropped = self.dropped.clone();
+        self.kept.clone().filter(move |j| !dropped.contains(j))
+    }
+
+    /// The kept lines, innermost first.
+    fn lines(&self) -> impl Iterator<Item = &SymFrame> + Clone {
+        self.kept_indexes().map(|j| &self.frames[j])
+    }
+
+    fn line_count(&self) -> usize {
+        self.kept.len() - self.dropped.len()
+    }
 }
 
 #[derive(Debug)]
@@ -205,6 +233,11 @@ impl Profile {
         self.records.is_empty()
     }
 
+    /// The number of samples (Go's `Profile.Count()`).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
     /// Total number of events, summed over samples (as exported, i.e. truncated per sample).
     pub fn total_count(&self) -> i64 {
         self.records.iter().map(|r| export_count(r.count)).sum()
@@ -224,8 +257,8 @@ impl Profile {
                     .locs
                     .iter()
                     .flat_map(|loc| {
-                        let last = loc.lines.len().saturating_sub(1);
-                        loc.lines.iter().enumerate().map(move |(i, l)| Frame {
+                        let last = loc.line_count().saturating_sub(1);
+                        loc.lines().enumerate().map(move |(i, l)| Frame {
                             function: l.function.to_string(),
                             file: l.file.to_string(),
                             line: l.line,
@@ -307,8 +340,8 @@ impl Profile {
                 let mut pcs = Vec::new();
                 let mut frames = Vec::new();
                 for loc in &r.locs {
-                    let last = loc.lines.len().saturating_sub(1);
-                    for (i, line) in loc.lines.iter().enumerate() {
+                    let last = loc.line_count().saturating_sub(1);
+                    for (i, line) in loc.lines().enumerate() {
                         // Go's layout: an inlined frame shows the return address itself and
                         // lists it plus one; the physical frame shows the call address.
                         let inlined = i < last;
@@ -347,7 +380,7 @@ impl Profile {
         for loc in resolved.iter().flat_map(|r| &r.locs).filter(|l| l.ret != 0) {
             if let Some(i) = mapping_of(loc.ret as u64 - 1) {
                 has_locations[i] = true;
-                unresolved[i] |= loc.lines.is_empty();
+                unresolved[i] |= loc.line_count() == 0;
             }
         }
 
@@ -375,16 +408,24 @@ impl Profile {
                 })
             })
             .collect();
+        // Stacks share most of their locations; build each one once. A location is its return
+        // address and the lines left after trimming.
+        let mut seen: HashMap<(usize, Range<usize>, Range<usize>), u64> = HashMap::new();
         for r in &resolved {
             let locs: Vec<u64> = r
                 .locs
                 .iter()
                 .map(|loc| {
+                    let key = (loc.ret, loc.kept.clone(), loc.dropped.clone());
+                    if loc.ret != 0
+                        && let Some(&id) = seen.get(&key)
+                    {
+                        return id;
+                    }
                     let address = (loc.ret as u64).saturating_sub(1);
                     let mapping = if loc.ret == 0 { 0 } else { mapping_of(address).map_or(0, |i| ids[i]) };
                     let lines: Vec<LineInfo> = loc
-                        .lines
-                        .iter()
+                        .lines()
                         .map(|l| LineInfo {
                             function: l.function.to_string(),
                             system_name: l.system_name.to_string(),
@@ -392,7 +433,9 @@ impl Profile {
                             line: i64::from(l.line),
                         })
                         .collect();
-                    b.location(mapping, address, &lines)
+                    let id = b.location(mapping, address, &lines);
+                    seen.insert(key, id);
+                    id
                 })
                 .collect();
             let labels: Vec<(&str, &str)> = r.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -416,7 +459,7 @@ impl Profile {
             addrs.sort_unstable();
             addrs.dedup();
             let syms = symbolize::resolve(&addrs);
-            let mut out: Vec<Resolved> = self
+            let out: Vec<Resolved> = self
                 .records
                 .iter()
                 .map(|r| {
@@ -428,7 +471,7 @@ impl Profile {
                             NO_STACK => synthetic("holdup::unknown_stack"),
                             _ => {
                                 let s = &syms[&(pc - 1)];
-                                Loc { ret: pc, lines: s.frames.to_vec(), offset: s.offset }
+                                Loc::new(pc, s.frames.clone(), s.offset)
                             }
                         })
                         .collect();
@@ -442,14 +485,21 @@ impl Profile {
                     }
                 })
                 .collect();
-            out.sort_by(|a, b| {
+            // Sort a permutation with each sample's stack key computed once (comparing keys
+            // built per comparison dominated writing large profiles).
+            let keys: Vec<_> = out.iter().map(stack_names).collect();
+            let mut order: Vec<usize> = (0..out.len()).collect();
+            order.sort_by(|&i, &j| {
+                let (a, b) = (&out[i], &out[j]);
                 b.delay
                     .cmp(&a.delay)
                     .then_with(|| b.count.cmp(&a.count))
-                    .then_with(|| stack_names(a).cmp(&stack_names(b)))
+                    .then_with(|| keys[i].cmp(&keys[j]))
                     .then_with(|| a.labels.cmp(&b.labels))
             });
-            out
+            drop(keys);
+            let mut slots: Vec<Option<Resolved>> = out.into_iter().map(Some).collect();
+            order.into_iter().filter_map(|i| slots[i].take()).collect()
         })
     }
 
@@ -491,18 +541,40 @@ fn export_count(count: f64) -> i64 {
 }
 
 fn synthetic(name: &str) -> Loc {
-    Loc {
-        ret: 0,
-        lines: vec![SymFrame { function: Arc::from(name), system_name: Arc::from(""), file: Arc::from(""), line: 0 }],
-        offset: 0,
-    }
+    let frame = SymFrame { function: Arc::from(name), system_name: Arc::from(""), file: Arc::from(""), line: 0 };
+    Loc::new(0, Arc::from([frame]), 0)
 }
 
 /// The stack as comparable keys (function, file, line), then the addresses, for ordering
 /// samples deterministically.
-fn stack_names(r: &Resolved) -> (Vec<(&str, &str, u32)>, Vec<usize>) {
-    let lines = r.locs.iter().flat_map(|l| l.lines.iter().map(|f| (&*f.function, &*f.file, f.line))).collect();
+fn stack_names(r: &Resolved) -> (Vec<(Name<'_>, Name<'_>, u32)>, Vec<usize>) {
+    let lines = r.locs.iter().flat_map(|l| l.lines().map(|f| (Name(&f.function), Name(&f.file), f.line))).collect();
     (lines, r.locs.iter().map(|l| l.ret).collect())
+}
+
+/// A name from the symbol cache, where equal names are usually the same interned string:
+/// compares the pointers first, then the text.
+#[derive(Debug, Clone, Copy)]
+struct Name<'a>(&'a str);
+
+impl PartialEq for Name<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Name<'_> {}
+
+impl PartialOrd for Name<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if std::ptr::eq(self.0, other.0) { std::cmp::Ordering::Equal } else { self.0.cmp(other.0) }
+    }
 }
 
 /// Whether a function belongs to holdup's implementation (recording, hooks, primitives).
@@ -558,14 +630,14 @@ fn is_thread_start(function: &str) -> bool {
 /// API the program called, such as `Mutex::lock` or `MutexGuard::drop`) as the leaf, like Go's
 /// `sync.(*Mutex).Unlock`, and the thread start-up frames from the bottom.
 fn trim_internal(locs: &mut Vec<Loc>) {
-    // Logical frames innermost first, as (location, line); an unsymbolized location counts as
-    // one frame with no name.
+    // Logical frames innermost first, as (location, index into its frames); an unsymbolized
+    // location counts as one frame with no name.
     let flat: Vec<(usize, Option<usize>, &str)> = locs
         .iter()
         .enumerate()
         .flat_map(|(i, l)| {
-            let lines = l.lines.iter().enumerate().map(move |(j, f)| (i, Some(j), &*f.function));
-            let unknown = l.lines.is_empty().then_some((i, None, ""));
+            let lines = l.kept_indexes().map(move |j| (i, Some(j), &*l.frames[j].function));
+            let unknown = (l.line_count() == 0).then_some((i, None, ""));
             lines.chain(unknown)
         })
         .collect();
@@ -582,6 +654,8 @@ fn trim_internal(locs: &mut Vec<Loc>) {
     while end > run && is_internal(flat[end - 1].2) {
         end -= 1;
     }
+    // A location keeps the lines that are the leaf or in [run, end): one range, with at most
+    // one gap (the glue between the leaf and the program's first frame).
     let mut out: Vec<Loc> = Vec::with_capacity(locs.len());
     let mut current = usize::MAX;
     for (k, &(i, j, _)) in flat.iter().enumerate() {
@@ -591,10 +665,14 @@ fn trim_internal(locs: &mut Vec<Loc>) {
         let loc = &locs[i];
         if i != current {
             current = i;
-            out.push(Loc { ret: loc.ret, lines: Vec::new(), offset: loc.offset });
+            let at = j.unwrap_or(0);
+            out.push(Loc { ret: loc.ret, frames: loc.frames.clone(), kept: at..at, dropped: 0..0, offset: loc.offset });
         }
         if let (Some(j), Some(last)) = (j, out.last_mut()) {
-            last.lines.push(loc.lines[j].clone());
+            if j > last.kept.end && last.kept.end > last.kept.start {
+                last.dropped = last.kept.end..j;
+            }
+            last.kept.end = j + 1;
         }
     }
     *locs = out;
@@ -624,18 +702,15 @@ mod tests {
     use super::*;
 
     fn loc(ret: usize, names: &[&str]) -> Loc {
-        Loc {
-            ret,
-            lines: names
-                .iter()
-                .map(|n| SymFrame { function: Arc::from(*n), system_name: Arc::from(""), file: Arc::from("f.rs"), line: 1 })
-                .collect(),
-            offset: 0,
-        }
+        let frames: Vec<SymFrame> = names
+            .iter()
+            .map(|n| SymFrame { function: Arc::from(*n), system_name: Arc::from(""), file: Arc::from("f.rs"), line: 1 })
+            .collect();
+        Loc::new(ret, frames.into(), 0)
     }
 
     fn names(locs: &[Loc]) -> Vec<Vec<&str>> {
-        locs.iter().map(|l| l.lines.iter().map(|f| &*f.function).collect()).collect()
+        locs.iter().map(|l| l.lines().map(|f| &*f.function).collect()).collect()
     }
 
     #[test]
@@ -671,11 +746,25 @@ mod tests {
     }
 
     #[test]
+    fn trimming_drops_glue_inlined_between_the_leaf_and_the_caller() {
+        let drop = "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop";
+        let mut locs = vec![
+            loc(20, &[RECORD_FN]),
+            loc(30, &["holdup::hook::release_contended"]),
+            loc(40, &["holdup::hook::release", drop, "core::ptr::drop_in_place<holdup::sync::mutex::MutexGuard<u64>>", "core::mem::drop", "app::work", "app::run"]),
+            loc(50, &["app::main"]),
+        ];
+        trim_internal(&mut locs);
+        assert_eq!(names(&locs), [vec![drop, "app::work", "app::run"], vec!["app::main"]]);
+        assert_eq!((locs[0].kept.clone(), locs[0].dropped.clone()), (1..6, 2..4));
+    }
+
+    #[test]
     fn trimming_without_holdup_frames_still_drops_thread_start() {
         let mut locs = vec![loc(10, &[]), loc(20, &["app::main"]), loc(30, &["std::sys::backtrace::__rust_begin_short_backtrace"])];
         trim_internal(&mut locs);
         assert_eq!(locs.len(), 2);
-        assert!(locs[0].lines.is_empty());
+        assert_eq!(locs[0].line_count(), 0);
     }
 
     #[test]
