@@ -19,6 +19,7 @@ use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
 use crate::clock::{self, now_ns};
 use crate::profile::{self, COLLECTOR, Kind, Labels};
+use crate::registry;
 use crate::state::Contention;
 
 /// A primitive's creation site (from `#[track_caller]` constructors).
@@ -84,15 +85,20 @@ impl LockMeta {
     }
 }
 
-/// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends. A lock
-/// waiter is registered in the lock's [`Contention`] until the wait ends, also if it unwinds.
+/// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends. While it
+/// lasts, a registered thread shows it as its wait state, and a lock waiter is counted in the
+/// lock's [`Contention`]; both end with the wait, also if it unwinds.
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Wait<'a> {
-    /// When the wait started; 0 when it is not timed.
+    /// When the wait started, in clock ticks; 0 when it is not timed.
     start: u64,
     /// The lock whose waiters count this thread, until it acquires it.
     registered: Option<&'a Contention>,
+    /// Whether the thread's wait state was published in the registry.
+    published: bool,
+    site: Site,
+    kind: Kind,
 }
 
 impl Drop for Wait<'_> {
@@ -101,36 +107,51 @@ impl Drop for Wait<'_> {
         if let Some(c) = self.registered.take() {
             c.leave();
         }
+        if self.published {
+            registry::running();
+        }
     }
 }
 
-const UNTIMED: Wait<'static> = Wait { start: 0, registered: None };
+impl Wait<'_> {
+    /// The operation turned out not to wait: this thread runs the initializer of a once-cell
+    /// it was about to wait for. Stops showing and timing the wait.
+    pub(crate) fn cancel(&mut self) {
+        self.start = 0;
+        if self.published {
+            self.published = false;
+            registry::running();
+        }
+    }
+}
 
-/// A lock's fast path failed: the thread is about to block. Registers it as a waiter (so that
-/// the holder's release is charged) when a profile is on.
+/// A lock's fast path failed: the thread is about to block. Publishes the wait for dumps and,
+/// when a profile is on, registers the thread as a waiter (so that the holder's release is
+/// charged).
 #[cold]
 #[inline(never)]
-pub(crate) fn contended(c: &Contention) -> Wait<'_> {
+pub(crate) fn contended(c: &Contention, site: Site, kind: Kind) -> Wait<'_> {
+    let published = registry::waiting(kind, site);
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
-        return UNTIMED;
+        return Wait { start: 0, registered: None, published, site, kind };
     }
     let now = clock::now();
     c.enter(now);
-    Wait { start: now, registered: Some(c) }
+    Wait { start: now, registered: Some(c), published, site, kind }
 }
 
 /// The lock waited for after [`contended`] is now held.
 #[inline]
-pub(crate) fn acquired(wait: Wait<'_>, site: Site, kind: Kind) {
+pub(crate) fn acquired(wait: Wait<'_>) {
     if wait.registered.is_some() {
-        acquired_slow(wait, site, kind);
-        keep_caller_frame(site);
+        acquired_slow(wait);
+        keep_caller_frame(wait_site_marker());
     }
 }
 
 #[cold]
 #[inline(never)]
-fn acquired_slow(mut wait: Wait<'_>, site: Site, kind: Kind) {
+fn acquired_slow(mut wait: Wait<'_>) {
     let Some(c) = wait.registered.take() else { return };
     let released = c.leave();
     if COLLECTOR.settings.block_rate() <= 0 {
@@ -139,38 +160,38 @@ fn acquired_slow(mut wait: Wait<'_>, site: Site, kind: Kind) {
     // The wait ended when a holder released the lock (Go stamps the wake-up time at the
     // release); if no contended release happened since the wait began, it ended now.
     let end = if released >= wait.start { released } else { clock::now() };
-    block_event(clock::to_ns(end - wait.start), Labels { site, kind, mutated: None });
+    block_event(clock::to_ns(end - wait.start), Labels { site: wait.site, kind: wait.kind, mutated: None });
 }
 
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.
-#[inline]
-pub(crate) fn blocking() -> Wait<'static> {
-    if COLLECTOR.settings.block_rate() <= 0 { UNTIMED } else { blocking_slow() }
-}
-
 #[cold]
 #[inline(never)]
-fn blocking_slow() -> Wait<'static> {
-    if profile::in_profiler() {
-        return UNTIMED;
-    }
-    Wait { start: clock::now(), registered: None }
+pub(crate) fn blocking(site: Site, kind: Kind) -> Wait<'static> {
+    let published = registry::waiting(kind, site);
+    let timed = COLLECTOR.settings.block_rate() > 0 && !profile::in_profiler();
+    Wait { start: if timed { clock::now() } else { 0 }, registered: None, published, site, kind }
 }
 
 /// The wait started by [`blocking`] ended (the thread was woken, or the operation completed).
 #[inline]
-pub(crate) fn woken(wait: Wait<'_>, site: Site, kind: Kind) {
+pub(crate) fn woken(wait: Wait<'_>) {
     if wait.start != 0 {
-        woken_slow(wait, site, kind);
-        keep_caller_frame(site);
+        woken_slow(wait);
+        keep_caller_frame(wait_site_marker());
     }
 }
 
 #[cold]
 #[inline(never)]
-fn woken_slow(wait: Wait<'_>, site: Site, kind: Kind) {
+fn woken_slow(wait: Wait<'_>) {
     let d = clock::now().saturating_sub(wait.start);
-    block_event(clock::to_ns(d), Labels { site, kind, mutated: None });
+    block_event(clock::to_ns(d), Labels { site: wait.site, kind: wait.kind, mutated: None });
+}
+
+/// Something for [`keep_caller_frame`] to keep alive after a recording call.
+#[inline(always)]
+fn wait_site_marker() -> Site {
+    Location::caller()
 }
 
 /// Code after a recording call, so that the compiler cannot turn it into a tail call: a tail

@@ -30,7 +30,7 @@ pub use std::thread::{
     sleep, yield_now,
 };
 
-pub use crate::registry::ThreadInfo;
+pub use crate::registry::{ThreadInfo, Waiting};
 use crate::hook::{self, Site};
 use crate::profile::Kind;
 use crate::registry;
@@ -188,9 +188,9 @@ impl<T> JoinHandle<T> {
         if self.inner.is_finished() {
             return self.inner.join();
         }
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Join);
         let r = self.inner.join();
-        hook::woken(wait, self.site, Kind::Join);
+        hook::woken(wait);
         r
     }
 
@@ -273,9 +273,9 @@ impl<T> ScopedJoinHandle<'_, T> {
         if self.inner.is_finished() {
             return self.inner.join();
         }
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Join);
         let r = self.inner.join();
-        hook::woken(wait, self.site, Kind::Join);
+        hook::woken(wait);
         r
     }
 

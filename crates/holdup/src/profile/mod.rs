@@ -51,6 +51,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    const ALL: [Kind; 9] = [
+        Kind::Mutex,
+        Kind::RwLockRead,
+        Kind::RwLockWrite,
+        Kind::Condvar,
+        Kind::ChanRecv,
+        Kind::ChanSend,
+        Kind::Barrier,
+        Kind::Join,
+        Kind::Once,
+    ];
+
+    /// The kind whose `as u8` is `n`.
+    pub(crate) fn from_u8(n: u8) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| *k as u8 == n)
+    }
+
     /// The label value: `mutex`, `rwlock-read`, `rwlock-write`, `condvar`, `chan-recv`,
     /// `chan-send`, `barrier`, `join` or `once`.
     pub fn as_str(self) -> &'static str {

@@ -39,11 +39,11 @@ impl Barrier {
 
     /// Blocks until `n` threads have called `wait`, as [`std::sync::Barrier::wait`].
     pub fn wait(&self) -> BarrierWaitResult {
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Barrier);
         let r = self.inner.wait();
         if !r.is_leader() {
             // The leader arrived last and did not wait.
-            hook::woken(wait, self.site, Kind::Barrier);
+            hook::woken(wait);
         }
         r
     }

@@ -56,10 +56,10 @@ impl Condvar {
     ///
     /// If the mutex was poisoned when re-acquired, the guard comes in the error.
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Condvar);
         let (inner, meta) = guard.into_std();
         let r = self.inner.wait(inner);
-        hook::woken(wait, self.site, Kind::Condvar);
+        hook::woken(wait);
         match r {
             Ok(g) => Ok(MutexGuard::from_std(g, meta)),
             Err(e) => Err(PoisonError::new(MutexGuard::from_std(e.into_inner(), meta))),
@@ -92,10 +92,10 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Condvar);
         let (inner, meta) = guard.into_std();
         let r = self.inner.wait_timeout(inner, dur);
-        hook::woken(wait, self.site, Kind::Condvar);
+        hook::woken(wait);
         match r {
             Ok((g, t)) => Ok((MutexGuard::from_std(g, meta), t)),
             Err(e) => {

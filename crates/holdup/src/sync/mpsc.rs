@@ -100,9 +100,9 @@ impl<T> SyncSender<T> {
     #[cold]
     #[inline(never)]
     fn send_blocking(&self, t: T) -> Result<(), SendError<T>> {
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::ChanSend);
         let r = self.inner.send(t);
-        hook::woken(wait, self.site, Kind::ChanSend);
+        hook::woken(wait);
         r
     }
 
@@ -145,9 +145,9 @@ impl<T> Receiver<T> {
     #[cold]
     #[inline(never)]
     fn recv_blocking(&self) -> Result<T, RecvError> {
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::ChanRecv);
         let r = self.inner.recv();
-        hook::woken(wait, self.site, Kind::ChanRecv);
+        hook::woken(wait);
         r
     }
 
@@ -162,9 +162,9 @@ impl<T> Receiver<T> {
             Ok(t) => Ok(t),
             Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {
-                let wait = hook::blocking();
+                let wait = hook::blocking(self.site, Kind::ChanRecv);
                 let r = self.inner.recv_timeout(timeout);
-                hook::woken(wait, self.site, Kind::ChanRecv);
+                hook::woken(wait);
                 r
             }
         }

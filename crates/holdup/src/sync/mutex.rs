@@ -94,9 +94,9 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) -> LockResult<std_sync::MutexGuard<'_, T>> {
-        let wait = hook::contended(&self.meta.contention);
+        let wait = hook::contended(&self.meta.contention, self.meta.site, Kind::Mutex);
         let r = self.inner.lock();
-        hook::acquired(wait, self.meta.site, Kind::Mutex);
+        hook::acquired(wait);
         r
     }
 

@@ -55,9 +55,9 @@ impl<T> OnceLock<T> {
         if let Some(v) = self.inner.get() {
             return v;
         }
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Once);
         let v = self.inner.wait();
-        hook::woken(wait, self.site, Kind::Once);
+        hook::woken(wait);
         v
     }
 
@@ -72,11 +72,11 @@ impl<T> OnceLock<T> {
         if self.inner.get().is_some() {
             return Err(value);
         }
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Once);
         let r = self.inner.set(value);
         if r.is_err() {
             // Another thread initialized it, possibly while this one waited.
-            hook::woken(wait, self.site, Kind::Once);
+            hook::woken(wait);
         }
         r
     }
@@ -96,14 +96,15 @@ impl<T> OnceLock<T> {
 
     #[cold]
     fn initialize<F: FnOnce() -> T>(&self, f: F) -> &T {
-        let wait = hook::blocking();
+        let mut wait = hook::blocking(self.site, Kind::Once);
         let mut ran = false;
         let v = self.inner.get_or_init(|| {
             ran = true;
+            wait.cancel();
             f()
         });
         if !ran {
-            hook::woken(wait, self.site, Kind::Once);
+            hook::woken(wait);
         }
         v
     }
@@ -295,14 +296,15 @@ impl Once {
         if self.inner.is_completed() {
             return;
         }
-        let wait = hook::blocking();
+        let mut wait = hook::blocking(self.site, Kind::Once);
         let mut ran = false;
         self.inner.call_once(|| {
             ran = true;
+            wait.cancel();
             f();
         });
         if !ran {
-            hook::woken(wait, self.site, Kind::Once);
+            hook::woken(wait);
         }
     }
 
@@ -312,14 +314,15 @@ impl Once {
         if self.inner.is_completed() {
             return;
         }
-        let wait = hook::blocking();
+        let mut wait = hook::blocking(self.site, Kind::Once);
         let mut ran = false;
         self.inner.call_once_force(|state| {
             ran = true;
+            wait.cancel();
             f(state);
         });
         if !ran {
-            hook::woken(wait, self.site, Kind::Once);
+            hook::woken(wait);
         }
     }
 
@@ -338,9 +341,9 @@ impl Once {
         if self.inner.is_completed() {
             return;
         }
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Once);
         self.inner.wait();
-        hook::woken(wait, self.site, Kind::Once);
+        hook::woken(wait);
     }
 
     /// Blocks until a call completed, ignoring poisoning, as [`std::sync::Once::wait_force`].
@@ -348,9 +351,9 @@ impl Once {
         if self.inner.is_completed() {
             return;
         }
-        let wait = hook::blocking();
+        let wait = hook::blocking(self.site, Kind::Once);
         self.inner.wait_force();
-        hook::woken(wait, self.site, Kind::Once);
+        hook::woken(wait);
     }
 }
 

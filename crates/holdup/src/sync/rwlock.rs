@@ -100,9 +100,9 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn read_contended(&self) -> LockResult<std_sync::RwLockReadGuard<'_, T>> {
-        let wait = hook::contended(&self.meta.contention);
+        let wait = hook::contended(&self.meta.contention, self.meta.site, Kind::RwLockRead);
         let r = self.inner.read();
-        hook::acquired(wait, self.meta.site, Kind::RwLockRead);
+        hook::acquired(wait);
         r
     }
 
@@ -130,9 +130,9 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn write_contended(&self) -> LockResult<std_sync::RwLockWriteGuard<'_, T>> {
-        let wait = hook::contended(&self.meta.contention);
+        let wait = hook::contended(&self.meta.contention, self.meta.site, Kind::RwLockWrite);
         let r = self.inner.write();
-        hook::acquired(wait, self.meta.site, Kind::RwLockWrite);
+        hook::acquired(wait);
         r
     }
 
