@@ -98,3 +98,10 @@ pub fn write_contention(
     }
     w.write_all(tabwriter::align(&text).as_bytes())
 }
+
+/// Aligns tab-separated columns as Go's `text/tabwriter` does for runtime/pprof's legacy text
+/// (minwidth 1, tabwidth 8, padding 1, padding with tabs). Useful for Go's other legacy formats,
+/// such as `goroutine profile: total N` (debug=1).
+pub fn align_columns(text: &str) -> String {
+    tabwriter::align(text)
+}

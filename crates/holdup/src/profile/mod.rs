@@ -14,6 +14,7 @@ mod snapshot;
 mod stack;
 mod symbolize;
 mod table;
+mod threads;
 
 use std::cell::Cell;
 use std::fmt;
@@ -21,6 +22,7 @@ use std::panic::Location;
 
 pub use snapshot::{Frame, Profile, Sample};
 pub use stack::Unwinder;
+pub use threads::{CountProfile, goroutine, threadcreate};
 
 use crate::state::Settings;
 use table::Table;
