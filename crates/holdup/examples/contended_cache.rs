@@ -5,10 +5,12 @@
 //! serializes the workers. The demo runs the pool with holdup's profiles on (at the recommended
 //! production settings), prints the throughput and the top of the mutex and block profiles —
 //! which name `Cache::get` and its lock — then runs the fixed version (`read()`) and prints the
-//! throughput again. It writes `mutex.pb.gz` and `block.pb.gz` for `go tool pprof`.
+//! throughput again. It writes `mutex.pb.gz` and `block.pb.gz` for `go tool pprof`, and serves
+//! `/debug/pprof/` while it runs (`--linger S` keeps serving afterwards, for curl and pprof).
 //!
 //! ```text
-//! cargo run --release -p holdup --example contended_cache [-- --workers 4 --seconds 2 --out DIR]
+//! cargo run --release -p holdup --example contended_cache [-- --workers 4 --seconds 2 --out DIR
+//!                                                            --http 127.0.0.1:6060|off --linger S]
 //! ```
 
 use std::collections::HashMap;
@@ -111,6 +113,9 @@ struct Args {
     workers: usize,
     seconds: f64,
     out: PathBuf,
+    /// Where to serve `/debug/pprof/`; `None` for `--http off`.
+    http: Option<String>,
+    linger: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -118,6 +123,8 @@ fn parse_args() -> Result<Args, String> {
         workers: 4,
         seconds: 2.0,
         out: PathBuf::from("."),
+        http: Some("127.0.0.1:6060".into()),
+        linger: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -136,9 +143,21 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--out" => args.out = PathBuf::from(value()?),
+            "--http" => {
+                let addr = value()?;
+                args.http = (addr != "off").then_some(addr);
+            }
+            "--linger" => {
+                args.linger = value()?.parse().map_err(|e| format!("--linger: {e}"))?;
+                if !(0.0..=3600.0).contains(&args.linger) {
+                    return Err("--linger must be in [0, 3600]".into());
+                }
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: contended_cache [--workers N] [--seconds S] [--out DIR]".into(),
+                    "usage: contended_cache [--workers N] [--seconds S] [--out DIR] \
+                            [--http ADDR|off] [--linger S]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -170,6 +189,7 @@ fn demo(args: &Args) -> std::io::Result<()> {
         "holdup seed demo: {} workers look up {KEYS} keys in a cache for {}s each run",
         args.workers, args.seconds
     );
+    let server = args.http.as_deref().and_then(start_server);
     println!("\n== run 1: Cache::get takes the write lock ==");
     let mutex_before = holdup::profile::mutex();
     let block_before = holdup::profile::block();
@@ -205,8 +225,85 @@ fn demo(args: &Args) -> std::io::Result<()> {
         "  go tool pprof -top -tagfocus kind=rwlock-write {}",
         block_path.display()
     );
-    println!("  cargo run -q -p holdup-cli -- top {}", mutex_path.display());
+    println!(
+        "  cargo run -q -p holdup-cli -- top {}",
+        mutex_path.display()
+    );
+
+    if let Some(server) = server {
+        fetch_over_http(&server);
+        if args.linger > 0.0 {
+            println!(
+                "\nserving http://{}/debug/pprof/ for {}s more (Ctrl-C to stop)",
+                server.local_addr(),
+                args.linger
+            );
+            std::thread::sleep(Duration::from_secs_f64(args.linger));
+        }
+        server.shutdown();
+    }
     Ok(())
+}
+
+/// Serves `/debug/pprof/` on `addr`, or on a free port if that one is taken.
+fn start_server(addr: &str) -> Option<holdup::http::Server> {
+    let server = match holdup::http::serve(addr) {
+        Ok(s) => s,
+        Err(e) if e.kind() == holdup::http::ErrorKind::Bind => {
+            println!("({addr} is taken: {e}; serving on a free port instead)");
+            match holdup::http::serve("127.0.0.1:0") {
+                Ok(s) => s,
+                Err(e) => {
+                    println!("(not serving /debug/pprof/: {e})");
+                    return None;
+                }
+            }
+        }
+        Err(e) => {
+            println!("(not serving /debug/pprof/: {e})");
+            return None;
+        }
+    };
+    let base = format!("http://{}/debug/pprof", server.local_addr());
+    println!("serving {base}/ while the demo runs:");
+    println!("  go tool pprof -top {base}/mutex");
+    println!("  curl '{base}/goroutine?debug=1'");
+    println!("  curl -o block.pb.gz '{base}/block?seconds=1'");
+    Some(server)
+}
+
+/// Reads the mutex profile back over HTTP, as a scraper would, and names its top function.
+fn fetch_over_http(server: &holdup::http::Server) {
+    let url = format!("http://{}/debug/pprof/mutex", server.local_addr());
+    let fetched = ureq::get(&url)
+        .call()
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| r.body_mut().read_to_vec().map_err(|e| e.to_string()));
+    let top = fetched.as_deref().map_err(Clone::clone).and_then(|bytes| {
+        let profile = holdup_pprof::decode(bytes).map_err(|e| e.to_string())?;
+        let view = ProfileView::new(&profile).map_err(|e| e.to_string())?;
+        let opts = TopOptions {
+            node_count: 0,
+            profile_labels: false,
+            sort: holdup_pprof::TopSort::Cum,
+            ..TopOptions::default()
+        };
+        let report = holdup_pprof::top(&view, &opts);
+        // The first row of ours below the unlock, by cumulative delay.
+        let row = report
+            .rows
+            .iter()
+            .find(|r| r.name.starts_with("contended_cache::") && r.name != "contended_cache::main");
+        Ok(row.map(|r| r.name.clone()))
+    });
+    match (fetched, top) {
+        (Ok(bytes), Ok(top)) => println!(
+            "\nGET {url}: {} bytes of profile; ours at the top: {}",
+            bytes.len(),
+            top.as_deref().unwrap_or("(none)")
+        ),
+        (Err(e), _) | (_, Err(e)) => println!("\nGET {url} failed: {e}"),
+    }
 }
 
 fn ops(per_second: f64) -> String {

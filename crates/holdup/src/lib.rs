@@ -59,6 +59,12 @@
 //!
 //! so that `go tool pprof -tagfocus lock=cache.rs` and Pyroscope can slice by lock.
 //!
+//! # Over HTTP
+//!
+//! [`http::serve`] serves the profiles at Go's `/debug/pprof/` paths on a background thread, for
+//! `go tool pprof http://127.0.0.1:6060/debug/pprof/mutex`, curl, Grafana Alloy and Parca
+//! (loopback only unless opted in with a token; feature `http`, on by default).
+//!
 //! # Cost
 //!
 //! An uncontended lock and unlock does what std's does plus one relaxed load; nothing is timed,
@@ -100,6 +106,9 @@ cfg_not_loom! {
     pub mod thread;
 }
 
+#[cfg(all(feature = "http", not(holdup_loom)))]
+pub mod http;
+
 /// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.
 #[doc(hidden)]
 #[cfg(not(holdup_loom))]
@@ -117,6 +126,24 @@ pub mod __bench {
             },
             1.0,
             1,
+        );
+        std::hint::black_box(());
+    }
+
+    /// Records one mutex-profile event (count 1, delay 1 µs) on the caller's stack, as a
+    /// sampled contended release does; fills the profile with distinct stacks for the HTTP
+    /// benchmark.
+    #[inline(never)]
+    #[track_caller]
+    pub fn record_sampled_mutex_event() {
+        crate::profile::record_mutex(
+            crate::profile::Labels {
+                site: std::panic::Location::caller(),
+                kind: crate::profile::Kind::Mutex,
+                mutated: None,
+            },
+            1.0,
+            1_000,
         );
         std::hint::black_box(());
     }

@@ -165,6 +165,19 @@ fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
     });
 }
 
+/// The function containing each code address of this process that resolves, as Go's
+/// `runtime.FuncForPC(pc).Name()` gives it (the innermost inlined function), for
+/// `/debug/pprof/symbol`.
+#[cfg(feature = "http")]
+pub(crate) fn function_names(pcs: &[u64]) -> Vec<(u64, String)> {
+    let addrs: Vec<usize> = pcs.iter().filter_map(|&pc| usize::try_from(pc).ok()).collect();
+    let resolved = profiler_scope(|| symbolize::resolve(&addrs));
+    addrs
+        .iter()
+        .filter_map(|a| Some((*a as u64, resolved.get(a)?.frames.first()?.function.to_string())))
+        .collect()
+}
+
 /// Prepares stack capture ahead of the first event (called when a profile is turned on).
 pub(crate) fn warm_up() {
     crate::clock::init();
