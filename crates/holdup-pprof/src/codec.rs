@@ -26,14 +26,24 @@ pub fn write_encoded(profile: &Profile, w: impl Write) -> io::Result<()> {
     gz.finish()?.flush()
 }
 
+/// The largest decompressed profile [`decode`] accepts (a gzip bomb stops here).
+pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+
 /// Decodes a profile from gzip'd or plain profile.proto bytes and checks that every reference in
 /// it (string indexes, location and function ids) resolves, so readers never index out of range.
 pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let profile = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut raw = Vec::new();
         MultiGzDecoder::new(bytes)
+            .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut raw)
             .map_err(|e| DecodeError::new(DecodeErrorKind::Gzip, e.to_string()))?;
+        if raw.len() as u64 > MAX_DECOMPRESSED {
+            return Err(DecodeError::new(
+                DecodeErrorKind::Gzip,
+                format!("decompresses to more than {} GiB", MAX_DECOMPRESSED >> 30),
+            ));
+        }
         Profile::decode(raw.as_slice())
     } else {
         Profile::decode(bytes)
@@ -63,7 +73,7 @@ pub enum DecodeErrorKind {
 }
 
 impl DecodeError {
-    fn new(kind: DecodeErrorKind, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: DecodeErrorKind, detail: impl Into<String>) -> Self {
         DecodeError {
             kind,
             detail: detail.into(),
@@ -89,6 +99,47 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// A location's frames, leaf first: one per line (inlined calls first), or one without a name
+/// when the location has no lines.
+fn location_frames<'a>(
+    l: &'a Location,
+    functions: &HashMap<u64, &'a Function>,
+    string: impl Fn(i64) -> &'a str,
+) -> Result<Box<[FrameRef<'a>]>, DecodeError> {
+    if l.line.is_empty() {
+        return Ok(Box::new([FrameRef {
+            function: "",
+            file: "",
+            line: 0,
+            address: l.address,
+            inlined: false,
+        }]));
+    }
+    let last = l.line.len() - 1;
+    l.line
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let f = functions.get(&line.function_id).ok_or_else(|| {
+                DecodeError::new(
+                    DecodeErrorKind::Invalid,
+                    format!(
+                        "location {} refers to missing function {}",
+                        l.id, line.function_id
+                    ),
+                )
+            })?;
+            Ok(FrameRef {
+                function: string(f.name),
+                file: string(f.filename),
+                line: line.line,
+                address: l.address,
+                inlined: i < last,
+            })
+        })
+        .collect()
+}
+
 /// One logical frame of a sample's stack, with inlined frames expanded (leaf first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRef<'a> {
@@ -105,11 +156,17 @@ pub struct FrameRef<'a> {
 }
 
 /// A validated, indexed view of a [`Profile`] for reading: strings, frames and labels by name.
+///
+/// Each location's frames are resolved once, when the view is made, so that reading the stacks
+/// of many samples costs a lookup per location.
 #[derive(Debug)]
 pub struct ProfileView<'a> {
     profile: &'a Profile,
-    locations: HashMap<u64, &'a Location>,
-    functions: HashMap<u64, &'a Function>,
+    /// Location id → index into `frames`, unless the ids are exactly 1..=n in order (then the
+    /// index is `id - 1`).
+    positions: Option<HashMap<u64, usize>>,
+    /// Each location's frames, leaf first, in `profile.location` order.
+    frames: Vec<Box<[FrameRef<'a>]>>,
 }
 
 impl<'a> ProfileView<'a> {
@@ -131,7 +188,7 @@ impl<'a> ProfileView<'a> {
             check_str(vt.r#type, "value type")?;
             check_str(vt.unit, "value unit")?;
         }
-        let mut functions = HashMap::new();
+        let mut functions: HashMap<u64, &Function> = HashMap::new();
         for f in &profile.function {
             check_str(f.name, "function name")?;
             check_str(f.system_name, "function system name")?;
@@ -142,18 +199,30 @@ impl<'a> ProfileView<'a> {
             check_str(m.filename, "mapping file")?;
             check_str(m.build_id, "mapping build id")?;
         }
-        let mut locations = HashMap::new();
-        for l in &profile.location {
-            for line in &l.line {
-                if !functions.contains_key(&line.function_id) {
-                    return Err(invalid(format!(
-                        "location {} refers to missing function {}",
-                        l.id, line.function_id
-                    )));
-                }
+        let string = |i: i64| {
+            profile
+                .string_table
+                .get(i as usize)
+                .map_or("", String::as_str)
+        };
+        let dense = profile
+            .location
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.id == i as u64 + 1);
+        let mut positions = HashMap::new();
+        let mut frames = Vec::with_capacity(profile.location.len());
+        for (i, l) in profile.location.iter().enumerate() {
+            frames.push(location_frames(l, &functions, string)?);
+            if !dense {
+                positions.insert(l.id, i);
             }
-            locations.insert(l.id, l);
         }
+        let view = ProfileView {
+            profile,
+            positions: (!dense).then_some(positions),
+            frames,
+        };
         let ntypes = profile.sample_type.len();
         for (i, s) in profile.sample.iter().enumerate() {
             if s.value.len() != ntypes {
@@ -162,7 +231,11 @@ impl<'a> ProfileView<'a> {
                     s.value.len()
                 )));
             }
-            if let Some(id) = s.location_id.iter().find(|id| !locations.contains_key(id)) {
+            if let Some(id) = s
+                .location_id
+                .iter()
+                .find(|&&id| view.position(id).is_none())
+            {
                 return Err(invalid(format!(
                     "sample {i} refers to missing location {id}"
                 )));
@@ -176,11 +249,29 @@ impl<'a> ProfileView<'a> {
         for &c in &profile.comment {
             check_str(c, "comment")?;
         }
-        Ok(ProfileView {
-            profile,
-            locations,
-            functions,
-        })
+        Ok(view)
+    }
+
+    /// The index in `profile.location` of the location with `id`.
+    pub(crate) fn position(&self, id: u64) -> Option<usize> {
+        match &self.positions {
+            None => (id >= 1 && id <= self.frames.len() as u64).then(|| id as usize - 1),
+            Some(p) => p.get(&id).copied(),
+        }
+    }
+
+    /// The frames of the location with `id`, leaf first (empty for an unknown id, which
+    /// validation rules out for samples).
+    pub fn location_frames(&self, id: u64) -> &[FrameRef<'a>] {
+        self.position(id).map_or(&[], |i| &self.frames[i])
+    }
+
+    /// The frames of `sample`, leaf first, with inlined calls expanded, without allocating.
+    pub fn stack<'s>(&'s self, sample: &'s Sample) -> impl Iterator<Item = &'s FrameRef<'a>> + 's {
+        sample
+            .location_id
+            .iter()
+            .flat_map(|&id| self.location_frames(id).iter())
     }
 
     /// The profile this view reads.
@@ -223,32 +314,8 @@ impl<'a> ProfileView<'a> {
     }
 
     /// The frames of `sample`, leaf first, with inlined calls expanded.
-    pub fn frames(&self, sample: &'a Sample) -> Vec<FrameRef<'a>> {
-        let mut out = Vec::new();
-        for id in &sample.location_id {
-            let loc = self.locations[id];
-            if loc.line.is_empty() {
-                out.push(FrameRef {
-                    function: "",
-                    file: "",
-                    line: 0,
-                    address: loc.address,
-                    inlined: false,
-                });
-            }
-            let last = loc.line.len().saturating_sub(1);
-            for (i, line) in loc.line.iter().enumerate() {
-                let f = self.functions[&line.function_id];
-                out.push(FrameRef {
-                    function: self.string(f.name),
-                    file: self.string(f.filename),
-                    line: line.line,
-                    address: loc.address,
-                    inlined: i < last,
-                });
-            }
-        }
-        out
+    pub fn frames(&self, sample: &Sample) -> Vec<FrameRef<'a>> {
+        self.stack(sample).copied().collect()
     }
 
     /// The value of the string label `key` on `sample`, if present.

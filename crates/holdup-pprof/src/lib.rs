@@ -39,15 +39,35 @@
 
 mod builder;
 mod codec;
+pub mod filter;
+mod graph;
 pub mod legacy;
 #[allow(missing_docs, clippy::all, unreachable_pub)]
 pub mod proto;
+pub mod report;
 mod tabwriter;
 mod top;
 mod units;
 
 pub use builder::{LineInfo, MappingInfo, ProfileBuilder};
 pub use codec::{
-    DecodeError, DecodeErrorKind, FrameRef, ProfileView, decode, encode, write_encoded,
+    DecodeError, DecodeErrorKind, FrameRef, MAX_DECOMPRESSED, ProfileView, decode, encode,
+    write_encoded,
 };
 pub use top::{TopOptions, TopReport, TopRow, TopSort, top};
+
+/// `value` in `unit` as pprof labels it, scaled to the largest unit in which it is at least 1
+/// (`1234567` nanoseconds is `1.23ms`; counts stay as they are).
+///
+/// ```
+/// assert_eq!(holdup_pprof::format_value(1_234_567, "nanoseconds"), "1.23ms");
+/// assert_eq!(holdup_pprof::format_value(59, "count"), "59");
+/// ```
+pub fn format_value(value: i64, unit: &str) -> String {
+    units::scaled_label(value, unit, "auto")
+}
+
+/// The size of `profile` as (uncompressed) profile.proto bytes.
+pub fn proto_len(profile: &proto::Profile) -> usize {
+    prost::Message::encoded_len(profile)
+}

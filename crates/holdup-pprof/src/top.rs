@@ -12,10 +12,10 @@
 //!          0     0%   100%   270.22ms   100%  main.holder
 //! ```
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::codec::{FrameRef, ProfileView};
+use crate::codec::ProfileView;
+use crate::graph::{EDGE_FRACTION, Nodes, build_graph, sort_nodes};
 use crate::units;
 
 /// How rows are ordered.
@@ -41,6 +41,12 @@ pub struct TopOptions {
     pub sort: TopSort,
     /// Print the profile header (file, build id, type, time) before the summary lines.
     pub profile_labels: bool,
+    /// The total that percentages refer to, when the profile was filtered: pprof relates
+    /// everything to the unfiltered total. `None` uses this profile's total.
+    pub total: Option<i64>,
+    /// The filters in effect, as `name=value` (`focus=Cache::get`), printed under
+    /// `Active filters:` as pprof does.
+    pub active_filters: Vec<String>,
 }
 
 impl Default for TopOptions {
@@ -51,6 +57,8 @@ impl Default for TopOptions {
             node_fraction: 0.005,
             sort: TopSort::Flat,
             profile_labels: true,
+            total: None,
+            active_filters: Vec::new(),
         }
     }
 }
@@ -98,9 +106,9 @@ impl fmt::Display for TopReport {
             "{:>10} {:>5}% {:>5}% {:>10} {:>5}%",
             "flat", "flat", "sum", "cum", "cum"
         )?;
-        let mut sum = 0;
+        let mut sum = 0i64;
         for r in &self.rows {
-            sum += r.flat;
+            sum = sum.saturating_add(r.flat);
             let inline = r.inline.map(|s| format!(" {s}")).unwrap_or_default();
             writeln!(
                 f,
@@ -118,94 +126,55 @@ impl fmt::Display for TopReport {
     }
 }
 
-/// pprof's default: edges lighter than this fraction of the total are trimmed (they then no
-/// longer count for the `(inline)` labels).
-const EDGE_FRACTION: f64 = 0.001;
-
-/// A function in the call graph, pprof-style.
-#[derive(Default)]
-struct Node<'a> {
-    flat: i64,
-    cum: i64,
-    /// Calls into this function: caller → (weight, every call inlined).
-    callers: HashMap<&'a str, (i64, bool)>,
-}
-
-impl Node<'_> {
-    /// `(inline)` when every remaining call into the function was inlined, `(partial-inline)`
-    /// when some were.
-    fn inline_label(&self, edge_cutoff: i64) -> Option<&'static str> {
-        let (mut inline, mut plain) = (false, false);
-        for &(weight, inlined) in self.callers.values() {
-            if weight.abs() >= edge_cutoff {
-                if inlined {
-                    inline = true;
-                } else {
-                    plain = true;
-                }
-            }
-        }
-        match (inline, plain) {
-            (true, false) => Some("(inline)"),
-            (true, true) => Some("(partial-inline)"),
-            _ => None,
-        }
-    }
-}
-
 /// Ranks the functions of the profile behind `view`.
 pub fn top(view: &ProfileView<'_>, opts: &TopOptions) -> TopReport {
-    let profile = view.profile();
     let index = opts
         .sample_index
         .unwrap_or_else(|| view.default_sample_index());
     let (sample_type, unit) = view.sample_types().get(index).copied().unwrap_or(("", ""));
-    let stacks: Vec<(i64, Vec<FrameRef<'_>>)> = profile
-        .sample
-        .iter()
-        .map(|s| (s.value.get(index).copied().unwrap_or(0), view.frames(s)))
-        .collect();
-    let total: i64 = stacks.iter().map(|(v, _)| v.abs()).sum();
+    let nodes = Nodes::new(view);
+    let total: i64 = opts.total.unwrap_or_else(|| sample_total(view, index));
 
     // As pprof: build the graph of every function, drop those whose cum is below the node
-    // cutoff and rebuild without them, rank, keep the top `node_count` and rebuild again.
-    let all = build_nodes(&stacks, None);
-    let graph_total: i64 = all.values().map(|n| n.flat).sum();
+    // cutoff and rebuild without them, rank, keep the top `node_count` and rebuild again. Only
+    // the last graph needs the calls between functions (for the `(inline)` labels), so the
+    // passes before it skip them.
+    let all = build_graph(view, &nodes, index, None, false);
+    let graph_total: i64 = all.flat.iter().fold(0, |a, &v| a.saturating_add(v));
     let node_cutoff = ((graph_total as f64) * opts.node_fraction).abs() as i64;
     let edge_cutoff = ((graph_total as f64) * EDGE_FRACTION).abs() as i64;
-    let mut nodes = all;
-    let mut dropped = 0;
-    if node_cutoff > 0 {
-        let kept: HashSet<&str> = nodes
-            .iter()
-            .filter(|(_, n)| n.cum.abs() >= node_cutoff)
-            .map(|(k, _)| *k)
-            .collect();
-        if kept.len() != nodes.len() {
-            dropped = nodes.len() - kept.len();
-            nodes = build_nodes(&stacks, Some(&kept));
-        }
-    }
-    let orig_count = nodes.len();
-    let mut names: Vec<&str> = nodes.keys().copied().collect();
-    sort_names(&mut names, &nodes, opts.sort);
+    let all_count = all.nodes().count();
+    let keep: Vec<bool> = (0..all.present.len())
+        .map(|n| all.present[n] && all.cum[n].saturating_abs() >= node_cutoff)
+        .collect();
+    let kept = keep.iter().filter(|&&k| k).count();
+    let dropped = all_count - kept;
     let node_count = opts.node_count;
-    if node_count > 0 && names.len() > node_count {
-        names.truncate(node_count);
-        let kept: HashSet<&str> = names.iter().copied().collect();
-        nodes = build_nodes(&stacks, Some(&kept));
-        sort_names(&mut names, &nodes, opts.sort);
+    let truncating = node_count > 0 && kept > node_count;
+    let mut graph = match (dropped > 0, truncating) {
+        (true, _) => build_graph(view, &nodes, index, Some(&keep), !truncating),
+        (false, false) => build_graph(view, &nodes, index, None, true),
+        (false, true) => all,
+    };
+    let mut ranked: Vec<u32> = graph.nodes().collect();
+    let orig_count = ranked.len();
+    sort_nodes(&mut ranked, &graph, &nodes, opts.sort);
+    if truncating {
+        ranked.truncate(node_count);
+        let mut keep = vec![false; graph.present.len()];
+        for &n in &ranked {
+            keep[n as usize] = true;
+        }
+        graph = build_graph(view, &nodes, index, Some(&keep), true);
+        sort_nodes(&mut ranked, &graph, &nodes, opts.sort);
     }
-    let rows = names
+    let rows = ranked
         .iter()
-        .map(|&name| {
-            let n = &nodes[name];
-            TopRow {
-                name: display_name(name).to_owned(),
-                flat: n.flat,
-                cum: n.cum,
-                inline: n.inline_label(edge_cutoff),
-            }
+        .map(|&n| TopRow {
+            name: nodes.display(n).to_owned(),
+            flat: graph.flat[n as usize],
+            cum: graph.cum[n as usize],
+            inline: graph.inline_label(n, edge_cutoff),
         })
         .collect();
 
@@ -216,11 +185,16 @@ pub fn top(view: &ProfileView<'_>, opts: &TopOptions) -> TopReport {
         unit: unit.to_owned(),
         output_unit: String::new(),
     };
-    report.output_unit = select_output_unit(&report, unit);
+    report.output_unit = select_output_unit(
+        report.rows.iter().map(|r| (r.flat, r.cum)),
+        report.total,
+        unit,
+    );
     if opts.profile_labels {
-        report.labels = profile_labels(view, sample_type, &report);
+        report.labels = profile_labels(view, sample_type, total, unit, &report.output_unit);
     }
-    let shown: i64 = report.rows.iter().map(|r| r.flat).sum();
+    report.labels.extend(filter_labels(&opts.active_filters));
+    let shown: i64 = report.rows.iter().fold(0, |a, r| a.saturating_add(r.flat));
     report.labels.push(format!(
         "Showing nodes accounting for {}, {} of {} total",
         report.format_value(shown),
@@ -244,85 +218,25 @@ pub fn top(view: &ProfileView<'_>, opts: &TopOptions) -> TopReport {
     report
 }
 
-fn build_nodes<'a>(
-    stacks: &[(i64, Vec<FrameRef<'a>>)],
-    keep: Option<&HashSet<&str>>,
-) -> HashMap<&'a str, Node<'a>> {
-    let mut nodes: HashMap<&'a str, Node<'a>> = HashMap::new();
-    let mut seen_nodes = HashSet::new();
-    let mut seen_edges = HashSet::new();
-    for (value, frames) in stacks {
-        seen_nodes.clear();
-        seen_edges.clear();
-        let is_kept = |f: &FrameRef<'_>| keep.is_none_or(|k| k.contains(f.function));
-        // From the root to the leaf; the caller of a kept frame is the previous kept frame.
-        let mut parent: Option<&'a str> = None;
-        for frame in frames.iter().rev().filter(|f| is_kept(f)) {
-            let node = nodes.entry(frame.function).or_default();
-            if seen_nodes.insert(frame.function) {
-                node.cum += value;
-            }
-            if let Some(p) = parent
-                && p != frame.function
-                && seen_edges.insert((p, frame.function))
-            {
-                let edge = node.callers.entry(p).or_insert((0, true));
-                edge.0 += value;
-                edge.1 &= frame.inlined;
-            }
-            parent = Some(frame.function);
-        }
-        // pprof gives the flat value to the leaf only if the leaf itself is kept; a dropped
-        // leaf's value counts in its callers' cum but in no one's flat.
-        if let Some(leaf) = frames.first().filter(|f| is_kept(f)) {
-            nodes.entry(leaf.function).or_default().flat += value;
-        }
-    }
-    nodes
-}
-
-/// Orders functions as pprof does: by |flat| (or |cum|), then name, then the other value.
-fn sort_names(names: &mut [&str], nodes: &HashMap<&str, Node<'_>>, sort: TopSort) {
-    names.sort_by(|a, b| {
-        let (na, nb) = (&nodes[a], &nodes[b]);
-        let by_name = || display_name(a).cmp(display_name(b));
-        match sort {
-            TopSort::Flat => nb
-                .flat
-                .abs()
-                .cmp(&na.flat.abs())
-                .then_with(by_name)
-                .then_with(|| nb.cum.abs().cmp(&na.cum.abs())),
-            TopSort::Cum => nb
-                .cum
-                .abs()
-                .cmp(&na.cum.abs())
-                .then_with(by_name)
-                .then_with(|| nb.flat.abs().cmp(&na.flat.abs())),
-        }
-    });
-}
-
-/// What pprof prints for a function without a name.
-fn display_name(name: &str) -> &str {
-    if name.is_empty() { "<unknown>" } else { name }
-}
-
 /// pprof's "minimum" output unit: the unit of the smallest shown value, unless that is more than
 /// 100 times smaller than the total, in which case values may go down to 0.01 of a larger unit.
-fn select_output_unit(report: &TopReport, unit: &str) -> String {
+pub(crate) fn select_output_unit(
+    values: impl Iterator<Item = (i64, i64)>,
+    total: i64,
+    unit: &str,
+) -> String {
     let mut min = 0i64;
-    for r in &report.rows {
-        let v = if r.flat != 0 {
-            r.flat.abs()
+    for (flat, cum) in values {
+        let v = if flat != 0 {
+            flat.saturating_abs()
         } else {
-            r.cum.abs()
+            cum.saturating_abs()
         };
         if v > 0 && (min == 0 || v < min) {
             min = v;
         }
     }
-    let max = report.total;
+    let max = total;
     if min == 0 {
         min = max;
     }
@@ -335,7 +249,41 @@ fn select_output_unit(report: &TopReport, unit: &str) -> String {
     if out.is_empty() { unit.to_owned() } else { out }
 }
 
-fn profile_labels(view: &ProfileView<'_>, sample_type: &str, report: &TopReport) -> Vec<String> {
+/// The sum of |value `index`| over all samples: what percentages refer to.
+pub(crate) fn sample_total(view: &ProfileView<'_>, index: usize) -> i64 {
+    view.profile()
+        .sample
+        .iter()
+        .map(|s| s.value.get(index).copied().unwrap_or(0).saturating_abs())
+        .fold(0, i64::saturating_add)
+}
+
+/// pprof's `Active filters:` block (values cut to 80 bytes).
+pub(crate) fn filter_labels(filters: &[String]) -> Vec<String> {
+    if filters.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec!["Active filters:".to_owned()];
+    for f in filters {
+        let mut cut = f.len().min(80);
+        while !f.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let ellipsis = if cut < f.len() { "…" } else { "" };
+        out.push(format!("   {}{ellipsis}", &f[..cut]));
+    }
+    out
+}
+
+/// pprof's header: `File:`, `Build ID:`, comments, `Type:`, `Time:`, `Duration:` (values in
+/// `output_unit`, or each scaled on its own with `"minimum"`).
+pub(crate) fn profile_labels(
+    view: &ProfileView<'_>,
+    sample_type: &str,
+    total: i64,
+    unit: &str,
+    output_unit: &str,
+) -> Vec<String> {
     let p = view.profile();
     let mut out = Vec::new();
     if let Some(m) = p.mapping.first() {
@@ -362,7 +310,7 @@ fn profile_labels(view: &ProfileView<'_>, sample_type: &str, report: &TopReport)
     }
     if p.duration_nanos != 0 {
         let duration = units::scaled_label(p.duration_nanos, "nanoseconds", "auto");
-        let (total_ns, total_unit) = units::scale(report.total, &report.unit, "nanoseconds");
+        let (total_ns, total_unit) = units::scale(total, unit, "nanoseconds");
         let ratio = if total_unit == "ns" && total_ns != 0.0 {
             format!("({})", units::percentage(total_ns as i64, p.duration_nanos))
         } else {
@@ -370,7 +318,7 @@ fn profile_labels(view: &ProfileView<'_>, sample_type: &str, report: &TopReport)
         };
         out.push(format!(
             "Duration: {duration}, Total samples = {} {ratio}",
-            report.format_value(report.total)
+            units::scaled_label(total, unit, output_unit)
         ));
     }
     out
