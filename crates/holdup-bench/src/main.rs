@@ -690,7 +690,7 @@ fn http(opts: &Options) {
     server.shutdown();
 }
 
-/// A profile of `samples` samples over 2,000 functions (stacks 15 to 55 deep, two labels), the
+/// A profile of `samples` samples over 2,000 functions (stacks 20 to 60 deep, two labels), the
 /// shape of a large service's contention profile, as gzip'd profile.proto; and its raw size.
 fn big_profile(samples: usize) -> (Vec<u8>, usize) {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -724,7 +724,7 @@ fn big_profile(samples: usize) -> (Vec<u8>, usize) {
     let mut stack = Vec::new();
     for _ in 0..samples {
         stack.clear();
-        let depth = 15 + next(41) as usize;
+        let depth = 20 + next(41) as usize;
         // Callers near the root are shared, leaves vary: like real stacks.
         for d in 0..depth {
             let spread = if d < depth / 2 { 200 } else { 20_000 };
