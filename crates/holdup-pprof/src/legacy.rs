@@ -200,6 +200,26 @@ struct Record<'t> {
 }
 
 impl<'t> Records<'t> {
+    /// Reads the records until a `---` line: `#` lines describe the record before them,
+    /// every other line is a record that `record` parses.
+    fn read(
+        lines: impl Iterator<Item = &'t str>,
+        mut record: impl FnMut(&'t str) -> Result<Record<'t>, DecodeError>,
+    ) -> Result<Self, DecodeError> {
+        let mut records = Records::default();
+        for line in lines {
+            if line.starts_with("---") {
+                break;
+            }
+            if line.starts_with('#') {
+                records.comment(line);
+            } else {
+                records.records.push(record(line)?);
+            }
+        }
+        Ok(records)
+    }
+
     /// Reads a `#` line under a record: a frame (`#\t0xADDR\tfunc+0xOFF\tfile:line`) or the
     /// record's labels (`# labels: {"k":"v", ...}`).
     fn comment(&mut self, line: &'t str) {
@@ -297,15 +317,7 @@ fn parse_contention<'t>(lines: impl Iterator<Item = &'t str>) -> Result<Profile,
         }
         lines.next();
     }
-    let mut records = Records::default();
-    for line in lines {
-        if line.starts_with("---") {
-            break;
-        }
-        if line.starts_with('#') {
-            records.comment(line);
-            continue;
-        }
+    let records = Records::read(lines, |line| {
         let (values, addrs) = line
             .split_once('@')
             .ok_or_else(|| unrecognized(format!("not a sample line: {line:?}")))?;
@@ -321,12 +333,12 @@ fn parse_contention<'t>(lines: impl Iterator<Item = &'t str>) -> Result<Profile,
             }
             count = count.saturating_mul(period);
         }
-        records.records.push(Record {
+        Ok(Record {
             values: vec![count, cycles],
             addresses: parse_addresses(addrs)?,
             labels: Vec::new(),
-        });
-    }
+        })
+    })?;
     let mut b = ProfileBuilder::new(&[("contentions", "count"), ("delay", "nanoseconds")]);
     b.period_type("contentions", "count", period);
     if let Some(ms) = duration_ms {
@@ -339,24 +351,16 @@ fn parse_count<'t>(
     name: &str,
     lines: impl Iterator<Item = &'t str>,
 ) -> Result<Profile, DecodeError> {
-    let mut records = Records::default();
-    for line in lines {
-        if line.starts_with("---") {
-            break;
-        }
-        if line.starts_with('#') {
-            records.comment(line);
-            continue;
-        }
+    let records = Records::read(lines, |line| {
         let malformed = || unrecognized(format!("malformed profile line {line:?}"));
         let (count, addrs) = line.split_once(" @").ok_or_else(malformed)?;
         let count: i64 = count.trim().parse().map_err(|_| malformed())?;
-        records.records.push(Record {
+        Ok(Record {
             values: vec![count],
             addresses: parse_addresses(addrs)?,
             labels: Vec::new(),
-        });
-    }
+        })
+    })?;
     let mut b = ProfileBuilder::new(&[(name, "count")]);
     b.period_type(name, "count", 1);
     Ok(records.build(b))
