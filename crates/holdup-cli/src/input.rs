@@ -85,15 +85,20 @@ pub(crate) fn regex(pattern: &str, what: &str) -> Result<Regex> {
     })
 }
 
+/// Checks a `--timeout` value (seconds).
+pub(crate) fn timeout(seconds: Option<f64>) -> Result<Option<Duration>> {
+    match seconds {
+        Some(t) if !(t > 0.0 && t.is_finite()) => {
+            bail!("--timeout must be a positive number of seconds")
+        }
+        Some(t) => Ok(Some(Duration::from_secs_f64(t))),
+        None => Ok(None),
+    }
+}
+
 impl Input {
     pub(crate) fn fetch(&self) -> Result<Fetch> {
-        let timeout = match self.timeout {
-            Some(t) if !(t > 0.0 && t.is_finite()) => {
-                bail!("--timeout must be a positive number of seconds")
-            }
-            Some(t) => Some(Duration::from_secs_f64(t)),
-            None => None,
-        };
+        let timeout = timeout(self.timeout)?;
         Ok(Fetch {
             seconds: self.seconds,
             timeout,

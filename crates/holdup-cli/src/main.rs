@@ -9,6 +9,7 @@
 //! holdup flame mutex.pb.gz -o mutex.svg                    # SVG flame graph
 //! holdup locks block.pb.gz mutex.pb.gz                     # one row per lock
 //! holdup diff base.pb.gz new.pb.gz --fail-if-worse 10      # what got worse
+//! holdup dump http://127.0.0.1:6060                        # every thread: waits, holders, deadlocks
 //! ```
 //!
 //! A SOURCE is a file (gzip'd or plain profile.proto, or Go's legacy `debug=1` text), `-` for
@@ -18,6 +19,7 @@
 
 mod advice;
 mod diff;
+mod dump;
 mod flame;
 mod input;
 mod locks;
@@ -115,6 +117,12 @@ enum Command {
     Diff {
         #[command(flatten)]
         opts: diff::DiffArgs,
+    },
+    /// What every thread of a process is doing: stacks grouped, what each group waits for and
+    /// who holds the lock, and deadlocks (from a holdup server's `/debug/pprof/goroutine`).
+    Dump {
+        #[command(flatten)]
+        opts: dump::DumpArgs,
     },
 }
 
@@ -234,6 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Locks { opts } => emit(&locks::run(&opts)?)?,
+        Command::Dump { opts } => emit(&dump::run(&opts)?)?,
         Command::Diff { opts } => {
             let (text, worse) = diff::run(&opts)?;
             emit(&text)?;

@@ -30,18 +30,23 @@ pub(crate) struct Loaded {
 /// Reads and decodes the profile at `source`: `-` for standard input, an `http://` or
 /// `https://` URL, or a file path.
 pub(crate) fn load(source: &str, fetch: &Fetch) -> Result<Loaded> {
-    let (bytes, name) = if is_url(source) {
+    let (bytes, name) = read(source, fetch)?;
+    let profile = parse(&bytes).with_context(|| format!("{name} is not a profile"))?;
+    Ok(Loaded { profile, name })
+}
+
+/// Reads the bytes at `source` (as [`load`] does), and the name to show for it.
+pub(crate) fn read(source: &str, fetch: &Fetch) -> Result<(Vec<u8>, String)> {
+    if is_url(source) {
         let url = with_seconds(source, fetch.seconds)?;
         let bytes = get(&url, fetch)?;
-        (bytes, url)
+        Ok((bytes, url))
     } else {
         if fetch.seconds.is_some() {
             eprintln!("holdup: --seconds applies to URLs; reading {source} as it is");
         }
-        (read_local(source)?, source.to_owned())
-    };
-    let profile = parse(&bytes).with_context(|| format!("{name} is not a profile"))?;
-    Ok(Loaded { profile, name })
+        Ok((read_local(source)?, source.to_owned()))
+    }
 }
 
 /// Decodes profile bytes: gzip'd or plain profile.proto, or Go's legacy text.

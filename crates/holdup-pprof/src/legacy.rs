@@ -187,24 +187,25 @@ fn unrecognized(what: impl Into<String>) -> DecodeError {
 
 /// The records of a legacy profile: each line with values and addresses, then its `#` lines.
 #[derive(Default)]
-struct Records<'t> {
-    records: Vec<Record<'t>>,
-    /// Frame info from `#` lines, by address.
-    frames: HashMap<u64, LineInfo>,
+struct Records {
+    records: Vec<Record>,
+    /// Frame info from `#` lines, by address: several when calls inlined into one address are
+    /// listed with that same address (innermost first).
+    frames: HashMap<u64, Vec<LineInfo>>,
 }
 
-struct Record<'t> {
+struct Record {
     values: Vec<i64>,
     addresses: Vec<u64>,
-    labels: Vec<(&'t str, &'t str)>,
+    labels: Vec<(String, String)>,
 }
 
-impl<'t> Records<'t> {
+impl Records {
     /// Reads the records until a `---` line: `#` lines describe the record before them,
     /// every other line is a record that `record` parses.
-    fn read(
+    fn read<'t>(
         lines: impl Iterator<Item = &'t str>,
-        mut record: impl FnMut(&'t str) -> Result<Record<'t>, DecodeError>,
+        mut record: impl FnMut(&'t str) -> Result<Record, DecodeError>,
     ) -> Result<Self, DecodeError> {
         let mut records = Records::default();
         for line in lines {
@@ -222,7 +223,7 @@ impl<'t> Records<'t> {
 
     /// Reads a `#` line under a record: a frame (`#\t0xADDR\tfunc+0xOFF\tfile:line`) or the
     /// record's labels (`# labels: {"k":"v", ...}`).
-    fn comment(&mut self, line: &'t str) {
+    fn comment(&mut self, line: &str) {
         let body = line.trim_start_matches('#').trim();
         if let Some(labels) = body.strip_prefix("labels:") {
             if let Some(r) = self.records.last_mut() {
@@ -240,29 +241,46 @@ impl<'t> Records<'t> {
             Some((file, line)) => (file, line.parse().unwrap_or(0)),
             None => ("", 0),
         };
-        self.frames.entry(addr).or_insert_with(|| LineInfo {
-            function: function.to_owned(),
-            system_name: function.to_owned(),
-            file: file.to_owned(),
-            line,
-        });
+        let lines = self.frames.entry(addr).or_default();
+        if !lines.iter().any(|l| l.function == function) {
+            lines.push(LineInfo {
+                function: function.to_owned(),
+                system_name: function.to_owned(),
+                file: file.to_owned(),
+                line,
+            });
+        }
     }
 
     fn build(self, mut b: ProfileBuilder) -> Profile {
         for r in &self.records {
+            // The n-th time a record lists an address, it stands for the n-th frame listed at
+            // it (inlined calls share one address).
+            let mut seen: HashMap<u64, usize> = HashMap::new();
             let locations: Vec<u64> = r
                 .addresses
                 .iter()
                 .map(|&a| {
                     // The `@` list holds return addresses; the call is one byte before.
                     let address = a.wrapping_sub(1);
-                    match self.frames.get(&address) {
+                    let n = seen.entry(address).or_default();
+                    let line = self
+                        .frames
+                        .get(&address)
+                        .and_then(|lines| lines.get(*n).or(lines.last()));
+                    *n += 1;
+                    match line {
                         Some(line) => b.location(0, address, std::slice::from_ref(line)),
                         None => b.location(0, address, &[]),
                     }
                 })
                 .collect();
-            b.sample(&locations, &r.values, &r.labels);
+            let labels: Vec<(&str, &str)> = r
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            b.sample(&locations, &r.values, &labels);
         }
         b.build()
     }
@@ -279,17 +297,70 @@ fn parse_addresses(s: &str) -> Result<Vec<u64>, DecodeError> {
         .collect()
 }
 
-/// Go's `{"k":"v", "k2":"v2"}` label map; keys and values are Go-quoted strings.
-fn parse_labels(s: &str) -> Vec<(&str, &str)> {
-    let inner = s.trim().trim_start_matches('{').trim_end_matches('}');
-    inner
-        .split("\", \"")
-        .filter_map(|pair| {
-            let pair = pair.trim().trim_matches('"');
-            let (k, v) = pair.split_once("\":\"")?;
-            Some((k, v))
-        })
-        .collect()
+/// Go's `{"k":"v", "k2":"v2"}` label map; keys and values are Go-quoted strings (`%q`), so
+/// they may hold escaped quotes. Stops at the first malformed pair.
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s.trim().trim_start_matches('{');
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        let Some((key, after)) = go_quoted(rest) else {
+            break;
+        };
+        let Some(after) = after.strip_prefix(':') else {
+            break;
+        };
+        let Some((value, after)) = go_quoted(after) else {
+            break;
+        };
+        out.push((key, value));
+        rest = after;
+    }
+    out
+}
+
+/// Reads one Go-quoted string at the start of `s`; returns it unescaped and the rest.
+fn go_quoted(s: &str) -> Option<(String, &str)> {
+    let mut chars = s.strip_prefix('"')?.char_indices();
+    let body = &s[1..];
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &body[i + 1..])),
+            '\\' => {
+                let (_, e) = chars.next()?;
+                match e {
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    'r' => out.push('\r'),
+                    '0'..='7' => {
+                        let digits: String = std::iter::once(e)
+                            .chain((0..2).filter_map(|_| chars.next().map(|(_, d)| d)))
+                            .collect();
+                        out.push(char::from(u8::from_str_radix(&digits, 8).ok()?));
+                    }
+                    'x' | 'u' | 'U' => {
+                        let n = match e {
+                            'x' => 2,
+                            'u' => 4,
+                            _ => 8,
+                        };
+                        let digits: String = (0..n)
+                            .filter_map(|_| chars.next().map(|(_, d)| d))
+                            .collect();
+                        out.push(char::from_u32(u32::from_str_radix(&digits, 16).ok()?)?);
+                    }
+                    'a' => out.push('\u{7}'),
+                    'b' => out.push('\u{8}'),
+                    'f' => out.push('\u{c}'),
+                    'v' => out.push('\u{b}'),
+                    other => out.push(other),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 fn parse_contention<'t>(lines: impl Iterator<Item = &'t str>) -> Result<Profile, DecodeError> {
@@ -407,6 +478,19 @@ mod tests {
         assert_eq!(p.sample[0].value, [3, 1000]);
         // An unknown attribute rejects the file, as pprof does.
         assert!(parse("--- mutex:\nformat=x\n1 1 @ 0x1\n").is_err());
+    }
+
+    #[test]
+    fn labels_are_unquoted_like_go_quotes_them() {
+        let labels = parse_labels(r#"{"held_by":"thread 7 \"a\\b\"", "k\tx":"caf\u00e9 \x41"}"#);
+        assert_eq!(
+            labels,
+            [
+                ("held_by".to_owned(), "thread 7 \"a\\b\"".to_owned()),
+                ("k\tx".to_owned(), "café A".to_owned())
+            ]
+        );
+        assert!(parse_labels("{\"unterminated").is_empty());
     }
 
     #[test]

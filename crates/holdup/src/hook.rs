@@ -16,22 +16,28 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clock::{self, now_ns};
 use crate::profile::{self, COLLECTOR, Kind, Labels};
-use crate::registry;
+use crate::registry::{self, Target};
 use crate::state::Contention;
 
 /// A primitive's creation site (from `#[track_caller]` constructors).
 pub(crate) type Site = &'static Location<'static>;
 
-/// What every lock carries for profiling: where it was created, who waits for it, and whether
-/// the current exclusive holder wrote through its guard. Guards hold one reference to it, so
-/// that a guard is std's guard plus one pointer.
+/// What every lock carries for profiling: where it was created, who waits for it, who holds it
+/// exclusively, and whether that holder wrote through its guard. Guards hold one reference to
+/// it, so that a guard is std's guard plus one pointer.
 #[derive(Debug)]
 pub(crate) struct LockMeta {
     pub(crate) site: Site,
     pub(crate) contention: Contention,
+    /// The exclusive holder's [`registry::token`], 0 when not held exclusively: set when an
+    /// exclusive guard is made, cleared before it unlocks. Dumps read it to name the holder of
+    /// the lock a thread waits for (and to find deadlocks); shared (read) holders are not
+    /// tracked, since every reader would write to one cache line.
+    holder: AtomicUsize,
     /// Set through `DerefMut` of an exclusive guard; read and cleared when that guard releases.
     written: UnsafeCell<bool>,
 }
@@ -48,7 +54,19 @@ impl LockMeta {
     #[track_caller]
     #[inline]
     pub(crate) const fn new() -> Self {
-        LockMeta { site: Location::caller(), contention: Contention::new(), written: UnsafeCell::new(false) }
+        LockMeta {
+            site: Location::caller(),
+            contention: Contention::new(),
+            holder: AtomicUsize::new(0),
+            written: UnsafeCell::new(false),
+        }
+    }
+
+    /// Records the calling thread as the exclusive holder: one store into the lock's own memory,
+    /// which the acquiring thread owns already.
+    #[inline(always)]
+    pub(crate) fn set_holder(&self) {
+        self.holder.store(registry::token(), Ordering::Relaxed);
     }
 
     /// Records that the exclusive holder writes through its guard.
@@ -130,8 +148,9 @@ impl Wait<'_> {
 /// charged).
 #[cold]
 #[inline(never)]
-pub(crate) fn contended(c: &Contention, site: Site, kind: Kind) -> Wait<'_> {
-    let published = registry::waiting(kind, site);
+pub(crate) fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
+    let (c, site) = (&meta.contention, meta.site);
+    let published = registry::waiting(kind, site, Target::Lock(&meta.holder));
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
         return Wait { start: 0, registered: None, published, site, kind };
     }
@@ -167,7 +186,14 @@ fn acquired_slow(mut wait: Wait<'_>) {
 #[cold]
 #[inline(never)]
 pub(crate) fn blocking(site: Site, kind: Kind) -> Wait<'static> {
-    let published = registry::waiting(kind, site);
+    blocking_for(site, kind, Target::None)
+}
+
+/// As [`blocking`], for a wait on something another thread will do (`target`).
+#[cold]
+#[inline(never)]
+pub(crate) fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'static> {
+    let published = registry::waiting(kind, site, target);
     let timed = COLLECTOR.settings.block_rate() > 0 && !profile::in_profiler();
     Wait { start: if timed { clock::now() } else { 0 }, registered: None, published, site, kind }
 }
@@ -221,8 +247,8 @@ fn block_event(d: u64, labels: Labels) {
 /// `fraction`) recorded after it on this thread's stack, scaled by the fraction (Go 1.20+
 /// scales at record time). `exclusive` releases also report and reset the written flag.
 ///
-/// The uncontended path is one relaxed load, a branch, and for exclusive releases one plain
-/// store to the lock's own memory.
+/// The uncontended path is one relaxed load, a branch, and for exclusive releases two plain
+/// stores to the lock's own memory (the holder and the written flag).
 #[inline(always)]
 pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
     if meta.contention.has_waiters() {
@@ -230,6 +256,7 @@ pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl
         keep_caller_frame(meta.site);
     } else {
         if exclusive {
+            meta.holder.store(0, Ordering::Relaxed);
             // SAFETY: an exclusive release runs while its guard still holds the lock.
             unsafe { meta.clear_written() };
         }
@@ -243,6 +270,9 @@ fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl 
     // The waiting is charged before the unlock: once unlocked, a woken waiter can acquire,
     // release and charge the same interval to itself before this thread gets to it.
     let delay = clock::to_ns(meta.contention.charge(clock::now(), exclusive));
+    if exclusive {
+        meta.holder.store(0, Ordering::Relaxed);
+    }
     // SAFETY: an exclusive release runs while its guard still holds the lock.
     let written = exclusive.then(|| unsafe { meta.take_written() });
     unlock();

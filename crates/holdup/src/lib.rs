@@ -99,6 +99,7 @@ macro_rules! cfg_not_loom {
 
 cfg_not_loom! {
     mod clock;
+    pub mod dump;
     mod hook;
     pub mod profile;
     mod registry;

@@ -1,14 +1,23 @@
-//! The threads holdup spawned: name, spawn site, OS thread id, start time and what each waits
-//! for right now, registered when they start and removed when they end. Also counts every
-//! thread ever spawned, per spawn site (the `threadcreate` profile).
+//! The thread registry: which threads exist in holdup's view, what each waits for right now,
+//! and who holds the lock it waits for. Also counts every thread ever spawned, per spawn site
+//! (the `threadcreate` profile).
 //!
-//! Hooks publish a registered thread's wait state on their slow paths (a thread-local lookup
-//! and a few relaxed stores, only when the thread is about to block); readers take snapshots.
+//! Two kinds of records:
+//! - threads started through [`holdup::thread`](crate::thread) register when they start (name,
+//!   spawn site, parent, the spawner's stack) and leave when their closure returns;
+//! - any other thread (`main`, `std::thread::spawn`, a runtime's workers) registers the first
+//!   time it blocks in a holdup primitive (one allocation, on a path that is about to block
+//!   anyway) and leaves when it exits (a thread-local destructor).
+//!
+//! Hooks publish a registered thread's wait state on their slow paths: a thread-local lookup and
+//! a few relaxed stores, only when the thread is about to block. A lock wait also publishes
+//! where the lock keeps its holder, so that readers find the holder at read time. Readers never
+//! stop anyone: they pin a record while they read the holder (see [`Record::holder_token`]).
 //! Nothing here is on a primitive's fast path.
 
 use std::cell::RefCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
@@ -46,14 +55,116 @@ pub struct Waiting {
     pub for_: Duration,
 }
 
+/// A number that identifies a running thread and costs one instruction to read: the thread
+/// pointer on Linux x86_64 (the address of the thread's TCB, which the x86-64 TLS ABI stores
+/// at `fs:0`), the address of a thread-local elsewhere. Locks store their holder's token; a
+/// signal handler can read it too. Never 0, and a multiple of 8.
+#[inline(always)]
+pub(crate) fn token() -> usize {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        let t: usize;
+        // SAFETY: reads the word at `fs:0`, which the x86-64 TLS ABI requires to hold the
+        // thread pointer itself in every thread (glibc and musl both set it up before any Rust
+        // code runs); no other memory is touched.
+        unsafe {
+            std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) t, options(nostack, readonly, preserves_flags, pure));
+        }
+        t
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    {
+        thread_local! {
+            static MARK: u64 = const { 0 };
+        }
+        MARK.with(|m| m as *const u64 as usize)
+    }
+}
+
+/// What the spawning thread knows about a thread it spawns through `holdup::thread`.
+#[derive(Debug)]
+pub(crate) struct Spawn {
+    pub(crate) site: &'static Location<'static>,
+    /// The spawning thread: OS id and name.
+    pub(crate) parent: (i64, Option<String>),
+    /// The spawner's stack (return addresses, innermost first), when stack capture was ready.
+    pub(crate) stack: Box<[usize]>,
+    /// The child's token once it runs (0 before): what a `join` on it waits for.
+    pub(crate) token: Arc<AtomicUsize>,
+}
+
+impl Spawn {
+    /// Called in the spawning thread.
+    pub(crate) fn here(site: &'static Location<'static>) -> Spawn {
+        let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
+        Spawn { site, parent, stack: crate::profile::spawn_stack(), token: Arc::new(AtomicUsize::new(0)) }
+    }
+}
+
 /// A registered thread: what is fixed at start, and its published wait state.
 #[derive(Debug)]
 struct Record {
-    info: ThreadInfo,
+    id: ThreadId,
+    name: Option<String>,
+    os_tid: i64,
+    started: SystemTime,
+    token: usize,
+    /// `None` for threads registered on their first wait.
+    spawn: Option<Spawn>,
     /// 0 when running; otherwise `Kind as u8 + 1`.
     kind: AtomicU8,
     site: AtomicPtr<Location<'static>>,
     since_ns: AtomicU64,
+    /// While waiting for a lock: the lock's holder word (see `LockMeta`), else null.
+    holder: AtomicPtr<AtomicUsize>,
+    /// While waiting for a thread (join): that thread's token, else 0.
+    target: AtomicUsize,
+    /// Readers dereferencing `holder` right now; the wait does not end while any is.
+    readers: AtomicU32,
+}
+
+impl Record {
+    fn new(name: Option<String>, spawn: Option<Spawn>) -> Record {
+        Record {
+            id: std::thread::current().id(),
+            name,
+            os_tid: os_tid(),
+            started: SystemTime::now(),
+            token: token(),
+            spawn,
+            kind: AtomicU8::new(0),
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            since_ns: AtomicU64::new(0),
+            holder: AtomicPtr::new(std::ptr::null_mut()),
+            target: AtomicUsize::new(0),
+            readers: AtomicU32::new(0),
+        }
+    }
+
+    /// The token of the thread this one waits for (the holder of the lock, or the thread being
+    /// joined), 0 if none or unknown, read now.
+    ///
+    /// The holder word lives in the lock, which may be freed once the wait ends; so the reader
+    /// announces itself in `readers` before it checks that the wait is still on, and `running`
+    /// clears the wait before it waits for `readers` to drain (both sequentially consistent, so
+    /// at least one of them sees the other).
+    fn holder_token(&self) -> usize {
+        self.readers.fetch_add(1, Ordering::SeqCst);
+        let mut token = 0;
+        if self.kind.load(Ordering::SeqCst) != 0 {
+            let holder = self.holder.load(Ordering::Acquire);
+            token = if holder.is_null() {
+                self.target.load(Ordering::Relaxed)
+            } else {
+                // SAFETY: the wait is still on (checked after announcing this reader), so the
+                // waiting thread is inside the lock's method and the lock is alive; `running`
+                // does not return while this reader is announced.
+                unsafe { (*holder).load(Ordering::Relaxed) }
+            };
+        }
+        self.readers.fetch_sub(1, Ordering::Release);
+        token
+    }
 }
 
 static THREADS: Mutex<Vec<Arc<Record>>> = Mutex::new(Vec::new());
@@ -61,97 +172,218 @@ static THREADS: Mutex<Vec<Arc<Record>>> = Mutex::new(Vec::new());
 /// Threads ever spawned, per spawn site (compared by identity: one `Location` per call site).
 static CREATED: Mutex<Vec<(&'static Location<'static>, u64)>> = Mutex::new(Vec::new());
 
-thread_local! {
-    static CURRENT: RefCell<Option<Arc<Record>>> = const { RefCell::new(None) };
+/// The calling thread's record; a thread registered on its first wait leaves the registry when
+/// this is destroyed (at thread exit).
+struct Current {
+    record: Arc<Record>,
+    lazy: bool,
 }
 
-/// Registers the calling thread until the returned value is dropped (also on panic).
-pub(crate) fn register(name: Option<String>, spawn_site: &'static Location<'static>) -> Registration {
-    let info = ThreadInfo {
-        id: std::thread::current().id(),
-        name,
-        spawn_site,
-        os_tid: os_tid(),
-        started: SystemTime::now(),
-        waiting: None,
-    };
-    let id = info.id;
-    let record = Arc::new(Record {
-        info,
-        kind: AtomicU8::new(0),
-        site: AtomicPtr::new(std::ptr::null_mut()),
-        since_ns: AtomicU64::new(0),
-    });
-    let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(record.clone()));
-    THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(record);
-    let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
-    match created.iter_mut().find(|(site, _)| std::ptr::eq(*site, spawn_site)) {
-        Some((_, n)) => *n += 1,
-        None => created.push((spawn_site, 1)),
+impl Drop for Current {
+    fn drop(&mut self) {
+        if self.lazy {
+            remove(&self.record);
+        }
     }
-    Registration { id }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+fn remove(record: &Arc<Record>) {
+    let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    threads.retain(|t| !Arc::ptr_eq(t, record));
+}
+
+/// Registers the calling thread, started through `holdup::thread`, until the returned value is
+/// dropped (also on panic).
+pub(crate) fn register(name: Option<String>, spawn: Spawn) -> Registration {
+    spawn.token.store(token(), Ordering::Release);
+    let site = spawn.site;
+    let record = Arc::new(Record::new(name, Some(spawn)));
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            *c = Some(Current { record: record.clone(), lazy: false });
+        }
+    });
+    THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+    let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
+    match created.iter_mut().find(|(s, _)| std::ptr::eq(*s, site)) {
+        Some((_, n)) => *n += 1,
+        None => created.push((site, 1)),
+    }
+    Registration { record }
 }
 
 /// Removes the thread from the registry when dropped.
 #[derive(Debug)]
 pub(crate) struct Registration {
-    id: ThreadId,
+    record: Arc<Record>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
-        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        threads.retain(|t| t.info.id != self.id);
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                c.take();
+            }
+        });
+        remove(&self.record);
     }
 }
 
-/// Publishes that the calling thread starts waiting; returns whether it is registered (and so
-/// must call [`running`] when the wait ends).
-pub(crate) fn waiting(kind: Kind, site: &'static Location<'static>) -> bool {
+/// What a wait waits for, beyond its kind and site.
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// Nothing another thread holds (a channel, a condvar, a barrier).
+    None,
+    /// A lock: its holder word.
+    Lock(&'a AtomicUsize),
+    /// A thread, by token (0 if it has not started yet).
+    Thread(usize),
+}
+
+/// Publishes that the calling thread starts waiting; returns whether it did (and so must call
+/// [`running`] when the wait ends). A thread not registered yet is registered now.
+pub(crate) fn waiting(kind: Kind, site: &'static Location<'static>, target: Target<'_>) -> bool {
     CURRENT
         .try_with(|c| {
-            let Ok(c) = c.try_borrow() else { return false };
-            let Some(r) = c.as_ref() else { return false };
+            let Ok(mut c) = c.try_borrow_mut() else { return false };
+            let r = &c
+                .get_or_insert_with(|| {
+                    let name = std::thread::current().name().map(str::to_owned);
+                    let record = Arc::new(Record::new(name, None));
+                    THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+                    Current { record, lazy: true }
+                })
+                .record;
             r.since_ns.store(crate::clock::now_ns(), Ordering::Relaxed);
             r.site.store((site as *const Location<'static>).cast_mut(), Ordering::Relaxed);
-            r.kind.store(kind as u8 + 1, Ordering::Release);
+            let (holder, thread) = match target {
+                Target::None => (std::ptr::null_mut(), 0),
+                Target::Lock(h) => ((h as *const AtomicUsize).cast_mut(), 0),
+                Target::Thread(t) => (std::ptr::null_mut(), t),
+            };
+            r.holder.store(holder, Ordering::Relaxed);
+            r.target.store(thread, Ordering::Relaxed);
+            r.kind.store(kind as u8 + 1, Ordering::SeqCst);
             true
         })
         .unwrap_or(false)
 }
 
-/// Publishes that the calling thread's wait ended.
+/// Publishes that the calling thread's wait ended; returns once no reader looks at the lock the
+/// thread waited for.
 pub(crate) fn running() {
     let _ = CURRENT.try_with(|c| {
         if let Ok(c) = c.try_borrow()
-            && let Some(r) = c.as_ref()
+            && let Some(c) = c.as_ref()
         {
-            r.kind.store(0, Ordering::Release);
+            let r = &c.record;
+            r.kind.store(0, Ordering::SeqCst);
+            let mut spins = 0u32;
+            while r.readers.load(Ordering::SeqCst) != 0 {
+                // A reader holds the pin for a few loads; yield if it was preempted.
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
         }
     });
 }
 
-/// The threads registered now, in start order, with their wait state.
-pub(crate) fn snapshot() -> Vec<ThreadInfo> {
-    let now = crate::clock::now_ns();
+/// A registered thread as read now, for dumps.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) id: ThreadId,
+    pub(crate) name: Option<String>,
+    pub(crate) os_tid: i64,
+    pub(crate) token: usize,
+    pub(crate) started: SystemTime,
+    /// Site, parent and the spawner's stack, for threads started through `holdup::thread`.
+    pub(crate) spawn: Option<SpawnEntry>,
+    pub(crate) wait: Option<EntryWait>,
+}
+
+/// Where a thread started through `holdup::thread` was spawned: the site, the parent (OS id
+/// and name) and the spawner's stack.
+pub(crate) type SpawnEntry = (&'static Location<'static>, (i64, Option<String>), Box<[usize]>);
+
+/// A wait in progress, as read now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntryWait {
+    pub(crate) kind: Kind,
+    pub(crate) site: &'static Location<'static>,
+    /// When the wait began (`clock::now_ns`): identifies this wait.
+    pub(crate) since_ns: u64,
+    pub(crate) for_: Duration,
+    /// The token of the thread waited for (a lock's exclusive holder, a joined thread), or 0.
+    pub(crate) holder: usize,
+}
+
+/// Every registered thread now, in registration order, with its wait state.
+pub(crate) fn entries() -> Vec<Entry> {
     let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let now = crate::clock::now_ns();
     threads
         .iter()
-        .map(|r| {
-            let mut info = r.info.clone();
-            let kind = r.kind.load(Ordering::Acquire);
-            let site = r.site.load(Ordering::Relaxed);
-            if kind != 0 && !site.is_null() {
-                // SAFETY: `site` was stored from a `&'static Location` by `waiting`.
-                let lock: &'static Location<'static> = unsafe { &*site };
-                info.waiting = Kind::from_u8(kind - 1).map(|kind| Waiting {
-                    kind,
-                    lock,
-                    for_: Duration::from_nanos(now.saturating_sub(r.since_ns.load(Ordering::Relaxed))),
-                });
-            }
-            info
+        .map(|r| Entry {
+            id: r.id,
+            name: r.name.clone(),
+            os_tid: r.os_tid,
+            token: r.token,
+            started: r.started,
+            spawn: r.spawn.as_ref().map(|s| (s.site, s.parent.clone(), s.stack.clone())),
+            wait: wait_of(r, now),
+        })
+        .collect()
+}
+
+/// The wait state of the thread with token `token`, if registered, read now.
+pub(crate) fn wait_of_token(token: usize) -> Option<EntryWait> {
+    let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let now = crate::clock::now_ns();
+    threads.iter().find(|r| r.token == token).and_then(|r| wait_of(r, now))
+}
+
+fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
+    let kind = r.kind.load(Ordering::Acquire);
+    let site = r.site.load(Ordering::Relaxed);
+    if kind == 0 || site.is_null() {
+        return None;
+    }
+    let since_ns = r.since_ns.load(Ordering::Relaxed);
+    let holder = r.holder_token();
+    // SAFETY: `site` was stored from a `&'static Location` by `waiting`.
+    let site: &'static Location<'static> = unsafe { &*site };
+    Some(EntryWait {
+        kind: Kind::from_u8(kind - 1)?,
+        site,
+        since_ns,
+        for_: Duration::from_nanos(now.saturating_sub(since_ns)),
+        holder,
+    })
+}
+
+/// The threads started through `holdup::thread` that run now, in start order, with their wait
+/// state.
+pub(crate) fn snapshot() -> Vec<ThreadInfo> {
+    entries()
+        .into_iter()
+        .filter_map(|e| {
+            let (spawn_site, _, _) = e.spawn?;
+            Some(ThreadInfo {
+                id: e.id,
+                name: e.name,
+                spawn_site,
+                os_tid: e.os_tid,
+                started: e.started,
+                waiting: e.wait.map(|w| Waiting { kind: w.kind, lock: w.site, for_: w.for_ }),
+            })
         })
         .collect()
 }
@@ -163,13 +395,15 @@ pub(crate) fn created() -> Vec<(&'static Location<'static>, u64)> {
     out
 }
 
+/// The calling thread's OS id (Linux `gettid`), or 0 elsewhere.
 #[cfg(target_os = "linux")]
-fn os_tid() -> i64 {
+pub(crate) fn os_tid() -> i64 {
     // SAFETY: gettid has no preconditions and cannot fail.
     i64::from(unsafe { libc::gettid() })
 }
 
+/// The calling thread's OS id (Linux `gettid`), or 0 elsewhere.
 #[cfg(not(target_os = "linux"))]
-fn os_tid() -> i64 {
+pub(crate) fn os_tid() -> i64 {
     0
 }

@@ -33,7 +33,9 @@ pub use std::thread::{
 pub use crate::registry::{ThreadInfo, Waiting};
 use crate::hook::{self, Site};
 use crate::profile::Kind;
-use crate::registry;
+use crate::registry::{self, Target};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The threads started through this module that are running now, in start order.
 pub fn registered() -> Vec<ThreadInfo> {
@@ -100,11 +102,13 @@ impl Builder {
     {
         let site = Location::caller();
         let name = self.name;
+        let spawn = registry::Spawn::here(site);
+        let target = spawn.token.clone();
         let inner = self.inner.spawn(move || {
-            let _registration = registry::register(name, site);
+            let _registration = registry::register(name, spawn);
             f()
         })?;
-        Ok(JoinHandle { inner, site })
+        Ok(JoinHandle { inner, site, target })
     }
 
     /// Spawns a scoped thread, as [`std::thread::Builder::spawn_scoped`].
@@ -124,11 +128,13 @@ impl Builder {
     {
         let site = Location::caller();
         let name = self.name;
+        let spawn = registry::Spawn::here(site);
+        let target = spawn.token.clone();
         let inner = self.inner.spawn_scoped(&scope.inner, move || {
-            let _registration = registry::register(name, site);
+            let _registration = registry::register(name, spawn);
             f()
         })?;
-        Ok(ScopedJoinHandle { inner, site })
+        Ok(ScopedJoinHandle { inner, site, target })
     }
 
     /// Spawns a thread without `'static` bounds, as [`std::thread::Builder::spawn_unchecked`].
@@ -148,14 +154,16 @@ impl Builder {
     {
         let site = Location::caller();
         let name = self.name;
+        let spawn = registry::Spawn::here(site);
+        let target = spawn.token.clone();
         // SAFETY: forwarded from the caller; the wrapper adds no borrow of its own.
         let inner = unsafe {
             self.inner.spawn_unchecked(move || {
-                let _registration = registry::register(name, site);
+                let _registration = registry::register(name, spawn);
                 f()
             })
         }?;
-        Ok(JoinHandle { inner, site })
+        Ok(JoinHandle { inner, site, target })
     }
 }
 
@@ -175,6 +183,8 @@ impl Default for Builder {
 pub struct JoinHandle<T> {
     inner: std_thread::JoinHandle<T>,
     site: Site,
+    /// The thread's token once it runs: what a join waits for, in dumps.
+    target: Arc<AtomicUsize>,
 }
 
 impl<T> JoinHandle<T> {
@@ -188,7 +198,7 @@ impl<T> JoinHandle<T> {
         if self.inner.is_finished() {
             return self.inner.join();
         }
-        let wait = hook::blocking(self.site, Kind::Join);
+        let wait = hook::blocking_for(self.site, Kind::Join, Target::Thread(self.target.load(Ordering::Acquire)));
         let r = self.inner.join();
         hook::woken(wait);
         r
@@ -260,6 +270,8 @@ impl fmt::Debug for Scope<'_, '_> {
 pub struct ScopedJoinHandle<'scope, T> {
     inner: std_thread::ScopedJoinHandle<'scope, T>,
     site: Site,
+    /// The thread's token once it runs: what a join waits for, in dumps.
+    target: Arc<AtomicUsize>,
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
@@ -273,7 +285,7 @@ impl<T> ScopedJoinHandle<'_, T> {
         if self.inner.is_finished() {
             return self.inner.join();
         }
-        let wait = hook::blocking(self.site, Kind::Join);
+        let wait = hook::blocking_for(self.site, Kind::Join, Target::Thread(self.target.load(Ordering::Acquire)));
         let r = self.inner.join();
         hook::woken(wait);
         r

@@ -365,12 +365,17 @@ fn goroutine_shows_threads_and_what_they_wait_for() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(text.starts_with("goroutine profile: total "), "{text}");
+    let group = text
+        .split("\n\n")
+        .find(|g| g.contains(&format!("\"lock\":\"{site}\"")))
+        .expect("the waiter's group");
+    assert!(group.contains("\"wait\":\"mutex\""), "{group}");
+    assert!(group.contains("\"held_by\":\"thread "), "{group}");
     assert!(
-        text.contains(&format!(
-            "# labels: {{\"kind\":\"mutex\", \"lock\":\"{site}\", \"state\":\"waiting\", \"thread\":\"http-test-waiter\"}}"
-        )),
-        "{text}"
+        group.contains("holdup::sync::mutex::Mutex<T>::lock"),
+        "{group}"
     );
+    assert!(group.contains("http_waiter"), "{group}");
 
     let p = assert_attachment(&get(&server, "/debug/pprof/goroutine"), "goroutine");
     let view = ProfileView::new(&p).unwrap();
@@ -379,17 +384,29 @@ fn goroutine_shows_threads_and_what_they_wait_for() {
         p.sample
             .iter()
             .any(|s| view.label(s, "thread") == Some("http-test-waiter")
-                && view.label(s, "kind") == Some("mutex")),
+                && view.label(s, "wait") == Some("mutex")),
         "no waiting thread in the goroutine profile"
     );
+
+    // debug=2: one entry per thread, also served as /debug/pprof/threads.
+    for path in [
+        "/debug/pprof/goroutine?debug=2",
+        "/debug/pprof/threads?debug=2",
+    ] {
+        let r = get(&server, path);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+        let text = r.text();
+        assert!(text.starts_with("thread dump: "), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.contains("\"http-test-waiter\" [mutex wait, ")
+                    && l.contains(&format!("lock {site} held by thread "))),
+            "{text}"
+        );
+    }
     drop(guard);
     waiter.join().unwrap();
-
-    assert_error(
-        &get(&server, "/debug/pprof/goroutine?debug=2"),
-        404,
-        "not available yet",
-    );
 }
 
 #[test]

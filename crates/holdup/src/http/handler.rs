@@ -22,7 +22,7 @@ const PROFILES: [(&str, &str); 4] = [
     ),
     (
         "goroutine",
-        "The threads started through holdup::thread and what each waits for (holdup has no goroutines; threads take their place)",
+        "Stack traces of all current threads, with what each waits for and who holds the lock (holdup's goroutines are threads). Use debug=2 as a query parameter for one entry per thread. Also served as /debug/pprof/threads",
     ),
     ("mutex", "Stack traces of holders of contended mutexes"),
     (
@@ -149,6 +149,7 @@ pub(crate) fn route(
             StatusCode::NOT_FOUND,
             "holdup: the execution trace (/debug/pprof/trace) is not available yet; this server has mutex, block, goroutine and threadcreate",
         )),
+        "threads" => profile_request("goroutine", &params, cfg),
         _ => match PROFILES.iter().find(|(n, _)| *n == name) {
             Some(&(name, _)) => profile_request(name, &params, cfg),
             None => Action::Respond(error(StatusCode::NOT_FOUND, "Unknown profile")),
@@ -268,11 +269,19 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
             before: snapshot(name),
         };
     }
-    if name == "goroutine" && params.debug >= 2 {
-        return Action::Respond(error(
-            StatusCode::NOT_FOUND,
-            "holdup: the full per-thread dump (goroutine?debug=2) is not available yet; use debug=1 for the grouped view",
-        ));
+    if name == "goroutine" {
+        let dump = crate::dump::threads();
+        let mut body = Vec::new();
+        let written = match params.debug {
+            0 => dump.write_pprof(&mut body),
+            1 => dump.write_text(&mut body, crate::dump::Detail::Grouped),
+            _ => dump.write_text(&mut body, crate::dump::Detail::Full),
+        };
+        return Action::Respond(match written {
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
+            Ok(()) if params.debug != 0 => plain(StatusCode::OK, "text/plain; charset=utf-8", body),
+            Ok(()) => attachment(name, body),
+        });
     }
     let mut body = Vec::new();
     let snap = snapshot(name);
@@ -307,7 +316,7 @@ fn index() -> Response<Body> {
         let count = match name {
             "mutex" => profile::mutex().len() as i64,
             "block" => profile::block().len() as i64,
-            "goroutine" => profile::goroutine().total(),
+            "goroutine" => crate::dump::count() as i64,
             "threadcreate" => profile::threadcreate().total(),
             _ => 0,
         };

@@ -19,7 +19,7 @@
 //! |---|---|
 //! | `/debug/pprof/` | HTML index of the profiles, with counts |
 //! | `/debug/pprof/mutex`, `/debug/pprof/block` | [`profile::mutex`](crate::profile::mutex), [`profile::block`](crate::profile::block) |
-//! | `/debug/pprof/goroutine` | threads started through [`holdup::thread`](crate::thread), grouped by spawn site, with what each waits for (labels `state`, `kind`, `lock`, `thread`) |
+//! | `/debug/pprof/goroutine`, `/debug/pprof/threads` | a [thread dump](crate::dump) of every thread: `debug=0` a `goroutine/count` profile (labels `wait`, `lock`, `held_by`), `debug=1` grouped like Go's (plus `# deadlock:` lines), `debug=2` one entry per thread with its wait, the lock's holder and the spawn site, then the deadlocks |
 //! | `/debug/pprof/threadcreate` | threads ever spawned through `holdup::thread`, per spawn site |
 //! | `/debug/pprof/cmdline` | the command line, NUL-separated |
 //! | `/debug/pprof/symbol` | Go's symbolizer protocol (GET or POST) |
@@ -27,9 +27,8 @@
 //! Profiles take Go's parameters: `debug=1` for the legacy text format, `seconds=N` for what
 //! happened in the next N seconds (a delta, capped by [`Builder::max_seconds`]). Responses
 //! carry Go's headers and status codes; errors are plain text with `X-Go-Pprof: 1`. The CPU
-//! profile (`/debug/pprof/profile`), the execution trace (`/debug/pprof/trace`) and the full
-//! per-thread dump (`goroutine?debug=2`) answer 404 with a message saying they are not
-//! available yet.
+//! profile (`/debug/pprof/profile`) and the execution trace (`/debug/pprof/trace`) answer 404
+//! with a message saying they are not available yet.
 //!
 //! # Security
 //!

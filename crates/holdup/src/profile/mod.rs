@@ -23,6 +23,9 @@ use std::panic::Location;
 pub use snapshot::{Frame, Profile, Sample};
 pub use stack::Unwinder;
 pub use threads::{CountProfile, goroutine, threadcreate};
+pub(crate) use threads::CountFrame;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub(crate) use stack::{copy_cache, unwind_copy};
 
 use crate::state::Settings;
 use table::Table;
@@ -177,6 +180,74 @@ pub(crate) fn function_names(pcs: &[u64]) -> Vec<(u64, String)> {
         .filter_map(|a| Some((*a as u64, resolved.get(a)?.frames.first()?.function.to_string())))
         .collect()
 }
+
+/// One frame of a stack symbolized for a dump: the frame, its offset in its function, and the
+/// code address Go's text formats list for it.
+#[derive(Debug, Clone)]
+pub(crate) struct DumpFrame {
+    pub(crate) frame: Frame,
+    pub(crate) offset: u64,
+    pub(crate) text_pc: u64,
+}
+
+/// Symbolizes stacks of code addresses plus one (return addresses), expanding inlined calls,
+/// innermost first; nothing is trimmed.
+pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
+    profiler_scope(|| {
+        let mut addrs: Vec<usize> = stacks.iter().flat_map(|s| s.iter()).filter(|&&a| a > 1).map(|&a| a - 1).collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        let syms = symbolize::resolve(&addrs);
+        stacks
+            .iter()
+            .map(|stack| {
+                let mut out = Vec::new();
+                for &ret in stack.iter().filter(|&&a| a > 1) {
+                    let Some(sym) = syms.get(&(ret - 1)) else { continue };
+                    if sym.frames.is_empty() {
+                        out.push(DumpFrame {
+                            frame: Frame { function: String::new(), file: String::new(), line: 0, address: ret - 1, inlined: false },
+                            offset: 0,
+                            text_pc: (ret - 1) as u64,
+                        });
+                        continue;
+                    }
+                    let last = sym.frames.len() - 1;
+                    for (i, f) in sym.frames.iter().enumerate() {
+                        let inlined = i < last;
+                        out.push(DumpFrame {
+                            frame: Frame {
+                                function: f.function.to_string(),
+                                file: f.file.to_string(),
+                                line: f.line,
+                                address: ret - 1,
+                                inlined,
+                            },
+                            offset: sym.offset + u64::from(inlined),
+                            text_pc: if inlined { ret as u64 } else { (ret - 1) as u64 },
+                        });
+                    }
+                }
+                out
+            })
+            .collect()
+    })
+}
+
+pub(crate) use snapshot::{is_internal, is_thread_start};
+
+/// The spawner's stack (return addresses, holdup's own frames included) for a thread started
+/// through `holdup::thread`, when stack capture is set up; empty otherwise, so that spawning
+/// never pays for reading unwind tables. Dumps, watchdogs and profiles set capture up.
+pub(crate) fn spawn_stack() -> Box<[usize]> {
+    if !stack::ready() || in_profiler() {
+        return Box::default();
+    }
+    profiler_scope(|| stack::with_stack(SPAWN_DEPTH, |pcs| pcs.into()))
+}
+
+/// Frames kept of a spawner's stack: enough for holdup's frames plus the spawner's callers.
+const SPAWN_DEPTH: usize = 24;
 
 /// Prepares stack capture ahead of the first event (called when a profile is turned on).
 pub(crate) fn warm_up() {

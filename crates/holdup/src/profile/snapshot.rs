@@ -582,7 +582,7 @@ impl Ord for Name<'_> {
 /// A trait method on a holdup type, `<holdup::X as Trait>::f`, is holdup's when the trait is
 /// holdup's or the standard library's (`Drop`, `Deref`), and the program's when the trait is the
 /// program's own (an extension trait on holdup's types).
-fn is_internal(function: &str) -> bool {
+pub(crate) fn is_internal(function: &str) -> bool {
     if function.contains("::tests::") {
         return false;
     }
@@ -622,7 +622,7 @@ fn is_glue(function: &str) -> bool {
 const RECORD_FN: &str = "holdup::profile::record";
 
 /// std's (and libtest's) marker between a thread's start-up code and its closure (and `main`).
-fn is_thread_start(function: &str) -> bool {
+pub(crate) fn is_thread_start(function: &str) -> bool {
     function.contains("::__rust_begin_short_backtrace")
 }
 

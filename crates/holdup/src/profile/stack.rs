@@ -74,6 +74,15 @@ pub(crate) fn warm_up() {
     imp::unwinder();
 }
 
+/// Whether stack capture is set up (the unwind tables were read), so that a capture costs
+/// microseconds rather than the set-up's milliseconds.
+pub(crate) fn ready() -> bool {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    return imp::is_set_up();
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    return true;
+}
+
 thread_local! {
     static STATE: RefCell<Option<Box<imp::ThreadState>>> = const { RefCell::new(None) };
 }
@@ -95,6 +104,9 @@ pub(crate) fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
         _ => (f.take().expect("called once"))(&[]),
     }
 }
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub(crate) use imp::{copy_cache, unwind_copy};
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
@@ -119,8 +131,13 @@ mod imp {
         stops: Vec<(u64, u64)>,
     }
 
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+
+    pub(super) fn is_set_up() -> bool {
+        SETUP.get().is_some()
+    }
+
     fn setup() -> &'static Setup {
-        static SETUP: OnceLock<Setup> = OnceLock::new();
         SETUP.get_or_init(|| {
             let modules = modules::loaded(true);
             let mut dwarf = Dwarf::new();
@@ -322,6 +339,46 @@ mod imp {
             }
         }
         n
+    }
+
+    /// Unwinds another thread's stack from a copy: `stack` holds the bytes from `sp` upwards,
+    /// taken with the registers `ip`, `sp` and `bp` (by a signal handler). Fills `out` with up to
+    /// `max` code addresses plus one, innermost first (the interrupted instruction, then return
+    /// addresses), stopping at the thread start marker.
+    pub(crate) fn unwind_copy(
+        cache: &mut CacheX86_64<MustNotAllocateDuringUnwind>,
+        (ip, sp, bp): (u64, u64, u64),
+        stack: &[u8],
+        max: usize,
+        out: &mut Vec<usize>,
+    ) {
+        let end = sp.saturating_add(stack.len() as u64);
+        let mut read = |addr: u64| -> Result<u64, ()> {
+            if addr < sp || addr.checked_add(8).is_none_or(|e| e > end) {
+                return Err(());
+            }
+            let at = (addr - sp) as usize;
+            let word: [u8; 8] = stack[at..at + 8].try_into().map_err(|_| ())?;
+            Ok(u64::from_le_bytes(word))
+        };
+        let stops = &setup().stops[..];
+        let mut frames = unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
+        while out.len() < max {
+            match frames.next() {
+                Ok(Some(frame)) => {
+                    if is_stop(stops, frame.address()) {
+                        break;
+                    }
+                    out.push(frame.address_for_lookup() as usize + 1);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// A rule cache for [`unwind_copy`].
+    pub(crate) fn copy_cache() -> Box<CacheX86_64<MustNotAllocateDuringUnwind>> {
+        Box::new(CacheX86_64::new_in())
     }
 
     /// The calling thread's stack: its lowest address and one past its highest, or `(0, 0)`.

@@ -1,21 +1,20 @@
 //! Count profiles of threads, in Go's `goroutine` and `threadcreate` formats.
 //!
-//! Until holdup dumps every thread's stack, a registered thread is described by where it was
-//! spawned (one frame, `holdup::thread::spawn` at the spawn site) and labels: `thread` (its
-//! name), `state` (`running`, or `waiting` with the `kind` and `lock` of the wait). The
-//! `threadcreate` profile counts the threads ever spawned at each site.
+//! `goroutine` comes from a [thread dump](crate::dump): every thread of the process, grouped by
+//! stack and labels (`wait`, `lock`, `held_by`, `stack`). `threadcreate` counts the threads ever
+//! spawned through `holdup::thread` at each site (one frame, `holdup::thread::spawn` at the
+//! spawn site).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::panic::Location;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use holdup_pprof::{LineInfo, MappingInfo, ProfileBuilder};
 
 use crate::registry;
 
-/// The function name of the one frame of a thread's sample.
+/// The function name of the one frame of a `threadcreate` sample.
 const SPAWN_FRAME: &str = "holdup::thread::spawn";
 
 /// A count profile: [`goroutine`] (the threads now, and what each waits for) or
@@ -28,14 +27,14 @@ const SPAWN_FRAME: &str = "holdup::thread::spawn";
 /// let (stop, stopped) = mpsc::channel::<()>();
 /// let worker = holdup::thread::spawn(move || {
 ///     started.send(()).unwrap();
-///     let _ = stopped.recv(); // shows as `state: waiting`, `kind: chan-recv`
+///     let _ = stopped.recv(); // shows with `wait: chan-recv`
 /// });
-/// wait_started.recv().unwrap(); // a thread shows up once it runs
+/// wait_started.recv().unwrap();
 /// let now = holdup::profile::goroutine();
-/// assert!(now.total() >= 1);
+/// assert!(now.total() >= 2);
 /// let mut text = Vec::new();
-/// now.write_text(&mut text)?; // `goroutine profile: total N`, grouped by spawn site and state
-/// assert!(String::from_utf8_lossy(&text).contains("holdup::thread::spawn"));
+/// now.write_text(&mut text)?; // `goroutine profile: total N`, grouped by stack and wait
+/// assert!(String::from_utf8_lossy(&text).contains("goroutine profile: total"));
 /// drop(stop);
 /// worker.join().unwrap();
 /// # Ok::<(), std::io::Error>(())
@@ -45,47 +44,31 @@ pub struct CountProfile {
     name: &'static str,
     time: SystemTime,
     duration: Option<Duration>,
-    /// (spawn site, labels) → count, in a stable order.
+    /// (stack, labels) → count, in a stable order.
     counts: BTreeMap<Key, i64>,
 }
 
-type Key = (SiteKey, BTreeMap<String, String>);
+type Key = (Vec<CountFrame>, BTreeMap<String, String>);
 
-/// A spawn site, ordered by file, line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct SiteKey(&'static str, u32, u32);
-
-impl SiteKey {
-    fn of(site: &'static Location<'static>) -> Self {
-        SiteKey(site.file(), site.line(), site.column())
-    }
+/// One frame of a count profile's stack, with what Go's text format prints for it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct CountFrame {
+    /// The address listed (`#\t0x...`); 0 for synthetic frames.
+    pub(crate) pc: u64,
+    pub(crate) function: String,
+    pub(crate) offset: u64,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+    /// Inlined into the next frame (same code address).
+    pub(crate) inlined: bool,
 }
 
-/// The threads started through [`holdup::thread`](crate::thread) that are running now, like
-/// Go's `pprof.Lookup("goroutine")`: grouped by spawn site, with labels `thread` (the name),
-/// `state` (`running`, or `waiting` with the `kind` of operation and the `lock` it waits on).
-///
-/// A thread appears once it has started running and disappears when its closure returns.
-/// Each group has one frame, `holdup::thread::spawn` at the spawn site; stacks of every thread
-/// are not captured yet.
+/// Every thread of the process now and what each waits for, like Go's
+/// `pprof.Lookup("goroutine")`: a [thread dump](crate::dump::threads) grouped by stack and
+/// labels `wait` (the kind of holdup primitive, `running`, or `unknown`), `lock` (its creation
+/// site) and `held_by` (the lock's holder).
 pub fn goroutine() -> CountProfile {
-    let mut counts: BTreeMap<Key, i64> = BTreeMap::new();
-    for t in registry::snapshot() {
-        let mut labels = BTreeMap::new();
-        labels.insert("thread".to_owned(), t.name.clone().unwrap_or_default());
-        match t.waiting {
-            Some(w) => {
-                labels.insert("state".to_owned(), "waiting".to_owned());
-                labels.insert("kind".to_owned(), w.kind.as_str().to_owned());
-                labels.insert("lock".to_owned(), format!("{}:{}", w.lock.file(), w.lock.line()));
-            }
-            None => {
-                labels.insert("state".to_owned(), "running".to_owned());
-            }
-        }
-        *counts.entry((SiteKey::of(t.spawn_site), labels)).or_default() += 1;
-    }
-    CountProfile { name: "goroutine", time: SystemTime::now(), duration: None, counts }
+    crate::dump::threads().to_count_profile()
 }
 
 /// The threads ever spawned through [`holdup::thread`](crate::thread), per spawn site, like
@@ -93,12 +76,35 @@ pub fn goroutine() -> CountProfile {
 pub fn threadcreate() -> CountProfile {
     let counts = registry::created()
         .into_iter()
-        .map(|(site, n)| ((SiteKey::of(site), BTreeMap::new()), n as i64))
+        .map(|(site, n)| {
+            let frame = CountFrame {
+                pc: 0,
+                function: SPAWN_FRAME.to_owned(),
+                offset: 0,
+                file: site.file().to_owned(),
+                line: site.line(),
+                inlined: false,
+            };
+            ((vec![frame], BTreeMap::new()), n as i64)
+        })
         .collect();
     CountProfile { name: "threadcreate", time: SystemTime::now(), duration: None, counts }
 }
 
 impl CountProfile {
+    /// Groups identical (stack, labels) pairs, counting one per item.
+    pub(crate) fn from_groups(
+        name: &'static str,
+        time: SystemTime,
+        items: impl Iterator<Item = (Vec<CountFrame>, BTreeMap<String, String>)>,
+    ) -> CountProfile {
+        let mut counts: BTreeMap<Key, i64> = BTreeMap::new();
+        for key in items {
+            *counts.entry(key).or_default() += 1;
+        }
+        CountProfile { name, time, duration: None, counts }
+    }
+
     /// The profile's name: `goroutine` or `threadcreate`.
     pub fn name(&self) -> &'static str {
         self.name
@@ -142,16 +148,30 @@ impl CountProfile {
         // The executable's mapping, marked symbolized, so that readers do not try to
         // symbolize the synthetic frames.
         let mapping = executable_mapping().map_or(0, |m| b.mapping(&m));
-        for ((site, labels), n) in self.ordered() {
-            let line = LineInfo {
-                function: SPAWN_FRAME.to_owned(),
-                system_name: String::new(),
-                file: site.0.to_owned(),
-                line: i64::from(site.1),
-            };
-            let loc = b.location(mapping, 0, &[line]);
+        let mut locations: BTreeMap<(u64, &str), u64> = BTreeMap::new();
+        for ((frames, labels), n) in self.ordered() {
+            let mut locs = Vec::new();
+            let mut i = 0;
+            while i < frames.len() {
+                // An address's inlined frames and the physical frame after them are one location.
+                let j = (i..frames.len()).find(|&j| !frames[j].inlined).unwrap_or(frames.len() - 1);
+                let lines: Vec<LineInfo> = frames[i..=j]
+                    .iter()
+                    .map(|f| LineInfo {
+                        function: f.function.clone(),
+                        system_name: String::new(),
+                        file: f.file.clone(),
+                        line: i64::from(f.line),
+                    })
+                    .collect();
+                let address = frames[j].pc;
+                let key = (address, if address == 0 { frames[i].function.as_str() } else { "" });
+                let id = *locations.entry(key).or_insert_with(|| b.location(mapping, address, &lines));
+                locs.push(id);
+                i = j + 1;
+            }
             let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            b.sample(&[loc], &[n], &labels);
+            b.sample(&locs, &[n], &labels);
         }
         holdup_pprof::write_encoded(&b.build(), w)
     }
@@ -160,13 +180,23 @@ impl CountProfile {
     /// and frame.
     pub fn write_text(&self, mut w: impl Write) -> io::Result<()> {
         let mut text = format!("{} profile: total {}\n", self.name, self.total());
-        for ((site, labels), n) in self.ordered() {
-            let _ = writeln!(text, "{n} @");
+        for ((frames, labels), n) in self.ordered() {
+            let _ = write!(text, "{n} @");
+            // Each frame's listed address plus one, as holdup's contention text does (an
+            // inlined frame lists the return address, the physical frame the call address), so
+            // that readers find every frame's line one byte before its `@` address.
+            for f in frames.iter().filter(|f| f.pc != 0) {
+                let _ = write!(text, " {:#x}", f.pc + 1);
+            }
+            text.push('\n');
             if !labels.is_empty() {
                 let list: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
                 let _ = writeln!(text, "# labels: {{{}}}", list.join(", "));
             }
-            let _ = writeln!(text, "#\t0x0\t{SPAWN_FRAME}+0x0\t{}:{}\n", site.0, site.1);
+            for f in frames {
+                let _ = writeln!(text, "#\t{:#x}\t{}+{:#x}\t{}:{}", f.pc, f.function, f.offset, f.file, f.line);
+            }
+            text.push('\n');
         }
         w.write_all(holdup_pprof::legacy::align_columns(&text).as_bytes())
     }

@@ -94,7 +94,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) -> LockResult<std_sync::MutexGuard<'_, T>> {
-        let wait = hook::contended(&self.meta.contention, self.meta.site, Kind::Mutex);
+        let wait = hook::contended(&self.meta, Kind::Mutex);
         let r = self.inner.lock();
         hook::acquired(wait);
         r
@@ -135,6 +135,7 @@ impl<T: ?Sized> Mutex<T> {
 
     #[inline]
     fn guard<'a>(&'a self, g: std_sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.meta.set_holder();
         MutexGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
     }
 }
@@ -176,6 +177,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     }
 
     pub(crate) fn from_std(inner: std_sync::MutexGuard<'a, T>, meta: &'a LockMeta) -> Self {
+        meta.set_holder();
         MutexGuard { inner: ManuallyDrop::new(inner), meta }
     }
 }

@@ -100,7 +100,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn read_contended(&self) -> LockResult<std_sync::RwLockReadGuard<'_, T>> {
-        let wait = hook::contended(&self.meta.contention, self.meta.site, Kind::RwLockRead);
+        let wait = hook::contended(&self.meta, Kind::RwLockRead);
         let r = self.inner.read();
         hook::acquired(wait);
         r
@@ -130,7 +130,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn write_contended(&self) -> LockResult<std_sync::RwLockWriteGuard<'_, T>> {
-        let wait = hook::contended(&self.meta.contention, self.meta.site, Kind::RwLockWrite);
+        let wait = hook::contended(&self.meta, Kind::RwLockWrite);
         let r = self.inner.write();
         hook::acquired(wait);
         r
@@ -194,6 +194,7 @@ impl<T: ?Sized> RwLock<T> {
 
     #[inline]
     fn write_guard<'a>(&'a self, g: std_sync::RwLockWriteGuard<'a, T>) -> RwLockWriteGuard<'a, T> {
+        self.meta.set_holder();
         RwLockWriteGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
     }
 }

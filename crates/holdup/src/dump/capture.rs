@@ -1,0 +1,366 @@
+//! Stacks of other threads on Linux x86_64: each thread is sent a real-time signal, and its
+//! handler copies the interrupted registers and the live part of its stack into memory the
+//! dumping thread prepared; the dumping thread then unwinds the copies (framehop, DWARF).
+//!
+//! The handler is async-signal-safe: it saves and restores `errno`, makes two system calls
+//! (`gettid`, `process_vm_readv`) and touches only the prepared table. It copies the stack with
+//! `process_vm_readv`, which reports unmapped memory as a short read instead of a fault, so no
+//! address the handler reads can crash the program. It never allocates, locks or unwinds.
+//!
+//! All threads are signalled at once, then awaited together until a deadline: a thread that
+//! does not answer (signal blocked, stuck in an uninterruptible sleep) is reported as such and
+//! never waited for again. A handler that runs late finds the table gone, or a table of a later
+//! dump with another generation, and returns without writing.
+
+use std::cell::UnsafeCell;
+use std::io;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// What became of one thread's capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Registers and a copy of the stack.
+    Captured { ip: u64, sp: u64, bp: u64, token: usize, stack: Vec<u8>, handler_ns: u64 },
+    /// The thread did not run its handler before the deadline.
+    NoAnswer,
+    /// The thread had exited when signalled.
+    Gone,
+    /// The signal could not be sent, or the stack not copied (the OS error).
+    Failed(i32),
+}
+
+const PENDING: u32 = 0;
+const CLAIMED: u32 = 1;
+const DONE: u32 = 2;
+
+/// One thread's part of the table: written by its handler, read by the dumper after `state`
+/// is `DONE` (release/acquire).
+struct Slot {
+    tid: i32,
+    state: AtomicU32,
+    out: UnsafeCell<SlotOut>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct SlotOut {
+    ip: u64,
+    sp: u64,
+    bp: u64,
+    token: usize,
+    len: usize,
+    err: i32,
+    handler_ns: u64,
+}
+
+struct Table {
+    generation: usize,
+    pid: i32,
+    slots: Box<[Slot]>,
+    /// `slots.len() * stack_bytes` bytes; slot i owns `[i * stack_bytes, (i + 1) * stack_bytes)`.
+    buf: *mut u8,
+    stack_bytes: usize,
+    /// Readable and writable mappings, sorted: bounds each copy to the mapping holding the
+    /// stack pointer (an optimization: safety comes from `process_vm_readv`).
+    maps: Box<[(u64, u64)]>,
+}
+
+/// The table of the dump in progress, or null.
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
+/// Handlers between their first and last access to `TABLE`'s table.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// One dump at a time; holds the stack copy buffer between dumps.
+///
+/// The buffer is kept: the pages handlers wrote stay mapped for the next dump, since a fresh
+/// page costs a handler a fault (it doubled the handlers' time at 1,000 threads). What stays
+/// resident is what copies touched: about the total size of the threads' live stacks.
+static DUMPING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// The signal holdup dumps with, once installed.
+fn signal() -> Result<i32, i32> {
+    static SIGNAL: OnceLock<Result<i32, i32>> = OnceLock::new();
+    *SIGNAL.get_or_init(install)
+}
+
+/// Installs the handler on the first real-time signal from `SIGRTMIN + 4` whose disposition is
+/// the default (so that another profiler's signal is left alone).
+fn install() -> Result<i32, i32> {
+    let (lo, hi) = (libc::SIGRTMIN() + 4, libc::SIGRTMAX());
+    for sig in lo..=hi {
+        // SAFETY: sigaction with a null new action only reads the current one into `old`.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                continue;
+            }
+            if old.sa_sigaction != libc::SIG_DFL {
+                continue;
+            }
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = handler as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            if libc::sigaction(sig, &act, std::ptr::null_mut()) == 0 {
+                return Ok(sig);
+            }
+        }
+    }
+    Err(libc::EBUSY)
+}
+
+/// The signal handler. Async-signal-safe: see the module docs.
+extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; reading and restoring it is what a handler must do.
+    let errno = unsafe { *libc::__errno_location() };
+    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    let table = TABLE.load(Ordering::SeqCst);
+    if !table.is_null() && !info.is_null() && !ctx.is_null() {
+        // SAFETY: the table stays alive while ACTIVE is non-zero (the dumper unpublishes it and
+        // waits for ACTIVE to drain before freeing it); `info` and `ctx` are the kernel's.
+        unsafe { answer(&*table, &*info, &*(ctx as *const libc::ucontext_t)) };
+    }
+    ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Fills this thread's slot, if the signal belongs to this table's dump.
+///
+/// # Safety
+///
+/// `table` is the published table, alive for the duration of the call.
+unsafe fn answer(table: &Table, info: &libc::siginfo_t, ctx: &libc::ucontext_t) {
+    // SAFETY: the signal was queued by `rt_tgsigqueueinfo` with SI_QUEUE, so it carries a value.
+    let generation = unsafe { info.si_value() }.sival_ptr as usize;
+    if generation != table.generation {
+        return;
+    }
+    let start = raw_ns();
+    // SAFETY: gettid is a system call with no preconditions.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
+    let Ok(i) = table.slots.binary_search_by_key(&tid, |s| s.tid) else { return };
+    let slot = &table.slots[i];
+    if slot.state.compare_exchange(PENDING, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        return;
+    }
+    let g = &ctx.uc_mcontext.gregs;
+    let (ip, sp, bp) = (g[libc::REG_RIP as usize] as u64, g[libc::REG_RSP as usize] as u64, g[libc::REG_RBP as usize] as u64);
+    let limit = table.maps[..table.maps.partition_point(|&(lo, _)| lo <= sp)].last().filter(|&&(_, hi)| sp < hi);
+    let want = limit.map_or(table.stack_bytes as u64, |&(_, hi)| (hi - sp).min(table.stack_bytes as u64)) as usize;
+    // SAFETY: slot i owns this part of the buffer, and only the thread that claimed the slot
+    // writes it.
+    let dst = unsafe { table.buf.add(i * table.stack_bytes) };
+    let (len, err) = copy_stack(table.pid, sp, dst, want);
+    let out = SlotOut { ip, sp, bp, token: crate::registry::token(), len, err, handler_ns: raw_ns().saturating_sub(start) };
+    // SAFETY: this thread claimed the slot; the dumper reads `out` only after seeing DONE.
+    unsafe { *slot.out.get() = out };
+    slot.state.store(DONE, Ordering::Release);
+}
+
+/// Copies `want` bytes of this process's memory from `sp` to `dst`, one page per element so
+/// that an unmapped page ends the copy there. Returns the bytes copied and the error, if none.
+fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize, i32) {
+    const PAGE: usize = 4096;
+    const ELEMENTS: usize = 64;
+    let mut done = 0;
+    while done < want {
+        let mut remote = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; ELEMENTS];
+        let mut n = 0;
+        let mut at = done;
+        while n < ELEMENTS && at < want {
+            let addr = sp as usize + at;
+            let len = (PAGE - addr % PAGE).min(want - at);
+            remote[n] = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: len };
+            at += len;
+            n += 1;
+        }
+        // SAFETY: `dst[done..at]` lies within the slot's part of the buffer (at <= want <=
+        // stack_bytes).
+        let local = libc::iovec { iov_base: unsafe { dst.add(done) }.cast(), iov_len: at - done };
+        // SAFETY: process_vm_readv writes only into `local` and reads the remote ranges through
+        // the kernel, which reports unmapped memory as a short count or EFAULT.
+        let got = unsafe { libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), n as libc::c_ulong, 0) };
+        if got < 0 {
+            // SAFETY: errno is thread-local.
+            let e = unsafe { *libc::__errno_location() };
+            return (done, if done == 0 { e } else { 0 });
+        }
+        let chunk = at - done;
+        done += got as usize;
+        if (got as usize) < chunk {
+            break;
+        }
+    }
+    (done, 0)
+}
+
+/// A monotonic clock read that is async-signal-safe (`clock_gettime` is on POSIX's list).
+fn raw_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes only `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Captures the threads `tids` (sorted, deduplicated), waiting at most `timeout` for answers.
+pub(crate) fn capture(tids: &[i32], timeout: Duration, stack_bytes: usize) -> io::Result<Vec<Outcome>> {
+    let sig = signal().map_err(io::Error::from_raw_os_error)?;
+    let mut buf = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed) as usize + 1;
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    if buf.len() < tids.len() * stack_bytes {
+        // Zeroed memory from the allocator: large requests are fresh mappings whose pages cost
+        // nothing until a handler writes them.
+        *buf = vec![0u8; tids.len() * stack_bytes];
+    }
+    let table = Box::new(Table {
+        generation,
+        pid,
+        slots: tids
+            .iter()
+            .map(|&tid| Slot { tid, state: AtomicU32::new(PENDING), out: UnsafeCell::new(SlotOut::default()) })
+            .collect(),
+        buf: buf.as_mut_ptr(),
+        stack_bytes,
+        maps: writable_mappings(),
+    });
+    let table = Box::into_raw(table);
+    TABLE.store(table, Ordering::SeqCst);
+    // SAFETY: the table is alive until it is unpublished and freed below.
+    let t = unsafe { &*table };
+    let mut sent = vec![0i32; tids.len()];
+    let deadline = Instant::now() + timeout;
+    // Signals go out in waves, each awaited briefly before the next: a thousand threads woken
+    // at once on a few cores preempt each other inside their handlers (milliseconds of
+    // interruption for some), while a wave of a few per core runs each handler through.
+    let wave = WAVE_PER_CORE * std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (w, slots) in t.slots.chunks(wave).enumerate() {
+        for (j, slot) in slots.iter().enumerate() {
+            sent[w * wave + j] = queue_signal(pid, slot.tid, sig, generation);
+        }
+        let answered = |from: usize, to: usize| {
+            t.slots[from..to]
+                .iter()
+                .zip(&sent[from..to])
+                .all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE)
+        };
+        let (from, to) = (w * wave, w * wave + slots.len());
+        wait_until(|| answered(from, to), (Instant::now() + WAVE_WAIT).min(deadline));
+    }
+    // Stragglers (slow to be scheduled, or not answering at all) until the deadline.
+    wait_until(|| t.slots.iter().zip(&sent).all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE), deadline);
+    TABLE.store(std::ptr::null_mut(), Ordering::SeqCst);
+    while ACTIVE.load(Ordering::SeqCst) != 0 {
+        std::thread::yield_now();
+    }
+    // No handler can reach the table now: it is unpublished and no handler is inside.
+    // SAFETY: created by Box::into_raw above and no longer shared.
+    let table = unsafe { Box::from_raw(table) };
+    let outcomes = table
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if sent[i] == libc::ESRCH {
+                return Outcome::Gone;
+            }
+            if sent[i] != 0 {
+                return Outcome::Failed(sent[i]);
+            }
+            if s.state.load(Ordering::Acquire) != DONE {
+                return Outcome::NoAnswer;
+            }
+            // SAFETY: DONE was stored with release after `out` was written; no handler writes
+            // it again (the slot is claimed).
+            let out = unsafe { *s.out.get() };
+            if out.err != 0 {
+                return Outcome::Failed(out.err);
+            }
+            let at = i * stack_bytes;
+            Outcome::Captured {
+                ip: out.ip,
+                sp: out.sp,
+                bp: out.bp,
+                token: out.token,
+                stack: buf[at..at + out.len].to_vec(),
+                handler_ns: out.handler_ns,
+            }
+        })
+        .collect();
+    Ok(outcomes)
+}
+
+/// Threads signalled per wave, per core.
+const WAVE_PER_CORE: usize = 4;
+/// How long a wave is awaited before the next goes out (the rest is awaited at the end).
+const WAVE_WAIT: Duration = Duration::from_millis(2);
+
+/// Polls `done` until it holds or `deadline` passes: yields first, then sleeps briefly.
+fn wait_until(mut done: impl FnMut() -> bool, deadline: Instant) {
+    let mut spins = 0u32;
+    while !done() && Instant::now() < deadline {
+        spins += 1;
+        if spins < 64 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    }
+}
+
+/// Sends `sig` to thread `tid` with the dump's generation as its value; returns 0 or the OS
+/// error.
+fn queue_signal(pid: i32, tid: i32, sig: i32, generation: usize) -> i32 {
+    // SAFETY: a zeroed siginfo is valid; the fields set are those of an SI_QUEUE signal.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let raw = (&mut info as *mut libc::siginfo_t).cast::<SigQueueInfo>();
+        (*raw).signo = sig;
+        (*raw).code = libc::SI_QUEUE;
+        (*raw).pid = pid;
+        (*raw).uid = libc::getuid();
+        (*raw).value = generation;
+        if libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, &info as *const libc::siginfo_t) == 0 {
+            0
+        } else {
+            *libc::__errno_location()
+        }
+    }
+}
+
+/// The head of Linux's `siginfo_t` for an SI_QUEUE signal (x86_64 layout).
+#[repr(C)]
+struct SigQueueInfo {
+    signo: i32,
+    errno: i32,
+    code: i32,
+    _pad: i32,
+    pid: i32,
+    uid: u32,
+    value: usize,
+}
+
+const _: () = assert!(std::mem::size_of::<SigQueueInfo>() <= std::mem::size_of::<libc::siginfo_t>());
+
+/// The readable and writable mappings of this process, sorted (from `/proc/self/maps`).
+fn writable_mappings() -> Box<[(u64, u64)]> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/maps") else { return Box::default() };
+    let mut out: Vec<(u64, u64)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_ascii_whitespace();
+            let range = fields.next()?;
+            let perms = fields.next()?;
+            if !perms.starts_with("rw") {
+                return None;
+            }
+            let (lo, hi) = range.split_once('-')?;
+            Some((u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?))
+        })
+        .collect();
+    out.sort_unstable();
+    out.into_boxed_slice()
+}
