@@ -2,6 +2,7 @@
 //! (or a saved `goroutine` profile): grouped stacks, what each group waits for and who holds
 //! it, and the deadlocks the server found; `--full` prints the server's per-thread dump.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
@@ -118,16 +119,56 @@ impl Paint {
     }
 }
 
+/// What makes threads one group: their frames (function, file, line) and labels.
+type GroupKey<'a> = (Vec<(&'a str, &'a str, i64)>, Vec<(&'a str, &'a str)>);
+
+/// A group of threads: same stack, same labels (the thread names aside).
+struct Group<'a> {
+    count: i64,
+    labels: Vec<(&'a str, &'a str)>,
+    names: Vec<&'a str>,
+    frames: Vec<&'a holdup_pprof::FrameRef<'a>>,
+}
+
 /// Groups, largest first: count, what they wait for and who holds it, then the stack.
 fn grouped(view: &ProfileView<'_>, deadlocks: &[String], name: &str, paint: Paint) -> String {
     let samples = &view.profile().sample;
-    let total: i64 = samples.iter().filter_map(|s| s.value.first()).sum();
-    let mut order: Vec<usize> = (0..samples.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(samples[i].value.first().copied().unwrap_or(0)));
+    // Samples differing only by thread name (a holdup proto has one per thread) are one group.
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut index: HashMap<GroupKey<'_>, usize> = HashMap::new();
+    for s in samples {
+        let frames: Vec<_> = view.stack(s).collect();
+        let mut labels = view.labels(s);
+        let thread = labels
+            .iter()
+            .position(|(k, _)| *k == "thread")
+            .map(|i| labels.remove(i).1);
+        labels.sort_unstable();
+        let key = (
+            frames
+                .iter()
+                .map(|f| (f.function, f.file, f.line))
+                .collect(),
+            labels.clone(),
+        );
+        let i = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                count: 0,
+                labels,
+                names: Vec::new(),
+                frames,
+            });
+            groups.len() - 1
+        });
+        groups[i].count += s.value.first().copied().unwrap_or(0);
+        groups[i].names.extend(thread.filter(|t| !t.is_empty()));
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    let total: i64 = groups.iter().map(|g| g.count).sum();
     let mut out = format!(
         "{} in {} groups ({name})\n",
         paint.bold(&format!("{total} threads")),
-        samples.len()
+        groups.len()
     );
     if !deadlocks.is_empty() {
         let _ = writeln!(
@@ -143,10 +184,8 @@ fn grouped(view: &ProfileView<'_>, deadlocks: &[String], name: &str, paint: Pain
             let _ = writeln!(out, "  {}", paint.red(d));
         }
     }
-    for i in order {
-        let s = &samples[i];
-        let n = s.value.first().copied().unwrap_or(0);
-        let label = |k: &str| view.label(s, k);
+    for g in &groups {
+        let label = |k: &str| g.labels.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
         let what = match (label("wait"), label("lock")) {
             (Some("running"), _) => "running".to_owned(),
             (Some("unknown"), _) => "blocked outside holdup's primitives (wait unknown)".to_owned(),
@@ -162,37 +201,49 @@ fn grouped(view: &ProfileView<'_>, deadlocks: &[String], name: &str, paint: Pain
                 w
             }
             _ => {
-                let labels: Vec<String> = view
-                    .labels(s)
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
+                let labels: Vec<String> =
+                    g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 labels.join(", ")
             }
         };
-        let unavailable = label("stack") == Some("unavailable");
-        let count = format!("{n} thread{}", if n == 1 { "" } else { "s" });
+        let mut count = format!("{} thread{}", g.count, if g.count == 1 { "" } else { "s" });
+        if !g.names.is_empty() {
+            let mut names = g.names.clone();
+            names.sort_unstable();
+            let shown: Vec<&str> = names.iter().take(5).copied().collect();
+            let more = names.len().saturating_sub(shown.len());
+            let _ = write!(
+                count,
+                " ({}{})",
+                shown.join(", "),
+                if more > 0 {
+                    format!(", {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
         let what = if what.contains("held by") {
             paint.yellow(&what)
         } else {
             what
         };
         let _ = writeln!(out, "\n{}  {what}", paint.bold(&count));
-        if unavailable {
+        if label("stack") == Some("unavailable") {
             let _ = writeln!(
                 out,
                 "    {}",
                 paint.dim("(stack unavailable: the thread did not answer the dump's signal)")
             );
         }
-        let frames: Vec<_> = view.stack(s).collect();
-        let width = frames
+        let width = g
+            .frames
             .iter()
             .map(|f| f.function.len())
             .max()
             .unwrap_or(0)
             .min(80);
-        for f in frames {
+        for f in &g.frames {
             let func = if f.function.is_empty() {
                 format!("{:#x}", f.address)
             } else {

@@ -247,6 +247,26 @@ fn golden_outputs_of_every_subcommand() {
                 holdup_fixture("block.pb.gz"),
             ],
         ),
+        (
+            "dump-holdup-grouped.txt",
+            vec!["dump".into(), holdup_fixture("goroutine.txt")],
+        ),
+        (
+            "dump-holdup-proto.txt",
+            vec!["dump".into(), holdup_fixture("goroutine.pb.gz")],
+        ),
+        (
+            "dump-holdup-full.txt",
+            vec![
+                "dump".into(),
+                "--full".into(),
+                holdup_fixture("threads.txt"),
+            ],
+        ),
+        (
+            "dump-go-goroutine.txt",
+            vec!["dump".into(), go_fixture("goroutine.pb.gz")],
+        ),
     ];
     for (name, args) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -665,4 +685,43 @@ mod go_compat {
             assert!(!values(&ours).is_empty(), "{f}: no values");
         }
     }
+}
+
+#[test]
+fn dump_asks_a_server_for_its_threads_and_shows_deadlocks() {
+    let grouped = std::fs::read(holdup_fixture("goroutine.txt")).unwrap();
+    let full = std::fs::read(holdup_fixture("threads.txt")).unwrap();
+    let (base, server) = serve(vec![
+        ("200 OK", grouped.clone()),
+        ("200 OK", full),
+        ("200 OK", grouped),
+        ("404 Not Found", b"Unknown profile\n".to_vec()),
+    ]);
+    let out = ok(&["dump", &base]);
+    assert!(out.contains("1 deadlock found:"), "{out}");
+    assert!(out.contains("held by thread "), "{out}");
+    assert!(!out.contains('\x1b'), "no colour into a pipe: {out}");
+    let out = ok(&["dump", "--full", &format!("{base}/debug/pprof/")]);
+    assert!(out.starts_with("thread dump: "), "{out}");
+    let out = ok(&["dump", "--color", "always", &base]);
+    assert!(out.contains("\x1b[1;31m1 deadlock found:"), "{out}");
+    let e = fails(&["dump", &base]);
+    assert!(
+        e.contains("HTTP 404") && e.contains("Unknown profile"),
+        "{e}"
+    );
+    let seen = server.join().unwrap();
+    assert!(
+        seen[0].starts_with("GET /debug/pprof/goroutine?debug=1 "),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].starts_with("GET /debug/pprof/goroutine?debug=2 "),
+        "{seen:?}"
+    );
+    // Not a dump.
+    let e = fails(&["dump", &holdup_fixture("mutex.pb.gz")]);
+    assert!(e.contains("is not a goroutine profile"), "{e}");
+    let e = fails(&["dump", "--full", &holdup_fixture("goroutine.txt")]);
+    assert!(e.contains("is not a full thread dump"), "{e}");
 }

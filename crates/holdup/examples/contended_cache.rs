@@ -81,8 +81,14 @@ fn worker(cache: &Cache, start: &Barrier, stop: &AtomicBool, seed: u64) -> u64 {
     done
 }
 
-/// Runs `workers` threads against `cache` for `seconds`; returns lookups per second.
-fn run(cache: Arc<Cache>, workers: usize, seconds: f64) -> f64 {
+/// Runs `workers` threads against `cache` for `seconds`; returns lookups per second, and a
+/// thread dump taken halfway through if `dump` is set.
+fn run(
+    cache: Arc<Cache>,
+    workers: usize,
+    seconds: f64,
+    dump: bool,
+) -> (f64, Option<holdup::dump::ThreadDump>) {
     let start = Arc::new(Barrier::new(workers + 1));
     let stop = Arc::new(AtomicBool::new(false));
     let total = Arc::new(AtomicU64::new(0));
@@ -101,12 +107,72 @@ fn run(cache: Arc<Cache>, workers: usize, seconds: f64) -> f64 {
         .collect();
     start.wait();
     let began = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(seconds));
+    std::thread::sleep(Duration::from_secs_f64(seconds / 2.0));
+    let snapshot = dump.then(holdup::dump::threads);
+    std::thread::sleep(Duration::from_secs_f64(seconds).saturating_sub(began.elapsed()));
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.join().expect("worker panicked");
     }
-    total.load(Ordering::Relaxed) as f64 / began.elapsed().as_secs_f64()
+    (
+        total.load(Ordering::Relaxed) as f64 / began.elapsed().as_secs_f64(),
+        snapshot,
+    )
+}
+
+/// One line per kind of wait in `dump`: how many threads, on which lock, in which function, and
+/// who held it.
+fn print_dump_summary(dump: &holdup::dump::ThreadDump) {
+    println!(
+        "\n-- thread dump halfway through run 1 ({} threads, taken in {:.1} ms; `holdup dump` shows it live) --",
+        dump.len(),
+        dump.elapsed().as_secs_f64() * 1e3
+    );
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for t in dump.threads() {
+        let caller = t
+            .frames
+            .iter()
+            .map(|f| f.function.as_str())
+            .find(|f| !f.starts_with("holdup::") && !f.starts_with('<') && !f.starts_with("std::"))
+            .unwrap_or("?");
+        let what = match &t.wait {
+            Some(w) => format!(
+                "{} wait on {}:{} in {caller}",
+                w.kind.as_str(),
+                w.lock.file(),
+                w.lock.line()
+            ),
+            None if t.current => "taking this dump".to_owned(),
+            None => format!("running {caller}"),
+        };
+        let holder = match t.wait.as_ref().map(|w| &w.holder) {
+            Some(holdup::dump::Holder::Thread(h)) => {
+                h.name.clone().unwrap_or_else(|| h.tid.to_string())
+            }
+            _ => String::new(),
+        };
+        match groups.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, holders)) => holders.push(holder),
+            None => groups.push((what, vec![holder])),
+        }
+    }
+    groups.sort_by_key(|(_, h)| std::cmp::Reverse(h.len()));
+    for (what, holders) in groups {
+        let mut named: Vec<String> = holders.iter().filter(|h| !h.is_empty()).cloned().collect();
+        named.sort();
+        named.dedup();
+        let held = if named.is_empty() {
+            String::new()
+        } else {
+            format!(", held by {}", named.join(", "))
+        };
+        println!(
+            "{:>3} thread{} {what}{held}",
+            holders.len(),
+            if holders.len() == 1 { " " } else { "s" }
+        );
+    }
 }
 
 struct Args {
@@ -193,7 +259,12 @@ fn demo(args: &Args) -> std::io::Result<()> {
     println!("\n== run 1: Cache::get takes the write lock ==");
     let mutex_before = holdup::profile::mutex();
     let block_before = holdup::profile::block();
-    let buggy = run(Arc::new(Cache::new(false)), args.workers, args.seconds);
+    let (buggy, dump) = run(
+        Arc::new(Cache::new(false)),
+        args.workers,
+        args.seconds,
+        true,
+    );
     println!("throughput: {}", ops(buggy));
     let mutex = holdup::profile::mutex().delta(&mutex_before);
     let block = holdup::profile::block().delta(&block_before);
@@ -207,6 +278,9 @@ fn demo(args: &Args) -> std::io::Result<()> {
         &mutex_pb,
     );
     print_top("block profile (where threads waited)", &block_pb);
+    if let Some(dump) = &dump {
+        print_dump_summary(dump);
+    }
     print_hint(&mutex);
 
     std::fs::create_dir_all(&args.out)?;
@@ -216,7 +290,12 @@ fn demo(args: &Args) -> std::io::Result<()> {
     std::fs::write(&block_path, &block_pb)?;
 
     println!("\n== run 2: Cache::get takes the read lock ==");
-    let fixed = run(Arc::new(Cache::new(true)), args.workers, args.seconds);
+    let (fixed, _) = run(
+        Arc::new(Cache::new(true)),
+        args.workers,
+        args.seconds,
+        false,
+    );
     println!("throughput: {} ({:.1}x run 1)", ops(fixed), fixed / buggy);
 
     println!("\nprofiles written; open them with Go's pprof or the holdup CLI:");

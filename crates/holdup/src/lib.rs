@@ -59,6 +59,12 @@
 //!
 //! so that `go tool pprof -tagfocus lock=cache.rs` and Pyroscope can slice by lock.
 //!
+//! # Thread dumps
+//!
+//! [`dump::threads`] shows what every thread of the process is doing right now, like Go's
+//! goroutine dump: each thread's stack, what it waits for in a holdup primitive and for how long,
+//! who holds that lock, and the deadlocks among them ([`dump::Watchdog`] checks periodically).
+//!
 //! # Over HTTP
 //!
 //! [`http::serve`] serves the profiles at Go's `/debug/pprof/` paths on a background thread, for

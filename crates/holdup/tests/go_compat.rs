@@ -194,3 +194,65 @@ fn go_tool_pprof_reads_our_profiles() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn go_tool_pprof_reads_our_thread_dumps() {
+    let Some(go) = common::go() else { return };
+    // Two threads in a deadlock (they never finish), so that the text has `# deadlock:` lines.
+    let (a, b) = (Arc::new(Mutex::new(0u64)), Arc::new(Mutex::new(0u64)));
+    let both = Arc::new(holdup::sync::Barrier::new(2));
+    for (first, second) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+        let both = both.clone();
+        holdup::thread::spawn(move || {
+            let _one = first.lock().unwrap();
+            both.wait();
+            let _two = second.lock().unwrap();
+        });
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let dump = loop {
+        let d = holdup::dump::threads();
+        if !d.deadlocks().is_empty() || std::time::Instant::now() > deadline {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(dump.deadlocks().len(), 1);
+    let dir = temp_dir().join("dump");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let proto = dir.join("goroutine.pb.gz");
+    let mut bytes = Vec::new();
+    dump.write_pprof(&mut bytes).unwrap();
+    std::fs::write(&proto, &bytes).unwrap();
+    let raw = pprof(&go, &["-raw"], &proto);
+    assert!(raw.contains("PeriodType: goroutine count\n"), "{raw}");
+    assert!(
+        raw.contains("wait:[mutex]") && raw.contains("held_by:[thread "),
+        "{raw}"
+    );
+    let decoded = holdup_pprof::decode(&bytes).unwrap();
+    let view = ProfileView::new(&decoded).unwrap();
+    let ours = holdup_pprof::top(
+        &view,
+        &TopOptions {
+            node_count: 0,
+            ..TopOptions::default()
+        },
+    )
+    .to_string();
+    assert_eq!(ours, pprof(&go, &["-top"], &proto));
+    assert!(ours.contains(&format!("of {} total", dump.len())), "{ours}");
+
+    // The grouped text (Go's debug=1 layout, plus `# deadlock:` lines) parses, same total.
+    let text = dir.join("goroutine.txt");
+    let mut out = Vec::new();
+    dump.write_text(&mut out, holdup::dump::Detail::Grouped)
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("\n# deadlock: "));
+    std::fs::write(&text, &out).unwrap();
+    let top = pprof(&go, &["-top"], &text);
+    assert!(top.contains("Type: goroutine"), "{top}");
+    assert!(top.contains(&format!("of {} total", dump.len())), "{top}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

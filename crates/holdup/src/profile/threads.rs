@@ -148,7 +148,8 @@ impl CountProfile {
         // The executable's mapping, marked symbolized, so that readers do not try to
         // symbolize the synthetic frames.
         let mapping = executable_mapping().map_or(0, |m| b.mapping(&m));
-        let mut locations: BTreeMap<(u64, &str), u64> = BTreeMap::new();
+        // Locations by address; synthetic frames (address 0) by their one line.
+        let mut locations: BTreeMap<(u64, &str, &str, u32), u64> = BTreeMap::new();
         for ((frames, labels), n) in self.ordered() {
             let mut locs = Vec::new();
             let mut i = 0;
@@ -165,7 +166,10 @@ impl CountProfile {
                     })
                     .collect();
                 let address = frames[j].pc;
-                let key = (address, if address == 0 { frames[i].function.as_str() } else { "" });
+                let key = match address {
+                    0 => (0, frames[i].function.as_str(), frames[i].file.as_str(), frames[i].line),
+                    _ => (address, "", "", 0),
+                };
                 let id = *locations.entry(key).or_insert_with(|| b.location(mapping, address, &lines));
                 locs.push(id);
                 i = j + 1;

@@ -25,7 +25,7 @@ use crate::profile::Kind;
 /// - Write guards remember whether they were written through: mutex-profile samples of
 ///   `rwlock-write` carry `mutated=no` when the write lock was taken only to read, the bug the
 ///   seed demo (`examples/contended_cache.rs`) is about.
-/// - Each lock is 48 bytes larger, guards one pointer larger; the unstable mapped guards are
+/// - Each lock is 56 bytes larger, guards one pointer larger; the unstable mapped guards are
 ///   not mirrored.
 ///
 /// ```
