@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p holdup-bench                 # everything (about a minute)
 //! cargo run --release -p holdup-bench -- --quick      # shorter runs, for CI smoke checks
-//! cargo run --release -p holdup-bench -- uncontended | contended | events | callgrind | http | cli | dump
+//! cargo run --release -p holdup-bench -- uncontended | contended | events | callgrind | http | cli | dump | leak
 //! cargo run --release -p holdup-bench -- contended --settings 100:0,0:10000   # more rows
 //! RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=target/fp \
 //!     cargo run --release -p holdup-bench -- events   # frame-pointer unwinding too
@@ -80,7 +80,7 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [--quick] [--settings F:R,...]\n\
+                    "usage: holdup-bench [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [--quick] [--settings F:R,...]\n\
                      \n\
                      Runs the named parts (all by default), each variant side by side in this process.\n\
                      --quick        shorter runs (for smoke checks)\n\
@@ -116,6 +116,7 @@ fn main() {
         "http",
         "cli",
         "dump",
+        "leak",
     ];
     if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
         eprintln!("holdup-bench: unknown benchmark {bad:?}; choose from {known:?} (and --quick)");
@@ -150,6 +151,89 @@ fn main() {
     }
     if all || what.contains(&"dump") {
         dump(&opts);
+    }
+    if all || what.contains(&"leak") {
+        leak(&opts);
+    }
+}
+
+/// Time of a clean leak check (`holdup::leak::find`, and a `Guard` created and dropped) while
+/// 10 or 1,000 unrelated threads are alive: half started through `holdup::thread` by another
+/// thread (another scope), half plain std threads started before the guard.
+fn leak(opts: &Options) {
+    let reps = if opts.quick { 20 } else { 200 };
+    println!("\n== clean leak check (holdup::leak), median of {reps} ==");
+    println!(
+        "{:>9} {:>14} {:>20}",
+        "threads", "find() us", "Guard new+drop us"
+    );
+    let sizes: &[usize] = if opts.quick { &[10, 100] } else { &[10, 1000] };
+    for &n in sizes {
+        let park = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let mut threads = Vec::new();
+        // Another scope's holdup threads: started from a std thread.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let spawner = {
+            let park = park.clone();
+            std::thread::spawn(move || {
+                let handles: Vec<_> = (0..n / 2)
+                    .map(|_| {
+                        let park = park.clone();
+                        holdup::thread::Builder::new()
+                            .stack_size(64 * 1024)
+                            .spawn(move || {
+                                let (m, cv) = &*park;
+                                let mut done = m.lock().unwrap();
+                                while !*done {
+                                    done = cv.wait(done).unwrap();
+                                }
+                            })
+                            .expect("spawn")
+                    })
+                    .collect();
+                ready_tx.send(()).unwrap();
+                for h in handles {
+                    h.join().unwrap();
+                }
+            })
+        };
+        ready_rx.recv().unwrap();
+        for _ in 0..n - n / 2 {
+            let park = park.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn(move || {
+                        let (m, cv) = &*park;
+                        let mut done = m.lock().unwrap();
+                        while !*done {
+                            done = cv.wait(done).unwrap();
+                        }
+                    })
+                    .expect("spawn"),
+            );
+        }
+        let mut find_us = Vec::new();
+        let mut guard_us = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            holdup::leak::find(holdup::leak::Options::new()).expect("a clean check");
+            find_us.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            holdup::leak::Guard::new().check().expect("a clean guard");
+            guard_us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        println!(
+            "{n:>9} {:>14.0} {:>20.0}",
+            median(find_us),
+            median(guard_us)
+        );
+        *park.0.lock().unwrap() = true;
+        park.1.notify_all();
+        for t in threads {
+            t.join().unwrap();
+        }
+        spawner.join().unwrap();
     }
 }
 

@@ -65,6 +65,12 @@
 //! goroutine dump: each thread's stack, what it waits for in a holdup primitive and for how long,
 //! who holds that lock, and the deadlocks among them ([`dump::Watchdog`] checks periodically).
 //!
+//! # Leak checks
+//!
+//! [`leak::Guard`] fails a test that leaves threads running, like Go's goleak, and works while
+//! `cargo test` runs tests in parallel: threads started through [`thread`] belong to the guard
+//! that was alive when they (or their parents) were spawned.
+//!
 //! # Over HTTP
 //!
 //! [`http::serve`] serves the profiles at Go's `/debug/pprof/` paths on a background thread, for
@@ -107,6 +113,7 @@ cfg_not_loom! {
     mod clock;
     pub mod dump;
     mod hook;
+    pub mod leak;
     pub mod profile;
     mod registry;
     pub mod sync;

@@ -15,7 +15,7 @@
 //! stop anyone: they pin a record while they read the holder (see [`Record::holder_token`]).
 //! Nothing here is on a primitive's fast path.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,13 +91,54 @@ pub(crate) struct Spawn {
     pub(crate) stack: Box<[usize]>,
     /// The child's token once it runs (0 before): what a `join` on it waits for.
     pub(crate) token: Arc<AtomicUsize>,
+    /// The spawner's leak-check scope, which the child inherits.
+    pub(crate) scope: u64,
+    /// Whether the child registered; until then the spawn counts as pending in its scope.
+    registered: bool,
+}
+
+impl Drop for Spawn {
+    fn drop(&mut self) {
+        // The thread never ran its closure (the OS refused it): no longer pending.
+        if !self.registered {
+            pending(self.scope, -1);
+        }
+    }
+}
+
+/// Spawns not registered yet, per scope: a thread between `spawn` and its first instruction is
+/// already the scope's (a leak check must not miss it).
+static PENDING: Mutex<Vec<(u64, i64)>> = Mutex::new(Vec::new());
+
+fn pending(scope: u64, delta: i64) {
+    let mut p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    match p.iter_mut().find(|(s, _)| *s == scope) {
+        Some((_, n)) => *n += delta,
+        None => p.push((scope, delta)),
+    }
+    p.retain(|&(_, n)| n != 0);
+}
+
+/// The number of threads spawned in `scope` that have not started running yet.
+pub(crate) fn pending_in(scope: u64) -> usize {
+    let p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    p.iter().find(|(s, _)| *s == scope).map_or(0, |&(_, n)| n.max(0) as usize)
 }
 
 impl Spawn {
     /// Called in the spawning thread.
     pub(crate) fn here(site: &'static Location<'static>) -> Spawn {
         let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
-        Spawn { site, parent, stack: crate::profile::spawn_stack(), token: Arc::new(AtomicUsize::new(0)) }
+        let scope = current_scope();
+        pending(scope, 1);
+        Spawn {
+            site,
+            parent,
+            stack: crate::profile::spawn_stack(),
+            token: Arc::new(AtomicUsize::new(0)),
+            scope,
+            registered: false,
+        }
     }
 }
 
@@ -189,6 +230,32 @@ impl Drop for Current {
 
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// The leak-check scope threads spawned from this thread inherit; 0 until first needed.
+    static SCOPE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A fresh scope id (never 0).
+pub(crate) fn new_scope() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The calling thread's scope: the one it inherited or was given, else a fresh one (a thread
+/// holdup did not spawn is the root of its own scope).
+pub(crate) fn current_scope() -> u64 {
+    SCOPE
+        .try_with(|s| {
+            if s.get() == 0 {
+                s.set(new_scope());
+            }
+            s.get()
+        })
+        .unwrap_or(0)
+}
+
+/// Makes `scope` the calling thread's scope; returns the previous one.
+pub(crate) fn set_scope(scope: u64) -> u64 {
+    SCOPE.try_with(|s| s.replace(scope)).unwrap_or(0)
 }
 
 fn remove(record: &Arc<Record>) {
@@ -198,9 +265,11 @@ fn remove(record: &Arc<Record>) {
 
 /// Registers the calling thread, started through `holdup::thread`, until the returned value is
 /// dropped (also on panic).
-pub(crate) fn register(name: Option<String>, spawn: Spawn) -> Registration {
+pub(crate) fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
     spawn.token.store(token(), Ordering::Release);
-    let site = spawn.site;
+    set_scope(spawn.scope);
+    spawn.registered = true;
+    let (site, scope) = (spawn.site, spawn.scope);
     let record = Arc::new(Record::new(name, Some(spawn)));
     let _ = CURRENT.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
@@ -208,6 +277,7 @@ pub(crate) fn register(name: Option<String>, spawn: Spawn) -> Registration {
         }
     });
     THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+    pending(scope, -1);
     let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
     match created.iter_mut().find(|(s, _)| std::ptr::eq(*s, site)) {
         Some((_, n)) => *n += 1,
@@ -306,6 +376,8 @@ pub(crate) struct Entry {
     pub(crate) started: SystemTime,
     /// Site, parent and the spawner's stack, for threads started through `holdup::thread`.
     pub(crate) spawn: Option<SpawnEntry>,
+    /// The leak-check scope it was spawned in (0 for threads holdup did not spawn).
+    pub(crate) scope: u64,
     pub(crate) wait: Option<EntryWait>,
 }
 
@@ -338,6 +410,7 @@ pub(crate) fn entries() -> Vec<Entry> {
             token: r.token,
             started: r.started,
             spawn: r.spawn.as_ref().map(|s| (s.site, s.parent.clone(), s.stack.clone())),
+            scope: r.spawn.as_ref().map_or(0, |s| s.scope),
             wait: wait_of(r, now),
         })
         .collect()

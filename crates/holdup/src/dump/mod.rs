@@ -65,7 +65,7 @@ mod watchdog;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod capture;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::panic::Location;
@@ -367,11 +367,23 @@ pub fn threads() -> ThreadDump {
 
 /// Dumps every thread.
 pub fn threads_with(options: &Options) -> ThreadDump {
+    dump(options, None)
+}
+
+/// Dumps the threads with these OS ids (those still alive), for the leak checker.
+pub(crate) fn threads_only(options: &Options, tids: &HashSet<i64>) -> ThreadDump {
+    dump(options, Some(tids))
+}
+
+fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
     let started = Instant::now();
     let time = SystemTime::now();
     let me = registry::os_tid();
-    let entries = registry::entries();
-    let (tasks, captured, source) = collect(options, me);
+    let mut entries = registry::entries();
+    if let Some(only) = only {
+        entries.retain(|e| only.contains(&e.os_tid));
+    }
+    let (tasks, captured, source) = collect(options, only);
     // Tokens (each thread's identity as locks record it) → OS thread ids.
     let mut by_token: HashMap<usize, i64> = entries.iter().map(|e| (e.token, e.os_tid)).collect();
     for (tid, c) in &captured {
@@ -723,9 +735,11 @@ fn source_reason(source: &str) -> String {
 
 /// Lists the process's threads and takes their stacks.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn collect(options: &Options, me: i64) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
-    let _ = me;
-    let tids = task_ids();
+fn collect(options: &Options, only: Option<&HashSet<i64>>) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
+    let mut tids = task_ids();
+    if let Some(only) = only {
+        tids.retain(|t| only.contains(t));
+    }
     let tids32: Vec<i32> = tids.iter().filter_map(|&t| i32::try_from(t).ok()).collect();
     // Stack capture needs the unwind tables; reading them once costs milliseconds.
     crate::profile::warm_up();
@@ -765,23 +779,51 @@ fn collect(options: &Options, me: i64) -> (BTreeMap<i64, Task>, HashMap<i64, Cap
 
 /// Lists the process's threads (no stacks on this platform).
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-fn collect(_options: &Options, _me: i64) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
+fn collect(
+    _options: &Options,
+    only: Option<&HashSet<i64>>,
+) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
     #[cfg(target_os = "linux")]
     {
-        let tasks = task_ids().into_iter().map(|t| (t, read_task(t))).collect();
+        let tasks = task_ids()
+            .into_iter()
+            .filter(|t| only.is_none_or(|o| o.contains(t)))
+            .map(|t| (t, read_task(t)))
+            .collect();
         return (tasks, HashMap::new(), "registry and /proc only");
     }
     #[cfg(not(target_os = "linux"))]
-    (BTreeMap::new(), HashMap::new(), "registry only")
+    {
+        let _ = only;
+        (BTreeMap::new(), HashMap::new(), "registry only")
+    }
 }
 
+/// The OS ids of the process's threads now, sorted (empty where unknown).
 #[cfg(target_os = "linux")]
-fn task_ids() -> Vec<i64> {
+pub(crate) fn task_ids() -> Vec<i64> {
     let mut out: Vec<i64> = std::fs::read_dir("/proc/self/task")
         .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
         .unwrap_or_default();
     out.sort_unstable();
     out
+}
+
+/// The OS ids of the process's threads now (empty where unknown).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn task_ids() -> Vec<i64> {
+    Vec::new()
+}
+
+/// The kernel's name of thread `tid` (Linux), if it is alive.
+pub(crate) fn task_name(tid: i64) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    return read_task(tid).name;
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tid;
+        None
+    }
 }
 
 /// Name and state from `/proc/self/task/<tid>/stat` (one read: `tid (comm) S ...`).
