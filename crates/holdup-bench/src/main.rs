@@ -157,6 +157,15 @@ fn main() {
     }
 }
 
+/// Blocks until `park`'s flag is set and its condvar notified.
+fn park_until_done(park: &(std::sync::Mutex<bool>, std::sync::Condvar)) {
+    let (m, cv) = park;
+    let mut done = m.lock().unwrap();
+    while !*done {
+        done = cv.wait(done).unwrap();
+    }
+}
+
 /// Time of a clean leak check (`holdup::leak::find`, and a `Guard` created and dropped) while
 /// 10 or 1,000 unrelated threads are alive: half started through `holdup::thread` by another
 /// thread (another scope), half plain std threads started before the guard.
@@ -181,13 +190,7 @@ fn leak(opts: &Options) {
                         let park = park.clone();
                         holdup::thread::Builder::new()
                             .stack_size(64 * 1024)
-                            .spawn(move || {
-                                let (m, cv) = &*park;
-                                let mut done = m.lock().unwrap();
-                                while !*done {
-                                    done = cv.wait(done).unwrap();
-                                }
-                            })
+                            .spawn(move || park_until_done(&park))
                             .expect("spawn")
                     })
                     .collect();
@@ -203,13 +206,7 @@ fn leak(opts: &Options) {
             threads.push(
                 std::thread::Builder::new()
                     .stack_size(64 * 1024)
-                    .spawn(move || {
-                        let (m, cv) = &*park;
-                        let mut done = m.lock().unwrap();
-                        while !*done {
-                            done = cv.wait(done).unwrap();
-                        }
-                    })
+                    .spawn(move || park_until_done(&park))
                     .expect("spawn"),
             );
         }
@@ -254,11 +251,7 @@ fn dump_recurse(
     if i.is_multiple_of(2) {
         drop(black_box(lock.lock()));
     } else {
-        let (m, cv) = park;
-        let mut done = m.lock().unwrap();
-        while !*done {
-            done = cv.wait(done).unwrap();
-        }
+        park_until_done(park);
     }
 }
 

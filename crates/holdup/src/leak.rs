@@ -252,13 +252,7 @@ impl fmt::Display for Leaks {
             if let StackStatus::Unavailable(why) = &t.stack {
                 writeln!(f, "    stack unavailable: {why}")?;
             }
-            for fr in &t.frames {
-                let name = if fr.function.is_empty() { format!("{:#x}", fr.address) } else { fr.function.clone() };
-                writeln!(f, "    {name}")?;
-                if !fr.file.is_empty() {
-                    writeln!(f, "        at {}:{}", fr.file, fr.line)?;
-                }
-            }
+            dump::write_frames(f, &t.frames, "    ")?;
         }
         if let Some(note) = self.note {
             writeln!(f, "({note})")?;

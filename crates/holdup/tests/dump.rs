@@ -188,12 +188,14 @@ fn blocked_in_std_mutex(lock: &std::sync::Mutex<()>) {
     drop(std::hint::black_box(lock.lock()));
 }
 
-#[test]
-fn a_two_lock_deadlock_is_one_cycle_naming_both_locks_and_threads() {
-    let (a, a_site) = (Arc::new(Mutex::new(())), here!());
-    let (b, b_site) = (Arc::new(Mutex::new(())), here!());
+/// Starts two threads named `names` that take `a` and `b` in opposite orders and deadlock.
+/// They never finish (the test process exits anyway).
+fn deadlock(names: [&str; 2], a: &Arc<Mutex<()>>, b: &Arc<Mutex<()>>) {
     let both = Arc::new(Barrier::new(2));
-    let spawn = |name: &str, first: Arc<Mutex<()>>, second: Arc<Mutex<()>>| {
+    for (name, first, second) in [
+        (names[0], a.clone(), b.clone()),
+        (names[1], b.clone(), a.clone()),
+    ] {
         let both = Arc::clone(&both);
         holdup::thread::Builder::new()
             .name(name.into())
@@ -202,11 +204,15 @@ fn a_two_lock_deadlock_is_one_cycle_naming_both_locks_and_threads() {
                 both.wait();
                 let _two = second.lock().unwrap();
             })
-            .unwrap()
-    };
-    // Deadlocked on purpose: these threads never finish (the test process exits anyway).
-    let _left = spawn("dl-left", Arc::clone(&a), Arc::clone(&b));
-    let _right = spawn("dl-right", Arc::clone(&b), Arc::clone(&a));
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_two_lock_deadlock_is_one_cycle_naming_both_locks_and_threads() {
+    let (a, a_site) = (Arc::new(Mutex::new(())), here!());
+    let (b, b_site) = (Arc::new(Mutex::new(())), here!());
+    deadlock(["dl-left", "dl-right"], &a, &b);
     until("both threads to block", || {
         waiting_on(&a_site) + waiting_on(&b_site) == 2
     });
@@ -465,22 +471,7 @@ fn the_watchdog_reports_a_deadlock_once_with_the_dump() {
         })
         .start()
         .unwrap();
-    let both = Arc::new(Barrier::new(2));
-    for (name, first, second) in [
-        ("wd-left", a.clone(), b.clone()),
-        ("wd-right", b.clone(), a.clone()),
-    ] {
-        let both = Arc::clone(&both);
-        // Deadlocked on purpose: these threads never finish.
-        holdup::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                let _one = first.lock().unwrap();
-                both.wait();
-                let _two = second.lock().unwrap();
-            })
-            .unwrap();
-    }
+    deadlock(["wd-left", "wd-right"], &a, &b);
     let (mut locks, threads, summary) = incidents
         .recv_timeout(Duration::from_secs(20))
         .expect("a deadlock incident");

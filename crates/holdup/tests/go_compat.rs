@@ -93,6 +93,23 @@ fn pprof(go: &Path, args: &[&str], file: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Asserts that `go tool pprof -top` prints what holdup's `top` prints for `bytes` (written at
+/// `path`); returns it.
+fn assert_top_matches(go: &Path, bytes: &[u8], path: &Path) -> String {
+    let decoded = holdup_pprof::decode(bytes).unwrap();
+    let view = ProfileView::new(&decoded).unwrap();
+    let ours = holdup_pprof::top(
+        &view,
+        &TopOptions {
+            node_count: 0,
+            ..TopOptions::default()
+        },
+    )
+    .to_string();
+    assert_eq!(ours, pprof(go, &["-top"], path), "{}", path.display());
+    ours
+}
+
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("holdup-go-compat-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -151,17 +168,7 @@ fn go_tool_pprof_reads_our_profiles() {
         }
 
         // pprof's -top equals ours on the same bytes.
-        let decoded = holdup_pprof::decode(&bytes).unwrap();
-        let view = ProfileView::new(&decoded).unwrap();
-        let ours = holdup_pprof::top(
-            &view,
-            &TopOptions {
-                node_count: 0,
-                ..TopOptions::default()
-            },
-        )
-        .to_string();
-        assert_eq!(ours, pprof(&go, &["-top"], &path), "{name}");
+        assert_top_matches(&go, &bytes, &path);
     }
 
     // Tags: holdup's labels slice the profile.
@@ -231,17 +238,7 @@ fn go_tool_pprof_reads_our_thread_dumps() {
         raw.contains("wait:[mutex]") && raw.contains("held_by:[thread "),
         "{raw}"
     );
-    let decoded = holdup_pprof::decode(&bytes).unwrap();
-    let view = ProfileView::new(&decoded).unwrap();
-    let ours = holdup_pprof::top(
-        &view,
-        &TopOptions {
-            node_count: 0,
-            ..TopOptions::default()
-        },
-    )
-    .to_string();
-    assert_eq!(ours, pprof(&go, &["-top"], &proto));
+    let ours = assert_top_matches(&go, &bytes, &proto);
     assert!(ours.contains(&format!("of {} total", dump.len())), "{ours}");
 
     // The grouped text (Go's debug=1 layout, plus `# deadlock:` lines) parses, same total.

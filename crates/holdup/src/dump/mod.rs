@@ -592,7 +592,8 @@ impl ThreadDump {
     }
 }
 
-fn write_frames(w: &mut impl fmt::Write, frames: &[Frame], indent: &str) -> fmt::Result {
+/// Writes `frames` as `{indent}function` and `{indent}    at file:line` lines.
+pub(crate) fn write_frames(w: &mut impl fmt::Write, frames: &[Frame], indent: &str) -> fmt::Result {
     for f in frames {
         let name = if f.function.is_empty() { format!("{:#x}", f.address) } else { f.function.clone() };
         writeln!(w, "{indent}{name}")?;
