@@ -134,7 +134,12 @@ fn print_dump_summary(dump: &holdup::dump::ThreadDump) {
             .frames
             .iter()
             .map(|f| f.function.as_str())
-            .find(|f| !f.starts_with("holdup::") && !f.starts_with('<') && !f.starts_with("std::"))
+            .find(|f| {
+                f.contains("::")
+                    && !f.starts_with("holdup::")
+                    && !f.starts_with('<')
+                    && !f.starts_with("std::")
+            })
             .unwrap_or("?");
         let what = match &t.wait {
             Some(w) => format!(
@@ -144,7 +149,11 @@ fn print_dump_summary(dump: &holdup::dump::ThreadDump) {
                 w.lock.line()
             ),
             None if t.current => "taking this dump".to_owned(),
-            None => format!("running {caller}"),
+            None if t.kernel_state == Some('R') => format!("running {caller}"),
+            None => format!(
+                "{} in {caller}, not in a holdup primitive",
+                t.name().unwrap_or("a thread")
+            ),
         };
         let holder = match t.wait.as_ref().map(|w| &w.holder) {
             Some(holdup::dump::Holder::Thread(h)) => {
