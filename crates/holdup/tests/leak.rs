@@ -298,6 +298,13 @@ fn verify_none_panics_with_the_report() {
             let _ = rx.recv();
         })
         .unwrap();
+    // Running and waiting (a thread the OS has not started yet is reported without a name).
+    while !holdup::thread::registered()
+        .iter()
+        .any(|t| t.name.as_deref() == Some("verify-leak") && t.waiting.is_some())
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let r = std::panic::catch_unwind(|| leak::verify_none(Options::new().retries(1)));
     let message = r.expect_err("a leak panics");
     let text = message
