@@ -169,19 +169,10 @@ impl Options {
 
     fn ignores_stack(&self, t: &Thread) -> bool {
         let top = t.frames.first().map(|f| f.function.as_str());
-        let program_top = t.frames.iter().map(|f| f.function.as_str()).find(|f| !is_library(f));
+        let program_top = t.frames.iter().map(|f| f.function.as_str()).find(|f| dump::is_program(f));
         self.top_functions.iter().any(|x| Some(x.as_str()) == top || Some(x.as_str()) == program_top)
             || t.frames.iter().any(|f| self.any_functions.contains(&f.function))
     }
-}
-
-/// A function of holdup, std or libc rather than the program.
-fn is_library(function: &str) -> bool {
-    function.is_empty()
-        || !function.contains("::")
-        || ["holdup::", "std::", "core::", "alloc::", "<holdup::", "<std::", "<core::", "<alloc::"]
-            .iter()
-            .any(|p| function.starts_with(p))
 }
 
 /// One leaked thread.

@@ -237,21 +237,19 @@ pub(crate) fn capture(tids: &[i32], timeout: Duration, stack_bytes: usize) -> io
     // at once on a few cores preempt each other inside their handlers (milliseconds of
     // interruption for some), while a wave of a few per core runs each handler through.
     let wave = WAVE_PER_CORE * std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (w, slots) in t.slots.chunks(wave).enumerate() {
-        for (j, slot) in slots.iter().enumerate() {
-            sent[w * wave + j] = queue_signal(pid, slot.tid, sig, generation);
+    // Whether slots `from..to` answered (or could not be signalled).
+    let answered = |sent: &[i32], from: usize, to: usize| {
+        t.slots[from..to].iter().zip(&sent[from..to]).all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE)
+    };
+    for from in (0..t.slots.len()).step_by(wave) {
+        let to = (from + wave).min(t.slots.len());
+        for (e, slot) in sent[from..to].iter_mut().zip(&t.slots[from..to]) {
+            *e = queue_signal(pid, slot.tid, sig, generation);
         }
-        let answered = |from: usize, to: usize| {
-            t.slots[from..to]
-                .iter()
-                .zip(&sent[from..to])
-                .all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE)
-        };
-        let (from, to) = (w * wave, w * wave + slots.len());
-        wait_until(|| answered(from, to), (Instant::now() + WAVE_WAIT).min(deadline));
+        wait_until(|| answered(&sent, from, to), (Instant::now() + WAVE_WAIT).min(deadline));
     }
     // Stragglers (slow to be scheduled, or not answering at all) until the deadline.
-    wait_until(|| t.slots.iter().zip(&sent).all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE), deadline);
+    wait_until(|| answered(&sent, 0, t.slots.len()), deadline);
     TABLE.store(std::ptr::null_mut(), Ordering::SeqCst);
     while ACTIVE.load(Ordering::SeqCst) != 0 {
         std::thread::yield_now();

@@ -426,7 +426,8 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
         let (stack, interrupted_for) = match captured.get(&tid) {
             Some(Captured::Stack { handler_ns, .. }) => (StackStatus::Captured, Some(Duration::from_nanos(*handler_ns))),
             Some(Captured::Missing(why)) => (StackStatus::Unavailable(why.clone()), None),
-            None => (StackStatus::Unavailable(source_reason(source)), None),
+            None if CAPTURES => (StackStatus::Unavailable("the thread was not running when the dump listed the threads".to_owned()), None),
+            None => (StackStatus::Unavailable(format!("stacks are not taken on this platform ({source})")), None),
         };
         let wait = entry.and_then(|e| e.wait).map(|w| Wait {
             kind: w.kind,
@@ -677,14 +678,15 @@ fn is_system(function: &str) -> bool {
         || ["std::", "core::", "alloc::", "<std::", "<core::", "<alloc::"].iter().any(|p| function.starts_with(p))
 }
 
+/// Whether a frame is the program's own: neither holdup's, nor std's or libc's.
+pub(crate) fn is_program(function: &str) -> bool {
+    !profile::is_internal(function) && !is_system(function)
+}
+
 /// The function that called `holdup::thread::spawn`: the first frame of the spawner's stack
 /// outside holdup and std.
 fn spawner(frames: &[DumpFrame]) -> Option<String> {
-    frames
-        .iter()
-        .map(|f| f.frame.function.as_str())
-        .find(|n| !profile::is_internal(n) && !is_system(n))
-        .map(str::to_owned)
+    frames.iter().map(|f| f.frame.function.as_str()).find(|n| is_program(n)).map(str::to_owned)
 }
 
 /// Human durations in Go's spirit: `850µs`, `12ms`, `5.2s`, `3 minutes`.
@@ -730,9 +732,8 @@ enum Captured {
     Missing(String),
 }
 
-fn source_reason(source: &str) -> String {
-    format!("stacks are not taken on this platform ({source})")
-}
+/// Whether this platform takes every thread's stack by signal.
+const CAPTURES: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
 
 /// Lists the process's threads and takes their stacks.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -846,6 +847,35 @@ fn read_task(tid: i64) -> Task {
     Task { name: Some(name), state }
 }
 
+/// The cycles of a wait-for graph in which each thread waits for at most one other (`next`):
+/// each cycle once, starting at its smallest id, in order of that id.
+pub(super) fn cycles(next: &HashMap<i64, i64>) -> Vec<Vec<i64>> {
+    let mut out: Vec<Vec<i64>> = Vec::new();
+    let mut done: HashSet<i64> = HashSet::new();
+    let mut starts: Vec<i64> = next.keys().copied().collect();
+    starts.sort_unstable();
+    for start in starts {
+        let mut path: Vec<i64> = Vec::new();
+        let mut at = start;
+        while !done.contains(&at) {
+            if let Some(i) = path.iter().position(|&p| p == at) {
+                let mut cycle = path[i..].to_vec();
+                let min = cycle.iter().enumerate().min_by_key(|(_, t)| **t).map_or(0, |(i, _)| i);
+                cycle.rotate_left(min);
+                out.push(cycle);
+                break;
+            }
+            path.push(at);
+            match next.get(&at) {
+                Some(&n) => at = n,
+                None => break,
+            }
+        }
+        done.extend(path);
+    }
+    out
+}
+
 /// Finds the wait-for cycles among the threads, confirmed by a second read of the waits.
 fn find_deadlocks(threads: &[Thread], entries: &[Entry], by_token: &HashMap<usize, i64>) -> Vec<Deadlock> {
     // thread → the thread it waits for.
@@ -856,37 +886,9 @@ fn find_deadlocks(threads: &[Thread], entries: &[Entry], by_token: &HashMap<usiz
             _ => None,
         })
         .collect();
-    let mut cycles: Vec<Vec<i64>> = Vec::new();
-    let mut done: HashMap<i64, bool> = HashMap::new();
-    let mut starts: Vec<i64> = next.keys().copied().collect();
-    starts.sort_unstable();
-    for start in starts {
-        let mut path: Vec<i64> = Vec::new();
-        let mut at = start;
-        loop {
-            if done.contains_key(&at) {
-                break;
-            }
-            if let Some(i) = path.iter().position(|&p| p == at) {
-                let mut cycle = path[i..].to_vec();
-                let min = cycle.iter().enumerate().min_by_key(|(_, t)| **t).map_or(0, |(i, _)| i);
-                cycle.rotate_left(min);
-                cycles.push(cycle);
-                break;
-            }
-            path.push(at);
-            match next.get(&at) {
-                Some(&n) => at = n,
-                None => break,
-            }
-        }
-        for p in path {
-            done.insert(p, true);
-        }
-    }
     let token_of: HashMap<i64, usize> = entries.iter().map(|e| (e.os_tid, e.token)).collect();
     let before: HashMap<i64, EntryWait> = entries.iter().filter_map(|e| Some((e.os_tid, e.wait?))).collect();
-    cycles
+    cycles(&next)
         .into_iter()
         .filter(|cycle| {
             // Confirm: every wait of the cycle is the same wait, on the same holder, as read now.

@@ -269,27 +269,22 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
             before: snapshot(name),
         };
     }
-    if name == "goroutine" {
+    let mut body = Vec::new();
+    let written = if name == "goroutine" {
+        // A thread dump: debug=2 is one entry per thread (Go's panic-style dump).
         let dump = crate::dump::threads();
-        let mut body = Vec::new();
-        let written = match params.debug {
+        match params.debug {
             0 => dump.write_pprof(&mut body),
             1 => dump.write_text(&mut body, crate::dump::Detail::Grouped),
             _ => dump.write_text(&mut body, crate::dump::Detail::Full),
-        };
-        return Action::Respond(match written {
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
-            Ok(()) if params.debug != 0 => plain(StatusCode::OK, "text/plain; charset=utf-8", body),
-            Ok(()) => attachment(name, body),
-        });
-    }
-    let mut body = Vec::new();
-    let snap = snapshot(name);
-    let written = match (&snap, params.debug != 0) {
-        (Snapshot::Contention(p), false) => p.write_pprof(&mut body),
-        (Snapshot::Contention(p), true) => p.write_text(&mut body),
-        (Snapshot::Count(p), false) => p.write_pprof(&mut body),
-        (Snapshot::Count(p), true) => p.write_text(&mut body),
+        }
+    } else {
+        match (&snapshot(name), params.debug != 0) {
+            (Snapshot::Contention(p), false) => p.write_pprof(&mut body),
+            (Snapshot::Contention(p), true) => p.write_text(&mut body),
+            (Snapshot::Count(p), false) => p.write_pprof(&mut body),
+            (Snapshot::Count(p), true) => p.write_text(&mut body),
+        }
     };
     Action::Respond(match written {
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),

@@ -224,7 +224,7 @@ pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
                                 inlined,
                             },
                             offset: sym.offset + u64::from(inlined),
-                            text_pc: if inlined { ret as u64 } else { (ret - 1) as u64 },
+                            text_pc: snapshot::text_pc(ret, inlined),
                         });
                     }
                 }

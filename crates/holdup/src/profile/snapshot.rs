@@ -345,7 +345,7 @@ impl Profile {
                         // Go's layout: an inlined frame shows the return address itself and
                         // lists it plus one; the physical frame shows the call address.
                         let inlined = i < last;
-                        let pc = if loc.ret == 0 { 0 } else if inlined { loc.ret } else { loc.ret - 1 };
+                        let pc = if loc.ret == 0 { 0 } else { text_pc(loc.ret, inlined) as usize };
                         if loc.ret != 0 {
                             pcs.push(pc as u64 + 1);
                         }
@@ -575,6 +575,12 @@ impl Ord for Name<'_> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         if std::ptr::eq(self.0, other.0) { std::cmp::Ordering::Equal } else { self.0.cmp(other.0) }
     }
+}
+
+/// The address Go's text formats list for a frame of return address `ret`: the return address
+/// itself for an inlined call, the call (one byte before) for the physical frame.
+pub(crate) fn text_pc(ret: usize, inlined: bool) -> u64 {
+    if inlined { ret as u64 } else { ret as u64 - 1 }
 }
 
 /// Whether a function belongs to holdup's implementation (recording, hooks, primitives).
