@@ -34,7 +34,11 @@ pub(crate) fn init() {
 /// The current time in ticks; never 0.
 #[inline]
 pub(crate) fn now() -> u64 {
-    if USE_TSC.load(Ordering::Relaxed) { tsc::read().max(1) } else { now_ns() }
+    if USE_TSC.load(Ordering::Relaxed) {
+        tsc::read().max(1)
+    } else {
+        now_ns()
+    }
 }
 
 /// Converts a tick count (a duration) to nanoseconds.
@@ -50,11 +54,17 @@ pub(crate) fn to_ns(ticks: u64) -> u64 {
 #[cfg(unix)]
 #[inline]
 pub(crate) fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC is always available on the
     // platforms std supports; clock_gettime only writes through the pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64).max(1)
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+        .max(1)
 }
 
 /// Nanoseconds since an arbitrary fixed point; never 0, never decreasing.
@@ -89,7 +99,11 @@ mod tsc {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let (t1, n1) = (read(), super::now_ns());
         let ticks = t1.wrapping_sub(t0);
-        if ticks == 0 { 1.0 } else { n1.saturating_sub(n0) as f64 / ticks as f64 }
+        if ticks == 0 {
+            1.0
+        } else {
+            n1.saturating_sub(n0) as f64 / ticks as f64
+        }
     }
 }
 
@@ -119,6 +133,9 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let (t1, n1) = (now(), now_ns());
         let (measured, truth) = (to_ns(t1 - t0) as f64, (n1 - n0) as f64);
-        assert!((measured - truth).abs() < 0.01 * truth, "{measured} vs {truth}");
+        assert!(
+            (measured - truth).abs() < 0.01 * truth,
+            "{measured} vs {truth}"
+        );
     }
 }

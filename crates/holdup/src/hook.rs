@@ -152,11 +152,23 @@ pub(crate) fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
     let (c, site) = (&meta.contention, meta.site);
     let published = registry::waiting(kind, site, Target::Lock(&meta.holder));
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
-        return Wait { start: 0, registered: None, published, site, kind };
+        return Wait {
+            start: 0,
+            registered: None,
+            published,
+            site,
+            kind,
+        };
     }
     let now = clock::now();
     c.enter(now);
-    Wait { start: now, registered: Some(c), published, site, kind }
+    Wait {
+        start: now,
+        registered: Some(c),
+        published,
+        site,
+        kind,
+    }
 }
 
 /// The lock waited for after [`contended`] is now held.
@@ -171,15 +183,28 @@ pub(crate) fn acquired(wait: Wait<'_>) {
 #[cold]
 #[inline(never)]
 fn acquired_slow(mut wait: Wait<'_>) {
-    let Some(c) = wait.registered.take() else { return };
+    let Some(c) = wait.registered.take() else {
+        return;
+    };
     let released = c.leave();
     if COLLECTOR.settings.block_rate() <= 0 {
         return;
     }
     // The wait ended when a holder released the lock (Go stamps the wake-up time at the
     // release); if no contended release happened since the wait began, it ended now.
-    let end = if released >= wait.start { released } else { clock::now() };
-    block_event(clock::to_ns(end - wait.start), Labels { site: wait.site, kind: wait.kind, mutated: None });
+    let end = if released >= wait.start {
+        released
+    } else {
+        clock::now()
+    };
+    block_event(
+        clock::to_ns(end - wait.start),
+        Labels {
+            site: wait.site,
+            kind: wait.kind,
+            mutated: None,
+        },
+    );
 }
 
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.
@@ -195,7 +220,13 @@ pub(crate) fn blocking(site: Site, kind: Kind) -> Wait<'static> {
 pub(crate) fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'static> {
     let published = registry::waiting(kind, site, target);
     let timed = COLLECTOR.settings.block_rate() > 0 && !profile::in_profiler();
-    Wait { start: if timed { clock::now() } else { 0 }, registered: None, published, site, kind }
+    Wait {
+        start: if timed { clock::now() } else { 0 },
+        registered: None,
+        published,
+        site,
+        kind,
+    }
 }
 
 /// The wait started by [`blocking`] ended (the thread was woken, or the operation completed).
@@ -211,7 +242,14 @@ pub(crate) fn woken(wait: Wait<'_>) {
 #[inline(never)]
 fn woken_slow(wait: Wait<'_>) {
     let d = clock::now().saturating_sub(wait.start);
-    block_event(clock::to_ns(d), Labels { site: wait.site, kind: wait.kind, mutated: None });
+    block_event(
+        clock::to_ns(d),
+        Labels {
+            site: wait.site,
+            kind: wait.kind,
+            mutated: None,
+        },
+    );
 }
 
 /// Something for [`keep_caller_frame`] to keep alive after a recording call.
@@ -238,7 +276,11 @@ fn block_event(d: u64, labels: Labels) {
     if d < rate && (cheap_rand() % rate as u64) as i64 > d {
         return;
     }
-    let (count, delay) = if d < rate { (rate as f64 / d as f64, rate) } else { (1.0, d) };
+    let (count, delay) = if d < rate {
+        (rate as f64 / d as f64, rate)
+    } else {
+        (1.0, d)
+    };
     profile::record_block(labels, count, delay);
 }
 
@@ -284,7 +326,15 @@ fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl 
         return;
     }
     let delay = (delay.min(i64::MAX as u64) as i64).saturating_mul(fraction);
-    profile::record_mutex(Labels { site: meta.site, kind, mutated: written }, fraction as f64, delay);
+    profile::record_mutex(
+        Labels {
+            site: meta.site,
+            kind,
+            mutated: written,
+        },
+        fraction as f64,
+        delay,
+    );
 }
 
 thread_local! {

@@ -169,9 +169,17 @@ impl Options {
 
     fn ignores_stack(&self, t: &Thread) -> bool {
         let top = t.frames.first().map(|f| f.function.as_str());
-        let program_top = t.frames.iter().map(|f| f.function.as_str()).find(|f| dump::is_program(f));
-        self.top_functions.iter().any(|x| Some(x.as_str()) == top || Some(x.as_str()) == program_top)
-            || t.frames.iter().any(|f| self.any_functions.contains(&f.function))
+        let program_top = t
+            .frames
+            .iter()
+            .map(|f| f.function.as_str())
+            .find(|f| dump::is_program(f));
+        self.top_functions
+            .iter()
+            .any(|x| Some(x.as_str()) == top || Some(x.as_str()) == program_top)
+            || t.frames
+                .iter()
+                .any(|f| self.any_functions.contains(&f.function))
     }
 }
 
@@ -221,21 +229,35 @@ impl Leaks {
 
 const PARALLEL_UNCHECKED: &str = "threads not started through holdup::thread were not checked: other tests run in this process and their threads cannot be told apart (they are checked under cargo nextest or --test-threads=1, or with Options::other_threads)";
 const PARALLEL_BEST_EFFORT: &str = "threads not started through holdup::thread were found by listing the process's threads while other tests run in this process: they may be another test's (exact under cargo nextest or --test-threads=1)";
-const LISTED: &str = "threads not started through holdup::thread were found by listing the process's threads";
+const LISTED: &str =
+    "threads not started through holdup::thread were found by listing the process's threads";
 
 impl fmt::Display for Leaks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.len();
-        writeln!(f, "found {n} leaked thread{}:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "found {n} leaked thread{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
         if self.starting > 0 {
-            writeln!(f, "  {} spawned through holdup::thread but not running yet", self.starting)?;
+            writeln!(
+                f,
+                "  {} spawned through holdup::thread but not running yet",
+                self.starting
+            )?;
         }
         for l in &self.threads {
             let t = &l.thread;
             let mut head = format!("  {} [{}]", t.thread, t.status());
             if let Some(Spawn { site, function, .. }) = &t.spawn {
                 match function {
-                    Some(func) => write!(head, " spawned by {func} at {}:{}", site.file(), site.line())?,
+                    Some(func) => write!(
+                        head,
+                        " spawned by {func} at {}:{}",
+                        site.file(),
+                        site.line()
+                    )?,
                     None => write!(head, " spawned at {}:{}", site.file(), site.line())?,
                 }
             }
@@ -303,7 +325,11 @@ fn candidates(ctx: &Context, opts: &Options, other: bool) -> Vec<(i64, bool)> {
         .map(|e| (e.os_tid, false))
         .collect();
     if other && let Some(base) = ctx.baseline.as_ref().or(opts.baseline.as_ref()) {
-        let spawned: HashSet<i64> = entries.iter().filter(|e| e.spawn.is_some()).map(|e| e.os_tid).collect();
+        let spawned: HashSet<i64> = entries
+            .iter()
+            .filter(|e| e.spawn.is_some())
+            .map(|e| e.os_tid)
+            .collect();
         for tid in dump::task_ids() {
             if tid == me || base.contains(&tid) || ignored(tid) || spawned.contains(&tid) {
                 continue;
@@ -328,7 +354,10 @@ fn confirm(opts: &Options, found: &[(i64, bool)]) -> Vec<LeakedThread> {
             if opts.ignores_name(thread.name()) || opts.ignores_stack(&thread) {
                 return None;
             }
-            Some(LeakedThread { thread, unattributed })
+            Some(LeakedThread {
+                thread,
+                unattributed,
+            })
         })
         .collect()
 }
@@ -353,21 +382,36 @@ fn check(ctx: &Context, opts: &Options) -> (Result<(), Leaks>, Option<Leaks>) {
         let starting = registry::pending_in(ctx.scope);
         let mut found = candidates(ctx, opts, look_other);
         if opts.needs_stacks() && !found.is_empty() {
-            found = confirm(opts, &found).iter().map(|l| (l.thread.tid(), l.unattributed)).collect();
+            found = confirm(opts, &found)
+                .iter()
+                .map(|l| (l.thread.tid(), l.unattributed))
+                .collect();
         }
         if found.is_empty() && starting == 0 {
             return (Ok(()), None);
         }
         if attempt >= opts.retries {
             // Stacks are taken only now: a clean check lists threads, it does not dump them.
-            let (fail, warn): (Vec<_>, Vec<_>) =
-                confirm(opts, &found).into_iter().partition(|l| !l.unattributed || fail_other);
-            let warn = (!warn.is_empty()).then(|| Leaks { threads: warn, starting: 0, note: note(true) });
+            let (fail, warn): (Vec<_>, Vec<_>) = confirm(opts, &found)
+                .into_iter()
+                .partition(|l| !l.unattributed || fail_other);
+            let warn = (!warn.is_empty()).then(|| Leaks {
+                threads: warn,
+                starting: 0,
+                note: note(true),
+            });
             if fail.is_empty() && starting == 0 {
                 return (Ok(()), warn);
             }
             let unattributed = fail.iter().any(|l| l.unattributed);
-            return (Err(Leaks { threads: fail, starting, note: note(unattributed) }), warn);
+            return (
+                Err(Leaks {
+                    threads: fail,
+                    starting,
+                    note: note(unattributed),
+                }),
+                warn,
+            );
         }
         std::thread::sleep(Duration::from_micros(1u64 << attempt.min(40)).min(opts.max_sleep));
         attempt += 1;
@@ -387,7 +431,10 @@ fn report_warnings(warn: Option<Leaks>) {
 ///
 /// [`Leaks`] when threads are left; its `Display` is the report.
 pub fn find(options: Options) -> Result<(), Leaks> {
-    let ctx = Context { scope: registry::current_scope(), baseline: None };
+    let ctx = Context {
+        scope: registry::current_scope(),
+        baseline: None,
+    };
     let (result, warn) = check(&ctx, &options);
     report_warnings(warn);
     result
@@ -432,7 +479,15 @@ impl Guard {
         let scope = registry::new_scope();
         let previous_scope = registry::set_scope(scope);
         let baseline: HashSet<i64> = dump::task_ids().into_iter().collect();
-        Guard { ctx: Context { scope, baseline: Some(baseline) }, previous_scope, options, armed: true }
+        Guard {
+            ctx: Context {
+                scope,
+                baseline: Some(baseline),
+            },
+            previous_scope,
+            options,
+            armed: true,
+        }
     }
 
     /// Checks now (as dropping it would, without panicking) and disarms the guard.

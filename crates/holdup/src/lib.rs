@@ -105,20 +105,24 @@
 mod loom;
 mod state;
 
-macro_rules! cfg_not_loom {
-    ($($item:item)*) => { $( #[cfg(not(holdup_loom))] $item )* };
-}
-
-cfg_not_loom! {
-    mod clock;
-    pub mod dump;
-    mod hook;
-    pub mod leak;
-    pub mod profile;
-    mod registry;
-    pub mod sync;
-    pub mod thread;
-}
+// Under loom (`--cfg holdup_loom`) only the lock-free state and its models are built. The
+// modules are declared one by one, not through a macro, so that rustfmt sees them.
+#[cfg(not(holdup_loom))]
+mod clock;
+#[cfg(not(holdup_loom))]
+pub mod dump;
+#[cfg(not(holdup_loom))]
+mod hook;
+#[cfg(not(holdup_loom))]
+pub mod leak;
+#[cfg(not(holdup_loom))]
+pub mod profile;
+#[cfg(not(holdup_loom))]
+mod registry;
+#[cfg(not(holdup_loom))]
+pub mod sync;
+#[cfg(not(holdup_loom))]
+pub mod thread;
 
 #[cfg(all(feature = "http", not(holdup_loom)))]
 pub mod http;

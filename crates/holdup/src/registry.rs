@@ -122,7 +122,9 @@ fn pending(scope: u64, delta: i64) {
 /// The number of threads spawned in `scope` that have not started running yet.
 pub(crate) fn pending_in(scope: u64) -> usize {
     let p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    p.iter().find(|(s, _)| *s == scope).map_or(0, |&(_, n)| n.max(0) as usize)
+    p.iter()
+        .find(|(s, _)| *s == scope)
+        .map_or(0, |&(_, n)| n.max(0) as usize)
 }
 
 impl Spawn {
@@ -273,10 +275,16 @@ pub(crate) fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
     let record = Arc::new(Record::new(name, Some(spawn)));
     let _ = CURRENT.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
-            *c = Some(Current { record: record.clone(), lazy: false });
+            *c = Some(Current {
+                record: record.clone(),
+                lazy: false,
+            });
         }
     });
-    THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+    THREADS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(record.clone());
     pending(scope, -1);
     let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
     match created.iter_mut().find(|(s, _)| std::ptr::eq(*s, site)) {
@@ -319,17 +327,25 @@ pub(crate) enum Target<'a> {
 pub(crate) fn waiting(kind: Kind, site: &'static Location<'static>, target: Target<'_>) -> bool {
     CURRENT
         .try_with(|c| {
-            let Ok(mut c) = c.try_borrow_mut() else { return false };
+            let Ok(mut c) = c.try_borrow_mut() else {
+                return false;
+            };
             let r = &c
                 .get_or_insert_with(|| {
                     let name = std::thread::current().name().map(str::to_owned);
                     let record = Arc::new(Record::new(name, None));
-                    THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+                    THREADS
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(record.clone());
                     Current { record, lazy: true }
                 })
                 .record;
             r.since_ns.store(crate::clock::now_ns(), Ordering::Relaxed);
-            r.site.store((site as *const Location<'static>).cast_mut(), Ordering::Relaxed);
+            r.site.store(
+                (site as *const Location<'static>).cast_mut(),
+                Ordering::Relaxed,
+            );
             let (holder, thread) = match target {
                 Target::None => (std::ptr::null_mut(), 0),
                 Target::Lock(h) => ((h as *const AtomicUsize).cast_mut(), 0),
@@ -383,7 +399,11 @@ pub(crate) struct Entry {
 
 /// Where a thread started through `holdup::thread` was spawned: the site, the parent (OS id
 /// and name) and the spawner's stack.
-pub(crate) type SpawnEntry = (&'static Location<'static>, (i64, Option<String>), Box<[usize]>);
+pub(crate) type SpawnEntry = (
+    &'static Location<'static>,
+    (i64, Option<String>),
+    Box<[usize]>,
+);
 
 /// A wait in progress, as read now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,7 +429,10 @@ pub(crate) fn entries() -> Vec<Entry> {
             os_tid: r.os_tid,
             token: r.token,
             started: r.started,
-            spawn: r.spawn.as_ref().map(|s| (s.site, s.parent.clone(), s.stack.clone())),
+            spawn: r
+                .spawn
+                .as_ref()
+                .map(|s| (s.site, s.parent.clone(), s.stack.clone())),
             scope: r.spawn.as_ref().map_or(0, |s| s.scope),
             wait: wait_of(r, now),
         })
@@ -420,7 +443,10 @@ pub(crate) fn entries() -> Vec<Entry> {
 pub(crate) fn wait_of_token(token: usize) -> Option<EntryWait> {
     let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
-    threads.iter().find(|r| r.token == token).and_then(|r| wait_of(r, now))
+    threads
+        .iter()
+        .find(|r| r.token == token)
+        .and_then(|r| wait_of(r, now))
 }
 
 fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
@@ -455,7 +481,11 @@ pub(crate) fn snapshot() -> Vec<ThreadInfo> {
                 spawn_site,
                 os_tid: e.os_tid,
                 started: e.started,
-                waiting: e.wait.map(|w| Waiting { kind: w.kind, lock: w.site, for_: w.for_ }),
+                waiting: e.wait.map(|w| Waiting {
+                    kind: w.kind,
+                    lock: w.site,
+                    for_: w.for_,
+                }),
             })
         })
         .collect()
@@ -464,7 +494,9 @@ pub(crate) fn snapshot() -> Vec<ThreadInfo> {
 /// Threads ever spawned through `holdup::thread`, per spawn site, in a stable order.
 pub(crate) fn created() -> Vec<(&'static Location<'static>, u64)> {
     let mut out = CREATED.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    out.sort_by(|a, b| (a.0.file(), a.0.line(), a.0.column()).cmp(&(b.0.file(), b.0.line(), b.0.column())));
+    out.sort_by(|a, b| {
+        (a.0.file(), a.0.line(), a.0.column()).cmp(&(b.0.file(), b.0.line(), b.0.column()))
+    });
     out
 }
 

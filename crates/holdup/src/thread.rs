@@ -26,14 +26,14 @@ use std::panic::Location;
 use std::thread as std_thread;
 
 pub use std::thread::{
-    AccessError, LocalKey, Result, Thread, ThreadId, available_parallelism, current, panicking, park, park_timeout,
-    sleep, yield_now,
+    AccessError, LocalKey, Result, Thread, ThreadId, available_parallelism, current, panicking,
+    park, park_timeout, sleep, yield_now,
 };
 
-pub use crate::registry::{ThreadInfo, Waiting};
 use crate::hook::{self, Site};
 use crate::profile::Kind;
 use crate::registry::{self, Target};
+pub use crate::registry::{ThreadInfo, Waiting};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -76,17 +76,26 @@ pub struct Builder {
 impl Builder {
     /// A builder with std's defaults.
     pub fn new() -> Builder {
-        Builder { inner: std_thread::Builder::new(), name: None }
+        Builder {
+            inner: std_thread::Builder::new(),
+            name: None,
+        }
     }
 
     /// Names the thread, as [`std::thread::Builder::name`].
     pub fn name(self, name: String) -> Builder {
-        Builder { inner: self.inner.name(name.clone()), name: Some(name) }
+        Builder {
+            inner: self.inner.name(name.clone()),
+            name: Some(name),
+        }
     }
 
     /// Sets the stack size, as [`std::thread::Builder::stack_size`].
     pub fn stack_size(self, size: usize) -> Builder {
-        Builder { inner: self.inner.stack_size(size), name: self.name }
+        Builder {
+            inner: self.inner.stack_size(size),
+            name: self.name,
+        }
     }
 
     /// Spawns the thread, as [`std::thread::Builder::spawn`].
@@ -108,7 +117,11 @@ impl Builder {
             let _registration = registry::register(name, spawn);
             f()
         })?;
-        Ok(JoinHandle { inner, site, target })
+        Ok(JoinHandle {
+            inner,
+            site,
+            target,
+        })
     }
 
     /// Spawns a scoped thread, as [`std::thread::Builder::spawn_scoped`].
@@ -134,7 +147,11 @@ impl Builder {
             let _registration = registry::register(name, spawn);
             f()
         })?;
-        Ok(ScopedJoinHandle { inner, site, target })
+        Ok(ScopedJoinHandle {
+            inner,
+            site,
+            target,
+        })
     }
 
     /// Spawns a thread without `'static` bounds, as [`std::thread::Builder::spawn_unchecked`].
@@ -163,7 +180,11 @@ impl Builder {
                 f()
             })
         }?;
-        Ok(JoinHandle { inner, site, target })
+        Ok(JoinHandle {
+            inner,
+            site,
+            target,
+        })
     }
 }
 
@@ -198,7 +219,11 @@ impl<T> JoinHandle<T> {
         if self.inner.is_finished() {
             return self.inner.join();
         }
-        let wait = hook::blocking_for(self.site, Kind::Join, Target::Thread(self.target.load(Ordering::Acquire)));
+        let wait = hook::blocking_for(
+            self.site,
+            Kind::Join,
+            Target::Thread(self.target.load(Ordering::Acquire)),
+        );
         let r = self.inner.join();
         hook::woken(wait);
         r
@@ -256,7 +281,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        Builder::new().spawn_scoped(self, f).expect("failed to spawn thread")
+        Builder::new()
+            .spawn_scoped(self, f)
+            .expect("failed to spawn thread")
     }
 }
 
@@ -285,7 +312,11 @@ impl<T> ScopedJoinHandle<'_, T> {
         if self.inner.is_finished() {
             return self.inner.join();
         }
-        let wait = hook::blocking_for(self.site, Kind::Join, Target::Thread(self.target.load(Ordering::Acquire)));
+        let wait = hook::blocking_for(
+            self.site,
+            Kind::Join,
+            Target::Thread(self.target.load(Ordering::Acquire)),
+        );
         let r = self.inner.join();
         hook::woken(wait);
         r

@@ -22,7 +22,14 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Registers and a copy of the stack.
-    Captured { ip: u64, sp: u64, bp: u64, token: usize, stack: Vec<u8>, handler_ns: u64 },
+    Captured {
+        ip: u64,
+        sp: u64,
+        bp: u64,
+        token: usize,
+        stack: Vec<u8>,
+        handler_ns: u64,
+    },
     /// The thread did not run its handler before the deadline.
     NoAnswer,
     /// The thread had exited when signalled.
@@ -140,20 +147,42 @@ unsafe fn answer(table: &Table, info: &libc::siginfo_t, ctx: &libc::ucontext_t) 
     let start = raw_ns();
     // SAFETY: gettid is a system call with no preconditions.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
-    let Ok(i) = table.slots.binary_search_by_key(&tid, |s| s.tid) else { return };
+    let Ok(i) = table.slots.binary_search_by_key(&tid, |s| s.tid) else {
+        return;
+    };
     let slot = &table.slots[i];
-    if slot.state.compare_exchange(PENDING, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    if slot
+        .state
+        .compare_exchange(PENDING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         return;
     }
     let g = &ctx.uc_mcontext.gregs;
-    let (ip, sp, bp) = (g[libc::REG_RIP as usize] as u64, g[libc::REG_RSP as usize] as u64, g[libc::REG_RBP as usize] as u64);
-    let limit = table.maps[..table.maps.partition_point(|&(lo, _)| lo <= sp)].last().filter(|&&(_, hi)| sp < hi);
-    let want = limit.map_or(table.stack_bytes as u64, |&(_, hi)| (hi - sp).min(table.stack_bytes as u64)) as usize;
+    let (ip, sp, bp) = (
+        g[libc::REG_RIP as usize] as u64,
+        g[libc::REG_RSP as usize] as u64,
+        g[libc::REG_RBP as usize] as u64,
+    );
+    let limit = table.maps[..table.maps.partition_point(|&(lo, _)| lo <= sp)]
+        .last()
+        .filter(|&&(_, hi)| sp < hi);
+    let want = limit.map_or(table.stack_bytes as u64, |&(_, hi)| {
+        (hi - sp).min(table.stack_bytes as u64)
+    }) as usize;
     // SAFETY: slot i owns this part of the buffer, and only the thread that claimed the slot
     // writes it.
     let dst = unsafe { table.buf.add(i * table.stack_bytes) };
     let (len, err) = copy_stack(table.pid, sp, dst, want);
-    let out = SlotOut { ip, sp, bp, token: crate::registry::token(), len, err, handler_ns: raw_ns().saturating_sub(start) };
+    let out = SlotOut {
+        ip,
+        sp,
+        bp,
+        token: crate::registry::token(),
+        len,
+        err,
+        handler_ns: raw_ns().saturating_sub(start),
+    };
     // SAFETY: this thread claimed the slot; the dumper reads `out` only after seeing DONE.
     unsafe { *slot.out.get() = out };
     slot.state.store(DONE, Ordering::Release);
@@ -166,22 +195,33 @@ fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize, i32) {
     const ELEMENTS: usize = 64;
     let mut done = 0;
     while done < want {
-        let mut remote = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; ELEMENTS];
+        let mut remote = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; ELEMENTS];
         let mut n = 0;
         let mut at = done;
         while n < ELEMENTS && at < want {
             let addr = sp as usize + at;
             let len = (PAGE - addr % PAGE).min(want - at);
-            remote[n] = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: len };
+            remote[n] = libc::iovec {
+                iov_base: addr as *mut libc::c_void,
+                iov_len: len,
+            };
             at += len;
             n += 1;
         }
-        // SAFETY: `dst[done..at]` lies within the slot's part of the buffer (at <= want <=
-        // stack_bytes).
-        let local = libc::iovec { iov_base: unsafe { dst.add(done) }.cast(), iov_len: at - done };
+        // `dst[done..at]` lies within the slot's part of the buffer (at <= want <= stack_bytes);
+        // only the kernel writes through the pointer, so plain address arithmetic will do.
+        let local = libc::iovec {
+            iov_base: dst.wrapping_add(done).cast(),
+            iov_len: at - done,
+        };
         // SAFETY: process_vm_readv writes only into `local` and reads the remote ranges through
         // the kernel, which reports unmapped memory as a short count or EFAULT.
-        let got = unsafe { libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), n as libc::c_ulong, 0) };
+        let got = unsafe {
+            libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), n as libc::c_ulong, 0)
+        };
         if got < 0 {
             // SAFETY: errno is thread-local.
             let e = unsafe { *libc::__errno_location() };
@@ -198,14 +238,21 @@ fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize, i32) {
 
 /// A monotonic clock read that is async-signal-safe (`clock_gettime` is on POSIX's list).
 fn raw_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: writes only `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Captures the threads `tids` (sorted, deduplicated), waiting at most `timeout` for answers.
-pub(crate) fn capture(tids: &[i32], timeout: Duration, stack_bytes: usize) -> io::Result<Vec<Outcome>> {
+pub(crate) fn capture(
+    tids: &[i32],
+    timeout: Duration,
+    stack_bytes: usize,
+) -> io::Result<Vec<Outcome>> {
     let sig = signal().map_err(io::Error::from_raw_os_error)?;
     let mut buf = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) as usize + 1;
@@ -221,7 +268,11 @@ pub(crate) fn capture(tids: &[i32], timeout: Duration, stack_bytes: usize) -> io
         pid,
         slots: tids
             .iter()
-            .map(|&tid| Slot { tid, state: AtomicU32::new(PENDING), out: UnsafeCell::new(SlotOut::default()) })
+            .map(|&tid| Slot {
+                tid,
+                state: AtomicU32::new(PENDING),
+                out: UnsafeCell::new(SlotOut::default()),
+            })
             .collect(),
         buf: buf.as_mut_ptr(),
         stack_bytes,
@@ -239,14 +290,20 @@ pub(crate) fn capture(tids: &[i32], timeout: Duration, stack_bytes: usize) -> io
     let wave = WAVE_PER_CORE * std::thread::available_parallelism().map_or(1, |n| n.get());
     // Whether slots `from..to` answered (or could not be signalled).
     let answered = |sent: &[i32], from: usize, to: usize| {
-        t.slots[from..to].iter().zip(&sent[from..to]).all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE)
+        t.slots[from..to]
+            .iter()
+            .zip(&sent[from..to])
+            .all(|(s, &e)| e != 0 || s.state.load(Ordering::Acquire) == DONE)
     };
     for from in (0..t.slots.len()).step_by(wave) {
         let to = (from + wave).min(t.slots.len());
         for (e, slot) in sent[from..to].iter_mut().zip(&t.slots[from..to]) {
             *e = queue_signal(pid, slot.tid, sig, generation);
         }
-        wait_until(|| answered(&sent, from, to), (Instant::now() + WAVE_WAIT).min(deadline));
+        wait_until(
+            || answered(&sent, from, to),
+            (Instant::now() + WAVE_WAIT).min(deadline),
+        );
     }
     // Stragglers (slow to be scheduled, or not answering at all) until the deadline.
     wait_until(|| answered(&sent, 0, t.slots.len()), deadline);
@@ -321,7 +378,14 @@ fn queue_signal(pid: i32, tid: i32, sig: i32, generation: usize) -> i32 {
         (*raw).pid = pid;
         (*raw).uid = libc::getuid();
         (*raw).value = generation;
-        if libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, &info as *const libc::siginfo_t) == 0 {
+        if libc::syscall(
+            libc::SYS_rt_tgsigqueueinfo,
+            pid,
+            tid,
+            sig,
+            &info as *const libc::siginfo_t,
+        ) == 0
+        {
             0
         } else {
             *libc::__errno_location()
@@ -341,11 +405,14 @@ struct SigQueueInfo {
     value: usize,
 }
 
-const _: () = assert!(std::mem::size_of::<SigQueueInfo>() <= std::mem::size_of::<libc::siginfo_t>());
+const _: () =
+    assert!(std::mem::size_of::<SigQueueInfo>() <= std::mem::size_of::<libc::siginfo_t>());
 
 /// The readable and writable mappings of this process, sorted (from `/proc/self/maps`).
 fn writable_mappings() -> Box<[(u64, u64)]> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/maps") else { return Box::default() };
+    let Ok(text) = std::fs::read_to_string("/proc/self/maps") else {
+        return Box::default();
+    };
     let mut out: Vec<(u64, u64)> = text
         .lines()
         .filter_map(|line| {
@@ -356,7 +423,10 @@ fn writable_mappings() -> Box<[(u64, u64)]> {
                 return None;
             }
             let (lo, hi) = range.split_once('-')?;
-            Some((u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?))
+            Some((
+                u64::from_str_radix(lo, 16).ok()?,
+                u64::from_str_radix(hi, 16).ok()?,
+            ))
         })
         .collect();
     out.sort_unstable();

@@ -94,7 +94,11 @@ impl Options {
     /// The defaults: threads get 250 ms to answer, 256 KiB of each stack is copied, 64 frames
     /// are kept.
     pub fn new() -> Options {
-        Options { timeout: Duration::from_millis(250), stack_bytes: 256 * 1024, depth: 64 }
+        Options {
+            timeout: Duration::from_millis(250),
+            stack_bytes: 256 * 1024,
+            depth: 64,
+        }
     }
 
     /// How long the dump waits for the threads' answers (all threads at once). A thread that
@@ -280,7 +284,10 @@ impl Thread {
         }
         match self.kernel_state {
             Some('R') => "running".to_owned(),
-            Some(c) => format!("{}, not in a holdup primitive (wait unknown to holdup)", state_name(c)),
+            Some(c) => format!(
+                "{}, not in a holdup primitive (wait unknown to holdup)",
+                state_name(c)
+            ),
             None => "not in a holdup primitive (wait unknown to holdup)".to_owned(),
         }
     }
@@ -315,7 +322,10 @@ pub struct DeadlockLink {
 impl Deadlock {
     /// The locks of the cycle, `file:line`, in wait-for order.
     pub fn locks(&self) -> Vec<String> {
-        self.links.iter().map(|l| format!("{}:{}", l.lock.file(), l.lock.line())).collect()
+        self.links
+            .iter()
+            .map(|l| format!("{}:{}", l.lock.file(), l.lock.line()))
+            .collect()
     }
 
     /// One line: `thread 1 "a" waits for mutex a.rs:3 held by thread 2 "b"; thread 2 ...`.
@@ -323,7 +333,16 @@ impl Deadlock {
         let parts: Vec<String> = self
             .links
             .iter()
-            .map(|l| format!("{} waits for {} {}:{} held by {}", l.thread, l.kind.as_str(), l.lock.file(), l.lock.line(), l.held_by))
+            .map(|l| {
+                format!(
+                    "{} waits for {} {}:{} held by {}",
+                    l.thread,
+                    l.kind.as_str(),
+                    l.lock.file(),
+                    l.lock.line(),
+                    l.held_by
+                )
+            })
             .collect();
         parts.join("; ")
     }
@@ -331,7 +350,11 @@ impl Deadlock {
 
 impl fmt::Display for Deadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "deadlock: {} threads wait for each other", self.links.len())?;
+        writeln!(
+            f,
+            "deadlock: {} threads wait for each other",
+            self.links.len()
+        )?;
         for l in &self.links {
             writeln!(
                 f,
@@ -411,23 +434,47 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
             Some(Captured::Stack { pcs, .. }) => pcs,
             _ => &empty,
         });
-        stacks.push(by_tid.get(tid).and_then(|e| e.spawn.as_ref()).map_or(&empty[..], |s| &s.2[..]));
+        stacks.push(
+            by_tid
+                .get(tid)
+                .and_then(|e| e.spawn.as_ref())
+                .map_or(&empty[..], |s| &s.2[..]),
+        );
     }
     let symbolized = profile::symbolize_stacks(&stacks);
     let name_of = |tid: i64| -> Option<String> {
-        by_tid.get(&tid).and_then(|e| e.name.clone()).or_else(|| tasks.get(&tid).and_then(|t| t.name.clone()))
+        by_tid
+            .get(&tid)
+            .and_then(|e| e.name.clone())
+            .or_else(|| tasks.get(&tid).and_then(|t| t.name.clone()))
     };
-    let thread_ref = |tid: i64| ThreadRef { tid, name: name_of(tid) };
+    let thread_ref = |tid: i64| ThreadRef {
+        tid,
+        name: name_of(tid),
+    };
 
     let mut threads: Vec<Thread> = Vec::with_capacity(tids.len());
     for (i, &tid) in tids.iter().enumerate() {
         let entry = by_tid.get(&tid);
         let frames = trim(&symbolized[2 * i], options.depth);
         let (stack, interrupted_for) = match captured.get(&tid) {
-            Some(Captured::Stack { handler_ns, .. }) => (StackStatus::Captured, Some(Duration::from_nanos(*handler_ns))),
+            Some(Captured::Stack { handler_ns, .. }) => (
+                StackStatus::Captured,
+                Some(Duration::from_nanos(*handler_ns)),
+            ),
             Some(Captured::Missing(why)) => (StackStatus::Unavailable(why.clone()), None),
-            None if CAPTURES => (StackStatus::Unavailable("the thread was not running when the dump listed the threads".to_owned()), None),
-            None => (StackStatus::Unavailable(format!("stacks are not taken on this platform ({source})")), None),
+            None if CAPTURES => (
+                StackStatus::Unavailable(
+                    "the thread was not running when the dump listed the threads".to_owned(),
+                ),
+                None,
+            ),
+            None => (
+                StackStatus::Unavailable(format!(
+                    "stacks are not taken on this platform ({source})"
+                )),
+                None,
+            ),
         };
         let wait = entry.and_then(|e| e.wait).map(|w| Wait {
             kind: w.kind,
@@ -435,11 +482,16 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
             for_: w.for_,
             holder: holder_of(&w, &by_token, &thread_ref),
         });
-        let spawn = entry.and_then(|e| e.spawn.as_ref()).map(|(site, parent, _)| Spawn {
-            site,
-            function: spawner(&symbolized[2 * i + 1]),
-            parent: ThreadRef { tid: parent.0, name: parent.1.clone() },
-        });
+        let spawn = entry
+            .and_then(|e| e.spawn.as_ref())
+            .map(|(site, parent, _)| Spawn {
+                site,
+                function: spawner(&symbolized[2 * i + 1]),
+                parent: ThreadRef {
+                    tid: parent.0,
+                    name: parent.1.clone(),
+                },
+            });
         threads.push(Thread {
             thread: thread_ref(tid),
             kernel_state: tasks.get(&tid).and_then(|t| t.state),
@@ -455,7 +507,13 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
     // Go lists the current goroutine first, then the others in creation order.
     threads.sort_by_key(|t| (!t.current, t.thread.tid));
     let deadlocks = find_deadlocks(&threads, &entries, &by_token);
-    ThreadDump { time, elapsed: started.elapsed(), threads, deadlocks, source }
+    ThreadDump {
+        time,
+        elapsed: started.elapsed(),
+        threads,
+        deadlocks,
+        source,
+    }
 }
 
 /// The number of threads in the process now (cheap: no stacks), for index pages.
@@ -480,7 +538,11 @@ impl ThreadDump {
 
     /// The longest time any thread spent in its dump signal handler.
     pub fn longest_interruption(&self) -> Duration {
-        self.threads.iter().filter_map(|t| t.interrupted_for).max().unwrap_or_default()
+        self.threads
+            .iter()
+            .filter_map(|t| t.interrupted_for)
+            .max()
+            .unwrap_or_default()
     }
 
     /// The threads: the one that took the dump first, then by OS thread id.
@@ -580,8 +642,20 @@ impl ThreadDump {
             let _ = write_frames(&mut s, &t.frames, "  ");
             if let Some(sp) = &t.spawn {
                 let _ = match &sp.function {
-                    Some(f) => writeln!(s, "  spawned by {f} at {}:{} in {}", sp.site.file(), sp.site.line(), sp.parent),
-                    None => writeln!(s, "  spawned at {}:{} in {}", sp.site.file(), sp.site.line(), sp.parent),
+                    Some(f) => writeln!(
+                        s,
+                        "  spawned by {f} at {}:{} in {}",
+                        sp.site.file(),
+                        sp.site.line(),
+                        sp.parent
+                    ),
+                    None => writeln!(
+                        s,
+                        "  spawned at {}:{} in {}",
+                        sp.site.file(),
+                        sp.site.line(),
+                        sp.parent
+                    ),
                 };
             }
             s.push('\n');
@@ -596,7 +670,11 @@ impl ThreadDump {
 /// Writes `frames` as `{indent}function` and `{indent}    at file:line` lines.
 pub(crate) fn write_frames(w: &mut impl fmt::Write, frames: &[Frame], indent: &str) -> fmt::Result {
     for f in frames {
-        let name = if f.function.is_empty() { format!("{:#x}", f.address) } else { f.function.clone() };
+        let name = if f.function.is_empty() {
+            format!("{:#x}", f.address)
+        } else {
+            f.function.clone()
+        };
         writeln!(w, "{indent}{name}")?;
         if !f.file.is_empty() {
             writeln!(w, "{indent}    at {}:{}", f.file, f.line)?;
@@ -611,7 +689,10 @@ fn labels(t: &Thread) -> BTreeMap<String, String> {
     match &t.wait {
         Some(w) => {
             l.insert("wait".to_owned(), w.kind.as_str().to_owned());
-            l.insert("lock".to_owned(), format!("{}:{}", w.lock.file(), w.lock.line()));
+            l.insert(
+                "lock".to_owned(),
+                format!("{}:{}", w.lock.file(), w.lock.line()),
+            );
             match &w.holder {
                 Holder::Thread(h) => {
                     l.insert("held_by".to_owned(), h.to_string());
@@ -626,7 +707,15 @@ fn labels(t: &Thread) -> BTreeMap<String, String> {
             l.insert("wait".to_owned(), "running".to_owned());
         }
         None => {
-            l.insert("wait".to_owned(), if t.kernel_state == Some('R') { "running" } else { "unknown" }.to_owned());
+            l.insert(
+                "wait".to_owned(),
+                if t.kernel_state == Some('R') {
+                    "running"
+                } else {
+                    "unknown"
+                }
+                .to_owned(),
+            );
         }
     }
     if let StackStatus::Unavailable(_) = t.stack {
@@ -635,11 +724,17 @@ fn labels(t: &Thread) -> BTreeMap<String, String> {
     l
 }
 
-fn holder_of(w: &EntryWait, by_token: &HashMap<usize, i64>, thread_ref: &impl Fn(i64) -> ThreadRef) -> Holder {
+fn holder_of(
+    w: &EntryWait,
+    by_token: &HashMap<usize, i64>,
+    thread_ref: &impl Fn(i64) -> ThreadRef,
+) -> Holder {
     match (w.holder, w.kind) {
         (0, Kind::RwLockWrite) => Holder::Readers,
         (0, _) => Holder::None,
-        (t, _) => by_token.get(&t).map_or(Holder::Unidentified, |&tid| Holder::Thread(thread_ref(tid))),
+        (t, _) => by_token
+            .get(&t)
+            .map_or(Holder::Unidentified, |&tid| Holder::Thread(thread_ref(tid))),
     }
 }
 
@@ -662,7 +757,9 @@ fn trim(frames: &[DumpFrame], depth: usize) -> Vec<DumpFrame> {
         }
         start = leaf;
     }
-    let mut end = (start..frames.len()).find(|&i| profile::is_thread_start(name(i))).unwrap_or(frames.len());
+    let mut end = (start..frames.len())
+        .find(|&i| profile::is_thread_start(name(i)))
+        .unwrap_or(frames.len());
     // holdup's spawn trampoline and std's start-up frames at the root.
     while end > start + 1 && (profile::is_internal(name(end - 1)) || is_system(name(end - 1))) {
         end -= 1;
@@ -675,7 +772,11 @@ fn trim(frames: &[DumpFrame], depth: usize) -> Vec<DumpFrame> {
 fn is_system(function: &str) -> bool {
     function.is_empty()
         || !function.contains("::")
-        || ["std::", "core::", "alloc::", "<std::", "<core::", "<alloc::"].iter().any(|p| function.starts_with(p))
+        || [
+            "std::", "core::", "alloc::", "<std::", "<core::", "<alloc::",
+        ]
+        .iter()
+        .any(|p| function.starts_with(p))
 }
 
 /// Whether a frame is the program's own: neither holdup's, nor std's or libc's.
@@ -686,7 +787,11 @@ pub(crate) fn is_program(function: &str) -> bool {
 /// The function that called `holdup::thread::spawn`: the first frame of the spawner's stack
 /// outside holdup and std.
 fn spawner(frames: &[DumpFrame]) -> Option<String> {
-    frames.iter().map(|f| f.frame.function.as_str()).find(|n| is_program(n)).map(str::to_owned)
+    frames
+        .iter()
+        .map(|f| f.frame.function.as_str())
+        .find(|n| is_program(n))
+        .map(str::to_owned)
 }
 
 /// Human durations in Go's spirit: `850µs`, `12ms`, `5.2s`, `3 minutes`.
@@ -728,7 +833,11 @@ struct Task {
 /// A thread's stack as taken, or why not.
 #[derive(Debug)]
 enum Captured {
-    Stack { pcs: Vec<usize>, token: usize, handler_ns: u64 },
+    Stack {
+        pcs: Vec<usize>,
+        token: usize,
+        handler_ns: u64,
+    },
     Missing(String),
 }
 
@@ -737,7 +846,10 @@ const CAPTURES: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
 
 /// Lists the process's threads and takes their stacks.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn collect(options: &Options, only: Option<&HashSet<i64>>) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
+fn collect(
+    options: &Options,
+    only: Option<&HashSet<i64>>,
+) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
     let mut tids = task_ids();
     if let Some(only) = only {
         tids.retain(|t| only.contains(t));
@@ -751,7 +863,10 @@ fn collect(options: &Options, only: Option<&HashSet<i64>>) -> (BTreeMap<i64, Tas
         Ok(r) => r,
         Err(e) => {
             let why = format!("cannot install the dump signal handler: {e}");
-            let captured = tids.iter().map(|&t| (t, Captured::Missing(why.clone()))).collect();
+            let captured = tids
+                .iter()
+                .map(|&t| (t, Captured::Missing(why.clone())))
+                .collect();
             return (tasks, captured, "signals unavailable");
         }
     };
@@ -760,22 +875,38 @@ fn collect(options: &Options, only: Option<&HashSet<i64>>) -> (BTreeMap<i64, Tas
     let mut captured = HashMap::with_capacity(tids32.len());
     for (&tid, outcome) in tids32.iter().zip(outcomes) {
         let c = match outcome {
-            capture::Outcome::Captured { ip, sp, bp, token, stack, handler_ns } => {
+            capture::Outcome::Captured {
+                ip,
+                sp,
+                bp,
+                token,
+                stack,
+                handler_ns,
+            } => {
                 let mut pcs = Vec::with_capacity(32);
                 crate::profile::unwind_copy(&mut cache, (ip, sp, bp), &stack, depth, &mut pcs);
-                Captured::Stack { pcs, token, handler_ns }
+                Captured::Stack {
+                    pcs,
+                    token,
+                    handler_ns,
+                }
             }
             capture::Outcome::NoAnswer => Captured::Missing(format!(
                 "the thread did not answer within {} (signals blocked, or stuck in the kernel)",
                 human(options.timeout)
             )),
             capture::Outcome::Gone => continue,
-            capture::Outcome::Failed(e) => Captured::Missing(format!("{}", io::Error::from_raw_os_error(e))),
+            capture::Outcome::Failed(e) => {
+                Captured::Missing(format!("{}", io::Error::from_raw_os_error(e)))
+            }
         };
         captured.insert(i64::from(tid), c);
     }
     // Threads that exited between listing and signalling are not part of the dump.
-    let tasks = tasks.into_iter().filter(|(t, _)| captured.contains_key(t)).collect();
+    let tasks = tasks
+        .into_iter()
+        .filter(|(t, _)| captured.contains_key(t))
+        .collect();
     (tasks, captured, "signal-based stacks of every thread")
 }
 
@@ -805,7 +936,10 @@ fn collect(
 #[cfg(target_os = "linux")]
 pub(crate) fn task_ids() -> Vec<i64> {
     let mut out: Vec<i64> = std::fs::read_dir("/proc/self/task")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     out.sort_unstable();
     out
@@ -833,10 +967,15 @@ pub(crate) fn task_name(tid: i64) -> Option<String> {
 fn read_task(tid: i64) -> Task {
     use std::io::Read;
     let mut buf = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(format!("/proc/self/task/{tid}/stat")) else { return Task::default() };
+    let Ok(mut f) = std::fs::File::open(format!("/proc/self/task/{tid}/stat")) else {
+        return Task::default();
+    };
     let n = f.read(&mut buf).unwrap_or(0);
     let text = &buf[..n];
-    let (Some(open), Some(close)) = (text.iter().position(|&b| b == b'('), text.iter().rposition(|&b| b == b')')) else {
+    let (Some(open), Some(close)) = (
+        text.iter().position(|&b| b == b'('),
+        text.iter().rposition(|&b| b == b')'),
+    ) else {
         return Task::default();
     };
     if close < open {
@@ -844,7 +983,10 @@ fn read_task(tid: i64) -> Task {
     }
     let name = String::from_utf8_lossy(&text[open + 1..close]).into_owned();
     let state = text.get(close + 2).map(|&b| b as char);
-    Task { name: Some(name), state }
+    Task {
+        name: Some(name),
+        state,
+    }
 }
 
 /// The cycles of a wait-for graph in which each thread waits for at most one other (`next`):
@@ -860,7 +1002,11 @@ pub(super) fn cycles(next: &HashMap<i64, i64>) -> Vec<Vec<i64>> {
         while !done.contains(&at) {
             if let Some(i) = path.iter().position(|&p| p == at) {
                 let mut cycle = path[i..].to_vec();
-                let min = cycle.iter().enumerate().min_by_key(|(_, t)| **t).map_or(0, |(i, _)| i);
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, t)| **t)
+                    .map_or(0, |(i, _)| i);
                 cycle.rotate_left(min);
                 out.push(cycle);
                 break;
@@ -877,25 +1023,39 @@ pub(super) fn cycles(next: &HashMap<i64, i64>) -> Vec<Vec<i64>> {
 }
 
 /// Finds the wait-for cycles among the threads, confirmed by a second read of the waits.
-fn find_deadlocks(threads: &[Thread], entries: &[Entry], by_token: &HashMap<usize, i64>) -> Vec<Deadlock> {
+fn find_deadlocks(
+    threads: &[Thread],
+    entries: &[Entry],
+    by_token: &HashMap<usize, i64>,
+) -> Vec<Deadlock> {
     // thread → the thread it waits for.
     let next: HashMap<i64, i64> = threads
         .iter()
         .filter_map(|t| match &t.wait {
-            Some(Wait { holder: Holder::Thread(h), .. }) if h.tid != t.thread.tid => Some((t.thread.tid, h.tid)),
+            Some(Wait {
+                holder: Holder::Thread(h),
+                ..
+            }) if h.tid != t.thread.tid => Some((t.thread.tid, h.tid)),
             _ => None,
         })
         .collect();
     let token_of: HashMap<i64, usize> = entries.iter().map(|e| (e.os_tid, e.token)).collect();
-    let before: HashMap<i64, EntryWait> = entries.iter().filter_map(|e| Some((e.os_tid, e.wait?))).collect();
+    let before: HashMap<i64, EntryWait> = entries
+        .iter()
+        .filter_map(|e| Some((e.os_tid, e.wait?)))
+        .collect();
     cycles(&next)
         .into_iter()
         .filter(|cycle| {
             // Confirm: every wait of the cycle is the same wait, on the same holder, as read now.
             cycle.iter().all(|tid| {
-                let (Some(token), Some(was)) = (token_of.get(tid), before.get(tid)) else { return false };
+                let (Some(token), Some(was)) = (token_of.get(tid), before.get(tid)) else {
+                    return false;
+                };
                 registry::wait_of_token(*token).is_some_and(|now| {
-                    now.since_ns == was.since_ns && now.holder == was.holder && by_token.contains_key(&now.holder)
+                    now.since_ns == was.since_ns
+                        && now.holder == was.holder
+                        && by_token.contains_key(&now.holder)
                 })
             })
         })
@@ -905,7 +1065,9 @@ fn find_deadlocks(threads: &[Thread], entries: &[Entry], by_token: &HashMap<usiz
                 .filter_map(|tid| {
                     let t = threads.iter().find(|t| t.thread.tid == *tid)?;
                     let w = t.wait.as_ref()?;
-                    let Holder::Thread(h) = &w.holder else { return None };
+                    let Holder::Thread(h) = &w.holder else {
+                        return None;
+                    };
                     Some(DeadlockLink {
                         thread: t.thread.clone(),
                         kind: w.kind,
@@ -938,7 +1100,9 @@ mod tests {
         assert!(is_system("syscall"));
         assert!(is_system(""));
         assert!(is_system("std::sys::pal::unix::futex::futex_wait"));
-        assert!(is_system("<std::sync::poison::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"));
+        assert!(is_system(
+            "<std::sync::poison::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"
+        ));
         assert!(!is_system("app::worker"));
         assert!(!is_system("holdup::sync::mutex::Mutex<T>::lock"));
     }

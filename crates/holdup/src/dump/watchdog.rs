@@ -44,11 +44,16 @@ impl Incident {
     /// One line describing the incident.
     pub fn summary(&self) -> String {
         match self {
-            Incident::Deadlock { cycle, .. } => format!("holdup watchdog: deadlock: {}", cycle.summary()),
+            Incident::Deadlock { cycle, .. } => {
+                format!("holdup watchdog: deadlock: {}", cycle.summary())
+            }
             Incident::LongWait { thread, wait, .. } => {
                 let t = self.dump().thread(thread.tid);
                 let status = t.map_or_else(String::new, |t| t.status());
-                format!("holdup watchdog: {thread} has waited {} [{status}]", super::human(wait.for_))
+                format!(
+                    "holdup watchdog: {thread} has waited {} [{status}]",
+                    super::human(wait.for_)
+                )
             }
         }
     }
@@ -59,7 +64,9 @@ impl fmt::Display for Incident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.summary())?;
         let mut text = Vec::new();
-        self.dump().write_text(&mut text, Detail::Full).map_err(|_| fmt::Error)?;
+        self.dump()
+            .write_text(&mut text, Detail::Full)
+            .map_err(|_| fmt::Error)?;
         f.write_str(&String::from_utf8_lossy(&text))
     }
 }
@@ -122,8 +129,13 @@ impl WatchdogBuilder {
         crate::profile::warm_up();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = Arc::clone(&stop);
-        let thread = std::thread::Builder::new().name("holdup-watchdog".to_owned()).spawn(move || run(self, &stop2))?;
-        Ok(Watchdog { stop, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("holdup-watchdog".to_owned())
+            .spawn(move || run(self, &stop2))?;
+        Ok(Watchdog {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -151,7 +163,12 @@ pub struct Watchdog {
 impl Watchdog {
     /// A builder with the defaults: check every second, report waits over 10 s, log to stderr.
     pub fn builder() -> WatchdogBuilder {
-        WatchdogBuilder { interval: Duration::from_secs(1), threshold: Duration::from_secs(10), options: Options::new(), callback: None }
+        WatchdogBuilder {
+            interval: Duration::from_secs(1),
+            threshold: Duration::from_secs(10),
+            options: Options::new(),
+            callback: None,
+        }
     }
 
     /// Starts a watchdog with the defaults.
@@ -187,7 +204,9 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
         {
             let (lock, cv) = stop;
             let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-            let (stopped, _) = cv.wait_timeout_while(stopped, cfg.interval, |s| !*s).unwrap_or_else(|e| e.into_inner());
+            let (stopped, _) = cv
+                .wait_timeout_while(stopped, cfg.interval, |s| !*s)
+                .unwrap_or_else(|e| e.into_inner());
             if *stopped {
                 return;
             }
@@ -201,24 +220,41 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
             .filter(|k| !seen_waits.contains(k))
             .collect();
         if long.is_empty() && !has_cycle(&entries) {
-            seen_waits.retain(|k| entries.iter().any(|e| e.os_tid == k.0 && e.wait.is_some_and(|w| w.since_ns == k.1)));
+            seen_waits.retain(|k| {
+                entries
+                    .iter()
+                    .any(|e| e.os_tid == k.0 && e.wait.is_some_and(|w| w.since_ns == k.1))
+            });
             continue;
         }
         let dump = super::threads_with(&cfg.options);
-        let since: HashMap<i64, u64> = entries.iter().filter_map(|e| Some((e.os_tid, e.wait?.since_ns))).collect();
+        let since: HashMap<i64, u64> = entries
+            .iter()
+            .filter_map(|e| Some((e.os_tid, e.wait?.since_ns)))
+            .collect();
         for cycle in dump.deadlocks() {
-            let mut key: Vec<(i64, u64)> =
-                cycle.links.iter().map(|l| (l.thread.tid, since.get(&l.thread.tid).copied().unwrap_or(0))).collect();
+            let mut key: Vec<(i64, u64)> = cycle
+                .links
+                .iter()
+                .map(|l| (l.thread.tid, since.get(&l.thread.tid).copied().unwrap_or(0)))
+                .collect();
             key.sort_unstable();
             if seen_cycles.insert(key) {
-                report(&Incident::Deadlock { cycle: cycle.clone(), dump: dump.clone() });
+                report(&Incident::Deadlock {
+                    cycle: cycle.clone(),
+                    dump: dump.clone(),
+                });
             }
         }
         for (tid, since_ns) in long {
             seen_waits.insert((tid, since_ns));
             let Some(t) = dump.thread(tid) else { continue };
             let Some(wait) = t.wait.clone() else { continue };
-            report(&Incident::LongWait { thread: t.thread.clone(), wait, dump: dump.clone() });
+            report(&Incident::LongWait {
+                thread: t.thread.clone(),
+                wait,
+                dump: dump.clone(),
+            });
         }
     }
 }

@@ -22,10 +22,10 @@ use std::panic::Location;
 
 pub use snapshot::{Frame, Profile, Sample};
 pub use stack::Unwinder;
-pub use threads::{CountProfile, goroutine, threadcreate};
-pub(crate) use threads::CountFrame;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub(crate) use stack::{copy_cache, unwind_copy};
+pub(crate) use threads::CountFrame;
+pub use threads::{CountProfile, goroutine, threadcreate};
 
 use crate::state::Settings;
 use table::Table;
@@ -107,7 +107,9 @@ pub(crate) struct Labels {
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.site, other.site) && self.kind == other.kind && self.mutated == other.mutated
+        std::ptr::eq(self.site, other.site)
+            && self.kind == other.kind
+            && self.mutated == other.mutated
     }
 }
 
@@ -121,8 +123,11 @@ pub(crate) struct Collector {
     block: Table,
 }
 
-pub(crate) static COLLECTOR: Collector =
-    Collector { settings: Settings::new(), mutex: Table::new(1), block: Table::new(2) };
+pub(crate) static COLLECTOR: Collector = Collector {
+    settings: Settings::new(),
+    mutex: Table::new(1),
+    block: Table::new(2),
+};
 
 thread_local! {
     /// Set while this thread runs profiler code, so that nothing the profiler does is profiled.
@@ -164,7 +169,9 @@ fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
     let s = &COLLECTOR.settings;
     let (depth, max_buckets) = (s.depth(), s.max_buckets());
     profiler_scope(|| {
-        stack::with_stack(depth + stack::SLACK, |pcs| table.add(pcs, labels, count, delay, max_buckets))
+        stack::with_stack(depth + stack::SLACK, |pcs| {
+            table.add(pcs, labels, count, delay, max_buckets)
+        })
     });
 }
 
@@ -173,11 +180,19 @@ fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
 /// `/debug/pprof/symbol`.
 #[cfg(feature = "http")]
 pub(crate) fn function_names(pcs: &[u64]) -> Vec<(u64, String)> {
-    let addrs: Vec<usize> = pcs.iter().filter_map(|&pc| usize::try_from(pc).ok()).collect();
+    let addrs: Vec<usize> = pcs
+        .iter()
+        .filter_map(|&pc| usize::try_from(pc).ok())
+        .collect();
     let resolved = profiler_scope(|| symbolize::resolve(&addrs));
     addrs
         .iter()
-        .filter_map(|a| Some((*a as u64, resolved.get(a)?.frames.first()?.function.to_string())))
+        .filter_map(|a| {
+            Some((
+                *a as u64,
+                resolved.get(a)?.frames.first()?.function.to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -194,7 +209,12 @@ pub(crate) struct DumpFrame {
 /// innermost first; nothing is trimmed.
 pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
     profiler_scope(|| {
-        let mut addrs: Vec<usize> = stacks.iter().flat_map(|s| s.iter()).filter(|&&a| a > 1).map(|&a| a - 1).collect();
+        let mut addrs: Vec<usize> = stacks
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter(|&&a| a > 1)
+            .map(|&a| a - 1)
+            .collect();
         addrs.sort_unstable();
         addrs.dedup();
         let syms = symbolize::resolve(&addrs);
@@ -203,10 +223,18 @@ pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
             .map(|stack| {
                 let mut out = Vec::new();
                 for &ret in stack.iter().filter(|&&a| a > 1) {
-                    let Some(sym) = syms.get(&(ret - 1)) else { continue };
+                    let Some(sym) = syms.get(&(ret - 1)) else {
+                        continue;
+                    };
                     if sym.frames.is_empty() {
                         out.push(DumpFrame {
-                            frame: Frame { function: String::new(), file: String::new(), line: 0, address: ret - 1, inlined: false },
+                            frame: Frame {
+                                function: String::new(),
+                                file: String::new(),
+                                line: 0,
+                                address: ret - 1,
+                                inlined: false,
+                            },
                             offset: 0,
                             text_pc: (ret - 1) as u64,
                         });
@@ -262,7 +290,12 @@ pub(crate) fn warm_up() {
 /// already scaled by the sampling fraction in effect when each event was recorded.
 pub fn mutex() -> Profile {
     let (records, overflowed) = COLLECTOR.mutex.snapshot();
-    Profile::new(snapshot::Which::Mutex, records, overflowed, COLLECTOR.settings.mutex_fraction())
+    Profile::new(
+        snapshot::Which::Mutex,
+        records,
+        overflowed,
+        COLLECTOR.settings.mutex_fraction(),
+    )
 }
 
 /// A snapshot of the block profile: waits, on the stack of the thread that waited.

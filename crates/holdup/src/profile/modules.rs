@@ -83,12 +83,16 @@ impl Module {
         let (hdr_vaddr, hdr_len) = self.eh_frame_hdr?;
         // SAFETY: forwarded from the caller.
         let hdr = unsafe { self.copy(hdr_vaddr, hdr_len) }?;
-        let eh_frame_vaddr = eh_frame_address(&hdr, self.bias.wrapping_add(hdr_vaddr))?.wrapping_sub(self.bias);
+        let eh_frame_vaddr =
+            eh_frame_address(&hdr, self.bias.wrapping_add(hdr_vaddr))?.wrapping_sub(self.bias);
         let seg = self.segment_containing(eh_frame_vaddr)?;
         let eh_frame_len = seg.vaddr + seg.filesz - eh_frame_vaddr;
         // SAFETY: forwarded from the caller.
         let eh_frame = unsafe { self.copy(eh_frame_vaddr, eh_frame_len) }?;
-        Some(UnwindTables { hdr: (hdr_vaddr, hdr), eh_frame: (eh_frame_vaddr, eh_frame) })
+        Some(UnwindTables {
+            hdr: (hdr_vaddr, hdr),
+            eh_frame: (eh_frame_vaddr, eh_frame),
+        })
     }
 }
 
@@ -123,7 +127,10 @@ struct Collect {
 
 /// Enumerates the loaded objects, with copies of their unwind tables if `unwind_tables`.
 pub(crate) fn loaded(unwind_tables: bool) -> Vec<Module> {
-    let mut collect = Collect { modules: Vec::new(), unwind_tables };
+    let mut collect = Collect {
+        modules: Vec::new(),
+        unwind_tables,
+    };
     // SAFETY: the callback matches dl_iterate_phdr's signature and only reads the headers and
     // memory of the object it is given; `data` points at `collect`, which outlives the call.
     unsafe { libc::dl_iterate_phdr(Some(callback), (&raw mut collect).cast()) };
@@ -178,7 +185,9 @@ unsafe fn read_module(info: &libc::dl_phdr_info, unwind_tables: bool) -> Option<
         String::new()
     } else {
         // SAFETY: dlpi_name is a NUL-terminated string owned by the loader.
-        unsafe { CStr::from_ptr(info.dlpi_name) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(info.dlpi_name) }
+            .to_string_lossy()
+            .into_owned()
     };
     let mut m = Module {
         path,
@@ -311,7 +320,10 @@ mod tests {
     fn finds_the_executable_and_its_build_id() {
         let modules = loaded(true);
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        let me = modules.iter().find(|m| m.path == exe.to_string_lossy()).expect("executable listed");
+        let me = modules
+            .iter()
+            .find(|m| m.path == exe.to_string_lossy())
+            .expect("executable listed");
         assert!(me.eh_frame_hdr.is_some());
         let unwind = me.unwind.as_ref().expect("unwind tables copied");
         assert!(!unwind.hdr.1.is_empty() && !unwind.eh_frame.1.is_empty());
@@ -333,10 +345,21 @@ mod tests {
 
     #[test]
     fn parses_maps_lines() {
-        let m = parse_maps_line("55d0c0a00000-55d0c0b00000 r-xp 00010000 fd:01 123 /usr/bin/my app (deleted)").unwrap();
-        assert_eq!((m.start, m.limit, m.offset), (0x55d0c0a00000, 0x55d0c0b00000, 0x10000));
+        let m = parse_maps_line(
+            "55d0c0a00000-55d0c0b00000 r-xp 00010000 fd:01 123 /usr/bin/my app (deleted)",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.start, m.limit, m.offset),
+            (0x55d0c0a00000, 0x55d0c0b00000, 0x10000)
+        );
         assert_eq!(m.path, "/usr/bin/my app");
         assert!(parse_maps_line("7f00-7f10 r--p 0 00:00 0 /lib/x.so").is_none());
-        assert_eq!(parse_maps_line("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]").unwrap().path, "[vsyscall]");
+        assert_eq!(
+            parse_maps_line("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]")
+                .unwrap()
+                .path,
+            "[vsyscall]"
+        );
     }
 }

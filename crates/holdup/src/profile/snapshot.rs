@@ -171,7 +171,13 @@ struct Loc {
 
 impl Loc {
     fn new(ret: usize, frames: Arc<[SymFrame]>, offset: u64) -> Self {
-        Loc { ret, kept: 0..frames.len(), dropped: 0..0, frames, offset }
+        Loc {
+            ret,
+            kept: 0..frames.len(),
+            dropped: 0..0,
+            frames,
+            offset,
+        }
     }
 
     /// Indexes into `frames` of the kept lines, innermost first.
@@ -200,7 +206,14 @@ struct Resolved {
 
 impl Profile {
     pub(crate) fn new(which: Which, records: Vec<Record>, overflowed: u64, period: i64) -> Self {
-        Profile { which, time: SystemTime::now(), duration: None, period, records, overflowed }
+        Profile {
+            which,
+            time: SystemTime::now(),
+            duration: None,
+            period,
+            records,
+            overflowed,
+        }
     }
 
     /// `mutex` or `block`.
@@ -245,7 +258,9 @@ impl Profile {
 
     /// Total delay in nanoseconds, summed over samples.
     pub fn total_delay_ns(&self) -> i64 {
-        self.records.iter().fold(0i64, |t, r| t.saturating_add(r.delay))
+        self.records
+            .iter()
+            .fold(0i64, |t, r| t.saturating_add(r.delay))
     }
 
     /// The samples, symbolized, largest delay first.
@@ -269,7 +284,11 @@ impl Profile {
                     .collect(),
                 count: r.count,
                 delay_ns: r.delay,
-                labels: r.labels.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                labels: r
+                    .labels
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
             })
             .collect::<Vec<_>>()
             .into_iter()
@@ -294,7 +313,11 @@ impl Profile {
         let mut records = Vec::new();
         for r in &self.records {
             let (count, delay) = before.remove(&record_key(r)).unwrap_or_default();
-            let d = Record { count: r.count - count, delay: r.delay.saturating_sub(delay), ..r.clone() };
+            let d = Record {
+                count: r.count - count,
+                delay: r.delay.saturating_sub(delay),
+                ..r.clone()
+            };
             if d.count.abs() >= 0.5 || d.delay != 0 {
                 records.push(d);
             }
@@ -303,7 +326,11 @@ impl Profile {
             if let Some((count, delay)) = before.remove(&record_key(r))
                 && (count.abs() >= 0.5 || delay != 0)
             {
-                records.push(Record { count: -count, delay: delay.saturating_neg(), ..r.clone() });
+                records.push(Record {
+                    count: -count,
+                    delay: delay.saturating_neg(),
+                    ..r.clone()
+                });
             }
         }
         Profile {
@@ -345,7 +372,11 @@ impl Profile {
                         // Go's layout: an inlined frame shows the return address itself and
                         // lists it plus one; the physical frame shows the call address.
                         let inlined = i < last;
-                        let pc = if loc.ret == 0 { 0 } else { text_pc(loc.ret, inlined) as usize };
+                        let pc = if loc.ret == 0 {
+                            0
+                        } else {
+                            text_pc(loc.ret, inlined) as usize
+                        };
                         if loc.ret != 0 {
                             pcs.push(pc as u64 + 1);
                         }
@@ -358,11 +389,18 @@ impl Profile {
                         });
                     }
                 }
-                TextRecord { cycles: r.delay, count: r.count, pcs, frames }
+                TextRecord {
+                    cycles: r.delay,
+                    count: r.count,
+                    pcs,
+                    frames,
+                }
             })
             .collect();
         let kind = match self.which {
-            Which::Mutex => ContentionKind::Mutex { sampling_period: self.period },
+            Which::Mutex => ContentionKind::Mutex {
+                sampling_period: self.period,
+            },
             Which::Block => ContentionKind::Block,
         };
         legacy::write_contention(w, kind, 1_000_000_000, &records)
@@ -372,7 +410,11 @@ impl Profile {
     pub(crate) fn to_proto(&self) -> holdup_pprof::proto::Profile {
         let resolved = self.resolve();
         let mappings = mappings();
-        let mapping_of = |addr: u64| mappings.iter().position(|m| m.start <= addr && addr < m.limit);
+        let mapping_of = |addr: u64| {
+            mappings
+                .iter()
+                .position(|m| m.start <= addr && addr < m.limit)
+        };
 
         // A mapping is symbolized when every location in it has function names.
         let mut has_locations = vec![false; mappings.len()];
@@ -386,7 +428,11 @@ impl Profile {
 
         let mut b = ProfileBuilder::new(&[("contentions", "count"), ("delay", "nanoseconds")]);
         b.period_type("contentions", "count", 1);
-        b.time_nanos(self.time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64));
+        b.time_nanos(
+            self.time
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64),
+        );
         if let Some(d) = self.duration {
             b.duration_nanos(d.as_nanos() as i64);
         }
@@ -423,7 +469,11 @@ impl Profile {
                         return id;
                     }
                     let address = (loc.ret as u64).saturating_sub(1);
-                    let mapping = if loc.ret == 0 { 0 } else { mapping_of(address).map_or(0, |i| ids[i]) };
+                    let mapping = if loc.ret == 0 {
+                        0
+                    } else {
+                        mapping_of(address).map_or(0, |i| ids[i])
+                    };
                     let lines: Vec<LineInfo> = loc
                         .lines()
                         .map(|l| LineInfo {
@@ -438,7 +488,8 @@ impl Profile {
                     id
                 })
                 .collect();
-            let labels: Vec<(&str, &str)> = r.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let labels: Vec<(&str, &str)> =
+                r.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
             b.sample(&locs, &[r.count, r.delay], &labels);
         }
         b.build()
@@ -530,25 +581,46 @@ impl IntoIterator for &Profile {
 type RecordKey<'a> = (&'a [usize], usize, Kind, Option<bool>);
 
 fn record_key(r: &Record) -> RecordKey<'_> {
-    (&r.stack, r.labels.site as *const _ as usize, r.labels.kind, r.labels.mutated)
+    (
+        &r.stack,
+        r.labels.site as *const _ as usize,
+        r.labels.kind,
+        r.labels.mutated,
+    )
 }
 
 /// Go's export rule: the (possibly fractional, for weighted block events) count truncated,
 /// and never 0 for a sample that exists.
 fn export_count(count: f64) -> i64 {
     let c = count as i64;
-    if c == 0 { if count < 0.0 { -1 } else { 1 } } else { c }
+    if c == 0 {
+        if count < 0.0 { -1 } else { 1 }
+    } else {
+        c
+    }
 }
 
 fn synthetic(name: &str) -> Loc {
-    let frame = SymFrame { function: Arc::from(name), system_name: Arc::from(""), file: Arc::from(""), line: 0 };
+    let frame = SymFrame {
+        function: Arc::from(name),
+        system_name: Arc::from(""),
+        file: Arc::from(""),
+        line: 0,
+    };
     Loc::new(0, Arc::from([frame]), 0)
 }
 
 /// The stack as comparable keys (function, file, line), then the addresses, for ordering
 /// samples deterministically.
 fn stack_names(r: &Resolved) -> (Vec<(Name<'_>, Name<'_>, u32)>, Vec<usize>) {
-    let lines = r.locs.iter().flat_map(|l| l.lines().map(|f| (Name(&f.function), Name(&f.file), f.line))).collect();
+    let lines = r
+        .locs
+        .iter()
+        .flat_map(|l| {
+            l.lines()
+                .map(|f| (Name(&f.function), Name(&f.file), f.line))
+        })
+        .collect();
     (lines, r.locs.iter().map(|l| l.ret).collect())
 }
 
@@ -573,7 +645,11 @@ impl PartialOrd for Name<'_> {
 
 impl Ord for Name<'_> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        if std::ptr::eq(self.0, other.0) { std::cmp::Ordering::Equal } else { self.0.cmp(other.0) }
+        if std::ptr::eq(self.0, other.0) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.0.cmp(other.0)
+        }
     }
 }
 
@@ -594,7 +670,9 @@ pub(crate) fn is_internal(function: &str) -> bool {
     }
     match function.strip_prefix('<') {
         Some(rest) if rest.starts_with("holdup::") => match trait_of(rest) {
-            Some(t) => ["holdup::", "core::", "std::", "alloc::"].iter().any(|p| t.starts_with(p)),
+            Some(t) => ["holdup::", "core::", "std::", "alloc::"]
+                .iter()
+                .any(|p| t.starts_with(p)),
             None => true,
         },
         Some(_) => false,
@@ -611,7 +689,9 @@ fn trait_of(qualified: &str) -> Option<&str> {
             '<' => depth += 1,
             '>' if depth == 0 => return None,
             '>' => depth -= 1,
-            ' ' if depth == 0 && qualified[i..].starts_with(" as ") => return Some(&qualified[i + 4..]),
+            ' ' if depth == 0 && qualified[i..].starts_with(" as ") => {
+                return Some(&qualified[i + 4..]);
+            }
             _ => {}
         }
     }
@@ -642,21 +722,33 @@ fn trim_internal(locs: &mut Vec<Loc>) {
         .iter()
         .enumerate()
         .flat_map(|(i, l)| {
-            let lines = l.kept_indexes().map(move |j| (i, Some(j), &*l.frames[j].function));
+            let lines = l
+                .kept_indexes()
+                .map(move |j| (i, Some(j), &*l.frames[j].function));
             let unknown = (l.line_count() == 0).then_some((i, None, ""));
             lines.chain(unknown)
         })
         .collect();
     // Capture happens inside `holdup::profile::record`, whatever std code (thread-locals,
     // closures) sits between it and the unwinder; the recording and hook frames follow it.
-    let start = flat.iter().position(|(_, _, f)| *f == RECORD_FN).map_or(0, |i| i + 1);
-    let run = start + flat[start..].iter().take_while(|(_, _, f)| is_internal(f) || is_glue(f)).count();
+    let start = flat
+        .iter()
+        .position(|(_, _, f)| *f == RECORD_FN)
+        .map_or(0, |i| i + 1);
+    let run = start
+        + flat[start..]
+            .iter()
+            .take_while(|(_, _, f)| is_internal(f) || is_glue(f))
+            .count();
     // Without a holdup frame on top (say, unsymbolized), nothing is trimmed at the leaf.
     let leaf = (0..run).rev().find(|&k| !is_glue(flat[k].2));
     let run = if leaf.is_some() { run } else { 0 };
     // At the root end, drop the thread start-up frames (std's short-backtrace marker and what
     // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline.
-    let mut end = flat.iter().position(|(_, _, f)| is_thread_start(f)).unwrap_or(flat.len());
+    let mut end = flat
+        .iter()
+        .position(|(_, _, f)| is_thread_start(f))
+        .unwrap_or(flat.len());
     while end > run && is_internal(flat[end - 1].2) {
         end -= 1;
     }
@@ -672,7 +764,13 @@ fn trim_internal(locs: &mut Vec<Loc>) {
         if i != current {
             current = i;
             let at = j.unwrap_or(0);
-            out.push(Loc { ret: loc.ret, frames: loc.frames.clone(), kept: at..at, dropped: 0..0, offset: loc.offset });
+            out.push(Loc {
+                ret: loc.ret,
+                frames: loc.frames.clone(),
+                kept: at..at,
+                dropped: 0..0,
+                offset: loc.offset,
+            });
         }
         if let (Some(j), Some(last)) = (j, out.last_mut()) {
             if j > last.kept.end && last.kept.end > last.kept.start {
@@ -710,25 +808,42 @@ mod tests {
     fn loc(ret: usize, names: &[&str]) -> Loc {
         let frames: Vec<SymFrame> = names
             .iter()
-            .map(|n| SymFrame { function: Arc::from(*n), system_name: Arc::from(""), file: Arc::from("f.rs"), line: 1 })
+            .map(|n| SymFrame {
+                function: Arc::from(*n),
+                system_name: Arc::from(""),
+                file: Arc::from("f.rs"),
+                line: 1,
+            })
             .collect();
         Loc::new(ret, frames.into(), 0)
     }
 
     fn names(locs: &[Loc]) -> Vec<Vec<&str>> {
-        locs.iter().map(|l| l.lines().map(|f| &*f.function).collect()).collect()
+        locs.iter()
+            .map(|l| l.lines().map(|f| &*f.function).collect())
+            .collect()
     }
 
     #[test]
     fn internal_frames_are_holdups_own() {
         assert!(is_internal("holdup::sync::mutex::Mutex<T>::lock"));
-        assert!(is_internal("<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"));
-        assert!(is_internal("<holdup::sync::once::LazyLock<T,F> as core::ops::deref::Deref>::deref"));
-        assert!(!is_internal("<holdup::sync::mutex::Mutex<T> as app::LockExt>::with"), "an extension trait is the program's");
+        assert!(is_internal(
+            "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"
+        ));
+        assert!(is_internal(
+            "<holdup::sync::once::LazyLock<T,F> as core::ops::deref::Deref>::deref"
+        ));
+        assert!(
+            !is_internal("<holdup::sync::mutex::Mutex<T> as app::LockExt>::with"),
+            "an extension trait is the program's"
+        );
         assert!(!is_internal("<app::Cache as holdup::Whatever>::f"));
         assert!(!is_internal("holdup::tests::some_test"));
         assert!(!is_internal("app::main"));
-        assert_eq!(trait_of("holdup::A<T> as core::ops::drop::Drop>::drop"), Some("core::ops::drop::Drop>::drop"));
+        assert_eq!(
+            trait_of("holdup::A<T> as core::ops::drop::Drop>::drop"),
+            Some("core::ops::drop::Drop>::drop")
+        );
         assert_eq!(trait_of("holdup::A<B<C> as D>::f"), None);
     }
 
@@ -738,7 +853,13 @@ mod tests {
             loc(10, &["std::thread::local::LocalKey<T>::try_with"]),
             loc(20, &[RECORD_FN]),
             loc(30, &["holdup::hook::release_contended"]),
-            loc(40, &["<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop", "app::work"]),
+            loc(
+                40,
+                &[
+                    "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop",
+                    "app::work",
+                ],
+            ),
             loc(50, &["app::main"]),
             loc(60, &["holdup::thread::Builder::spawn::{{closure}}"]),
             loc(70, &["std::sys::backtrace::__rust_begin_short_backtrace"]),
@@ -747,7 +868,13 @@ mod tests {
         trim_internal(&mut locs);
         assert_eq!(
             names(&locs),
-            [vec!["<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop", "app::work"], vec!["app::main"]]
+            [
+                vec![
+                    "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop",
+                    "app::work"
+                ],
+                vec!["app::main"]
+            ]
         );
     }
 
@@ -757,17 +884,37 @@ mod tests {
         let mut locs = vec![
             loc(20, &[RECORD_FN]),
             loc(30, &["holdup::hook::release_contended"]),
-            loc(40, &["holdup::hook::release", drop, "core::ptr::drop_in_place<holdup::sync::mutex::MutexGuard<u64>>", "core::mem::drop", "app::work", "app::run"]),
+            loc(
+                40,
+                &[
+                    "holdup::hook::release",
+                    drop,
+                    "core::ptr::drop_in_place<holdup::sync::mutex::MutexGuard<u64>>",
+                    "core::mem::drop",
+                    "app::work",
+                    "app::run",
+                ],
+            ),
             loc(50, &["app::main"]),
         ];
         trim_internal(&mut locs);
-        assert_eq!(names(&locs), [vec![drop, "app::work", "app::run"], vec!["app::main"]]);
-        assert_eq!((locs[0].kept.clone(), locs[0].dropped.clone()), (1..6, 2..4));
+        assert_eq!(
+            names(&locs),
+            [vec![drop, "app::work", "app::run"], vec!["app::main"]]
+        );
+        assert_eq!(
+            (locs[0].kept.clone(), locs[0].dropped.clone()),
+            (1..6, 2..4)
+        );
     }
 
     #[test]
     fn trimming_without_holdup_frames_still_drops_thread_start() {
-        let mut locs = vec![loc(10, &[]), loc(20, &["app::main"]), loc(30, &["std::sys::backtrace::__rust_begin_short_backtrace"])];
+        let mut locs = vec![
+            loc(10, &[]),
+            loc(20, &["app::main"]),
+            loc(30, &["std::sys::backtrace::__rust_begin_short_backtrace"]),
+        ];
         trim_internal(&mut locs);
         assert_eq!(locs.len(), 2);
         assert_eq!(locs[0].line_count(), 0);

@@ -94,7 +94,9 @@ thread_local! {
 pub(crate) fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
     let mut f = Some(f);
     let r = STATE.try_with(|cell| {
-        let Ok(mut state) = cell.try_borrow_mut() else { return None };
+        let Ok(mut state) = cell.try_borrow_mut() else {
+            return None;
+        };
         let state = state.get_or_insert_with(|| Box::new(imp::ThreadState::new()));
         let n = state.capture(max);
         Some((f.take().expect("called once"))(&state.pcs[..n]))
@@ -146,7 +148,10 @@ mod imp {
                     dwarf.add_module(module);
                 }
             }
-            Setup { dwarf, stops: thread_start_ranges(&modules) }
+            Setup {
+                dwarf,
+                stops: thread_start_ranges(&modules),
+            }
         })
     }
 
@@ -256,19 +261,43 @@ mod imp {
                 // Root frames cost the walk ~1.5 ns each, less than checking every frame against
                 // the thread start markers; reports trim them.
                 MODE_FP => fp_walk(bp, sp, top, &[], &mut self.pcs[..max]),
-                MODE_DWARF => dwarf_walk(ip, sp, bp, top, stops, &mut self.cache, &mut self.pcs[..max]),
+                MODE_DWARF => dwarf_walk(
+                    ip,
+                    sp,
+                    bp,
+                    top,
+                    stops,
+                    &mut self.cache,
+                    &mut self.pcs[..max],
+                ),
                 _ => {
                     // Auto: decide once, from this (real) stack.
-                    let n = dwarf_walk(ip, sp, bp, top, stops, &mut self.cache, &mut self.pcs[..max]);
+                    let n = dwarf_walk(
+                        ip,
+                        sp,
+                        bp,
+                        top,
+                        stops,
+                        &mut self.cache,
+                        &mut self.pcs[..max],
+                    );
                     self.dwarf.clear();
                     self.dwarf.extend(self.pcs[..n].iter().map(|&p| p as u64));
                     let m = fp_walk(bp, sp, top, stops, &mut self.pcs[..max]);
                     let agree = m >= 4
                         && m <= n
                         && n - m <= 4
-                        && self.pcs[..m].iter().zip(&self.dwarf).all(|(&a, &b)| a as u64 == b);
+                        && self.pcs[..m]
+                            .iter()
+                            .zip(&self.dwarf)
+                            .all(|(&a, &b)| a as u64 == b);
                     let mode = if agree { MODE_FP } else { MODE_DWARF };
-                    let _ = MODE.compare_exchange(MODE_AUTO, mode, Ordering::Relaxed, Ordering::Relaxed);
+                    let _ = MODE.compare_exchange(
+                        MODE_AUTO,
+                        mode,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
                     for (dst, &src) in self.pcs.iter_mut().zip(&self.dwarf) {
                         *dst = src as usize;
                     }
@@ -296,8 +325,12 @@ mod imp {
     fn fp_walk(mut bp: u64, sp: u64, top: u64, stops: &[(u64, u64)], out: &mut [usize]) -> usize {
         let mut n = 0;
         while n < out.len() {
-            let Ok(ret) = read_word(bp.wrapping_add(8), sp, top) else { break };
-            let Ok(next) = read_word(bp, sp, top) else { break };
+            let Ok(ret) = read_word(bp.wrapping_add(8), sp, top) else {
+                break;
+            };
+            let Ok(next) = read_word(bp, sp, top) else {
+                break;
+            };
             if ret == 0 || is_stop(stops, ret) {
                 break;
             }
@@ -323,7 +356,8 @@ mod imp {
         out: &mut [usize],
     ) -> usize {
         let mut read = |addr: u64| read_word(addr, sp, top);
-        let mut frames = unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
+        let mut frames =
+            unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
         let mut n = 0;
         let _ = frames.next(); // the instruction pointer inside the capturing function
         while n < out.len() {
@@ -362,7 +396,8 @@ mod imp {
             Ok(u64::from_le_bytes(word))
         };
         let stops = &setup().stops[..];
-        let mut frames = unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
+        let mut frames =
+            unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
         while out.len() < max {
             match frames.next() {
                 Ok(Some(frame)) => {
@@ -394,7 +429,11 @@ mod imp {
             let mut size: libc::size_t = 0;
             let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
             libc::pthread_attr_destroy(&mut attr);
-            if ok { (addr as u64, addr as u64 + size as u64) } else { (0, 0) }
+            if ok {
+                (addr as u64, addr as u64 + size as u64)
+            } else {
+                (0, 0)
+            }
         }
     }
 
@@ -405,7 +444,10 @@ mod imp {
         #[test]
         fn finds_the_thread_start_markers() {
             let stops = &setup().stops;
-            assert!(!stops.is_empty(), "every Rust program has __rust_begin_short_backtrace");
+            assert!(
+                !stops.is_empty(),
+                "every Rust program has __rust_begin_short_backtrace"
+            );
             assert!(stops.windows(2).all(|w| w[0].0 <= w[1].0));
             let (start, end) = stops[0];
             assert!(is_stop(stops, start) && is_stop(stops, end - 1));
@@ -422,7 +464,10 @@ mod imp {
             })
             .join()
             .unwrap();
-            assert!(captured > 0 && captured + 4 <= full, "captured {captured} of {full} frames");
+            assert!(
+                captured > 0 && captured + 4 <= full,
+                "captured {captured} of {full} frames"
+            );
         }
 
         /// Counts all frames of the current stack with the unwinder, ignoring the markers.
@@ -449,7 +494,9 @@ mod imp {
 
     impl ThreadState {
         pub(super) fn new() -> Self {
-            ThreadState { pcs: [0; MAX_DEPTH + super::SLACK] }
+            ThreadState {
+                pcs: [0; MAX_DEPTH + super::SLACK],
+            }
         }
 
         pub(super) fn capture(&mut self, max: usize) -> usize {

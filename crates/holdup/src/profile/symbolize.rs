@@ -60,7 +60,10 @@ type Resolved = (Vec<(String, String, u32)>, u64);
 
 /// Symbolizes `addrs` in this process; `None` if the batch failed as a whole.
 #[cfg(target_os = "linux")]
-fn symbolize_batch(symbolizer: &blazesym::symbolize::Symbolizer, addrs: &[usize]) -> Option<Vec<(usize, Resolved)>> {
+fn symbolize_batch(
+    symbolizer: &blazesym::symbolize::Symbolizer,
+    addrs: &[usize],
+) -> Option<Vec<(usize, Resolved)>> {
     use blazesym::symbolize::source::{Process, Source};
     use blazesym::symbolize::{CodeInfo, Input, Symbolized};
 
@@ -69,9 +72,14 @@ fn symbolize_batch(symbolizer: &blazesym::symbolize::Symbolizer, addrs: &[usize]
     process.map_files = false;
     process.perf_map = false;
     let input: Vec<u64> = addrs.iter().map(|&a| a as u64).collect();
-    let results = symbolizer.symbolize(&Source::Process(process), Input::AbsAddr(&input)).ok()?;
+    let results = symbolizer
+        .symbolize(&Source::Process(process), Input::AbsAddr(&input))
+        .ok()?;
     let loc = |ci: Option<&CodeInfo<'_>>| match ci {
-        Some(ci) => (ci.to_path().to_string_lossy().into_owned(), ci.line.unwrap_or(0)),
+        Some(ci) => (
+            ci.to_path().to_string_lossy().into_owned(),
+            ci.line.unwrap_or(0),
+        ),
         None => (String::new(), 0),
     };
     let mut out = Vec::with_capacity(addrs.len());
@@ -100,13 +108,20 @@ fn symbolize_batch(symbolizer: &blazesym::symbolize::Symbolizer, addrs: &[usize]
 pub(crate) fn resolve(addrs: &[usize]) -> HashMap<usize, SymAddr> {
     let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let cache = guard.get_or_insert_with(Cache::default);
-    let mut missing: Vec<usize> = addrs.iter().copied().filter(|a| !cache.resolved.contains_key(a)).collect();
+    let mut missing: Vec<usize> = addrs
+        .iter()
+        .copied()
+        .filter(|a| !cache.resolved.contains_key(a))
+        .collect();
     missing.sort_unstable();
     missing.dedup();
     if !missing.is_empty() {
         cache.fill(&missing);
     }
-    addrs.iter().map(|&a| (a, cache.resolved.get(&a).cloned().unwrap_or_default())).collect()
+    addrs
+        .iter()
+        .map(|&a| (a, cache.resolved.get(&a).cloned().unwrap_or_default()))
+        .collect()
 }
 
 impl Cache {
@@ -132,7 +147,13 @@ impl Cache {
                 }
             })
             .collect();
-        self.resolved.insert(addr, SymAddr { frames: frames.into(), offset });
+        self.resolved.insert(
+            addr,
+            SymAddr {
+                frames: frames.into(),
+                offset,
+            },
+        );
     }
 
     #[cfg(target_os = "linux")]
@@ -141,7 +162,9 @@ impl Cache {
 
         let resolve = |symbolizer: &Symbolizer| symbolize_batch(symbolizer, addrs);
         // Threads that are exiting (thread-locals gone) get a one-off symbolizer.
-        let resolved = SYMBOLIZER.try_with(resolve).unwrap_or_else(|_| resolve(&new_symbolizer()));
+        let resolved = SYMBOLIZER
+            .try_with(resolve)
+            .unwrap_or_else(|_| resolve(&new_symbolizer()));
         // A failed batch is not cached, so that a later report tries again.
         for (addr, (frames, offset)) in resolved.unwrap_or_default() {
             self.insert(addr, frames, offset);
@@ -154,8 +177,14 @@ impl Cache {
             let mut frames = Vec::new();
             let mut offset = 0;
             backtrace::resolve(addr as *mut std::ffi::c_void, |sym| {
-                let function = sym.name().map(|n| String::from_utf8_lossy(n.as_bytes()).into_owned()).unwrap_or_default();
-                let file = sym.filename().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                let function = sym
+                    .name()
+                    .map(|n| String::from_utf8_lossy(n.as_bytes()).into_owned())
+                    .unwrap_or_default();
+                let file = sym
+                    .filename()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 if let Some(start) = sym.addr() {
                     offset = (addr as u64).wrapping_sub(start as u64);
                 }
@@ -196,7 +225,11 @@ mod tests {
         let r = resolve(&[addr]);
         let sym = &r[&addr];
         let f = sym.frames.last().expect("resolved");
-        assert!(f.function.ends_with("marker_function_for_symbolization"), "{}", f.function);
+        assert!(
+            f.function.ends_with("marker_function_for_symbolization"),
+            "{}",
+            f.function
+        );
         assert!(f.file.ends_with("symbolize.rs"), "{}", f.file);
         assert!(f.line > 0);
         assert_eq!(sym.offset, 4);

@@ -73,15 +73,20 @@ impl Bucket {
 
     fn add(&self, count: f64, delay: i64) {
         let stripe = &self.stripes[stripe_index()];
-        let _ = stripe.count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-            Some((f64::from_bits(bits) + count).to_bits())
-        });
+        let _ = stripe
+            .count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + count).to_bits())
+            });
         stripe.delay.fetch_add(delay, Ordering::Relaxed);
     }
 
     fn totals(&self) -> (f64, i64) {
         self.stripes.iter().fold((0.0, 0), |(c, d), s| {
-            (c + f64::from_bits(s.count.load(Ordering::Relaxed)), d + s.delay.load(Ordering::Relaxed))
+            (
+                c + f64::from_bits(s.count.load(Ordering::Relaxed)),
+                d + s.delay.load(Ordering::Relaxed),
+            )
         })
     }
 }
@@ -117,8 +122,19 @@ impl Table {
     }
 
     /// Adds an event to the bucket of (`stack`, `labels`), creating it if the table has room.
-    pub(crate) fn add(&self, stack: &[usize], labels: Labels, count: f64, delay: i64, max_buckets: usize) {
-        let stack = if stack.is_empty() { &[NO_STACK][..] } else { stack };
+    pub(crate) fn add(
+        &self,
+        stack: &[usize],
+        labels: Labels,
+        count: f64,
+        delay: i64,
+        max_buckets: usize,
+    ) {
+        let stack = if stack.is_empty() {
+            &[NO_STACK][..]
+        } else {
+            stack
+        };
         if self.add_existing_or_new(stack, labels, count, delay, Some(max_buckets)) {
             return;
         }
@@ -141,7 +157,8 @@ impl Table {
             .try_with(|recent| {
                 let recent = recent.try_borrow().ok()?;
                 let b = recent[slot].as_ref()?;
-                b.matches(self.id, hash, stack, &labels).then(|| b.add(count, delay))
+                b.matches(self.id, hash, stack, &labels)
+                    .then(|| b.add(count, delay))
             })
             .ok()
             .flatten();
@@ -150,7 +167,9 @@ impl Table {
         }
 
         let bucket = {
-            let mut shard = self.shards[(hash as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner());
+            let mut shard = self.shards[(hash as usize) % SHARDS]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             match shard.find(hash, |b| b.matches(self.id, hash, stack, &labels)) {
                 Some(b) => b.clone(),
                 None => {
@@ -187,7 +206,12 @@ impl Table {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             out.extend(shard.iter().map(|b| {
                 let (count, delay) = b.totals();
-                Record { stack: b.stack.clone(), labels: b.labels, count, delay }
+                Record {
+                    stack: b.stack.clone(),
+                    labels: b.labels,
+                    count,
+                    delay,
+                }
             }));
         }
         (out, self.overflowed.load(Ordering::Relaxed))
@@ -220,7 +244,11 @@ mod tests {
     use crate::profile::Kind;
 
     fn labels(kind: Kind) -> Labels {
-        Labels { site: std::panic::Location::caller(), kind, mutated: None }
+        Labels {
+            site: std::panic::Location::caller(),
+            kind,
+            mutated: None,
+        }
     }
 
     #[test]

@@ -88,7 +88,12 @@ pub fn threadcreate() -> CountProfile {
             ((vec![frame], BTreeMap::new()), n as i64)
         })
         .collect();
-    CountProfile { name: "threadcreate", time: SystemTime::now(), duration: None, counts }
+    CountProfile {
+        name: "threadcreate",
+        time: SystemTime::now(),
+        duration: None,
+        counts,
+    }
 }
 
 impl CountProfile {
@@ -102,7 +107,12 @@ impl CountProfile {
         for key in items {
             *counts.entry(key).or_default() += 1;
         }
-        CountProfile { name, time, duration: None, counts }
+        CountProfile {
+            name,
+            time,
+            duration: None,
+            counts,
+        }
     }
 
     /// The profile's name: `goroutine` or `threadcreate`.
@@ -141,7 +151,11 @@ impl CountProfile {
     pub fn write_pprof(&self, w: impl Write) -> io::Result<()> {
         let mut b = ProfileBuilder::new(&[(self.name, "count")]);
         b.period_type(self.name, "count", 1);
-        b.time_nanos(self.time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64));
+        b.time_nanos(
+            self.time
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64),
+        );
         if let Some(d) = self.duration {
             b.duration_nanos(d.as_nanos() as i64);
         }
@@ -155,7 +169,9 @@ impl CountProfile {
             let mut i = 0;
             while i < frames.len() {
                 // An address's inlined frames and the physical frame after them are one location.
-                let j = (i..frames.len()).find(|&j| !frames[j].inlined).unwrap_or(frames.len() - 1);
+                let j = (i..frames.len())
+                    .find(|&j| !frames[j].inlined)
+                    .unwrap_or(frames.len() - 1);
                 let lines: Vec<LineInfo> = frames[i..=j]
                     .iter()
                     .map(|f| LineInfo {
@@ -167,14 +183,24 @@ impl CountProfile {
                     .collect();
                 let address = frames[j].pc;
                 let key = match address {
-                    0 => (0, frames[i].function.as_str(), frames[i].file.as_str(), frames[i].line),
+                    0 => (
+                        0,
+                        frames[i].function.as_str(),
+                        frames[i].file.as_str(),
+                        frames[i].line,
+                    ),
                     _ => (address, "", "", 0),
                 };
-                let id = *locations.entry(key).or_insert_with(|| b.location(mapping, address, &lines));
+                let id = *locations
+                    .entry(key)
+                    .or_insert_with(|| b.location(mapping, address, &lines));
                 locs.push(id);
                 i = j + 1;
             }
-            let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let labels: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             b.sample(&locs, &[n], &labels);
         }
         holdup_pprof::write_encoded(&b.build(), w)
@@ -194,11 +220,16 @@ impl CountProfile {
             }
             text.push('\n');
             if !labels.is_empty() {
-                let list: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
+                let list: Vec<String> =
+                    labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
                 let _ = writeln!(text, "# labels: {{{}}}", list.join(", "));
             }
             for f in frames {
-                let _ = writeln!(text, "#\t{:#x}\t{}+{:#x}\t{}:{}", f.pc, f.function, f.offset, f.file, f.line);
+                let _ = writeln!(
+                    text,
+                    "#\t{:#x}\t{}+{:#x}\t{}:{}",
+                    f.pc, f.function, f.offset, f.file, f.line
+                );
             }
             text.push('\n');
         }

@@ -34,7 +34,10 @@ impl Barrier {
     #[track_caller]
     #[inline]
     pub const fn new(n: usize) -> Barrier {
-        Barrier { site: Location::caller(), inner: std_sync::Barrier::new(n) }
+        Barrier {
+            site: Location::caller(),
+            inner: std_sync::Barrier::new(n),
+        }
     }
 
     /// Blocks until `n` threads have called `wait`, as [`std::sync::Barrier::wait`].

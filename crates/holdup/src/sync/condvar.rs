@@ -47,7 +47,10 @@ impl Condvar {
     #[track_caller]
     #[inline]
     pub const fn new() -> Condvar {
-        Condvar { site: Location::caller(), inner: std_sync::Condvar::new() }
+        Condvar {
+            site: Location::caller(),
+            inner: std_sync::Condvar::new(),
+        }
     }
 
     /// Blocks until notified, as [`std::sync::Condvar::wait`] (spurious wake-ups included).
@@ -72,7 +75,11 @@ impl Condvar {
     /// # Errors
     ///
     /// If the mutex was poisoned when re-acquired, the guard comes in the error.
-    pub fn wait_while<'a, T, F>(&self, mut guard: MutexGuard<'a, T>, mut condition: F) -> LockResult<MutexGuard<'a, T>>
+    pub fn wait_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> LockResult<MutexGuard<'a, T>>
     where
         F: FnMut(&mut T) -> bool,
     {
@@ -151,8 +158,14 @@ fn timeout_result(timed_out: bool) -> WaitTimeoutResult {
     let m = std_sync::Mutex::new(());
     let cv = std_sync::Condvar::new();
     let guard = m.lock().unwrap_or_else(PoisonError::into_inner);
-    let (dur, keep_waiting) = if timed_out { (Duration::ZERO, true) } else { (Duration::MAX, false) };
-    cv.wait_timeout_while(guard, dur, |_| keep_waiting).unwrap_or_else(PoisonError::into_inner).1
+    let (dur, keep_waiting) = if timed_out {
+        (Duration::ZERO, true)
+    } else {
+        (Duration::MAX, false)
+    };
+    cv.wait_timeout_while(guard, dur, |_| keep_waiting)
+        .unwrap_or_else(PoisonError::into_inner)
+        .1
 }
 
 impl Default for Condvar {

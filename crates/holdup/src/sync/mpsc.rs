@@ -195,13 +195,19 @@ impl<T> Receiver<T> {
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Sender<T> {
-        Sender { inner: self.inner.clone(), site: self.site }
+        Sender {
+            inner: self.inner.clone(),
+            site: self.site,
+        }
     }
 }
 
 impl<T> Clone for SyncSender<T> {
     fn clone(&self) -> SyncSender<T> {
-        SyncSender { inner: self.inner.clone(), site: self.site }
+        SyncSender {
+            inner: self.inner.clone(),
+            site: self.site,
+        }
     }
 }
 

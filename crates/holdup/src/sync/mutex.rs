@@ -61,7 +61,10 @@ impl<T> Mutex<T> {
     #[track_caller]
     #[inline]
     pub const fn new(t: T) -> Mutex<T> {
-        Mutex { meta: LockMeta::new(), inner: std_sync::Mutex::new(t) }
+        Mutex {
+            meta: LockMeta::new(),
+            inner: std_sync::Mutex::new(t),
+        }
     }
 
     /// Consumes the mutex and returns the data, as [`std::sync::Mutex::into_inner`].
@@ -111,7 +114,9 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         match self.inner.try_lock() {
             Ok(g) => Ok(self.guard(g)),
-            Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(self.guard(e.into_inner())))),
+            Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(
+                self.guard(e.into_inner()),
+            ))),
             Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
         }
     }
@@ -136,7 +141,10 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     fn guard<'a>(&'a self, g: std_sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         self.meta.set_holder();
-        MutexGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
+        MutexGuard {
+            inner: ManuallyDrop::new(g),
+            meta: &self.meta,
+        }
     }
 }
 
@@ -178,7 +186,10 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 
     pub(crate) fn from_std(inner: std_sync::MutexGuard<'a, T>, meta: &'a LockMeta) -> Self {
         meta.set_holder();
-        MutexGuard { inner: ManuallyDrop::new(inner), meta }
+        MutexGuard {
+            inner: ManuallyDrop::new(inner),
+            meta,
+        }
     }
 }
 

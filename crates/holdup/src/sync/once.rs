@@ -35,7 +35,10 @@ impl<T> OnceLock<T> {
     #[track_caller]
     #[inline]
     pub const fn new() -> OnceLock<T> {
-        OnceLock { site: Location::caller(), inner: std_sync::OnceLock::new() }
+        OnceLock {
+            site: Location::caller(),
+            inner: std_sync::OnceLock::new(),
+        }
     }
 
     /// The value, if initialized, as [`std::sync::OnceLock::get`]. Never blocks.
@@ -138,14 +141,20 @@ impl<T: fmt::Debug> fmt::Debug for OnceLock<T> {
 impl<T: Clone> Clone for OnceLock<T> {
     #[track_caller]
     fn clone(&self) -> OnceLock<T> {
-        OnceLock { site: self.site, inner: self.inner.clone() }
+        OnceLock {
+            site: self.site,
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<T> From<T> for OnceLock<T> {
     #[track_caller]
     fn from(value: T) -> Self {
-        OnceLock { site: Location::caller(), inner: std_sync::OnceLock::from(value) }
+        OnceLock {
+            site: Location::caller(),
+            inner: std_sync::OnceLock::from(value),
+        }
     }
 }
 
@@ -187,7 +196,10 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
     #[track_caller]
     #[inline]
     pub const fn new(f: F) -> LazyLock<T, F> {
-        LazyLock { once: OnceLock::new(), init: Cell::new(Some(f)) }
+        LazyLock {
+            once: OnceLock::new(),
+            init: Cell::new(Some(f)),
+        }
     }
 
     /// Forces initialization and returns the value, as [`std::sync::LazyLock::force`].
@@ -211,7 +223,11 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
     /// If the initializer panicked, now or in an earlier access.
     pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
         if this.once.get().is_none() {
-            let f = this.init.get_mut().take().expect("LazyLock instance has previously been poisoned");
+            let f = this
+                .init
+                .get_mut()
+                .take()
+                .expect("LazyLock instance has previously been poisoned");
             let _ = this.once.set(f());
         }
         this.once.get_mut().expect("initialized above")
@@ -286,7 +302,10 @@ impl Once {
     #[track_caller]
     #[inline]
     pub const fn new() -> Once {
-        Once { site: Location::caller(), inner: std_sync::Once::new() }
+        Once {
+            site: Location::caller(),
+            inner: std_sync::Once::new(),
+        }
     }
 
     /// Runs `f` if no call has completed yet, waiting for a call in progress, as

@@ -66,7 +66,10 @@ impl<T> RwLock<T> {
     #[track_caller]
     #[inline]
     pub const fn new(t: T) -> RwLock<T> {
-        RwLock { meta: LockMeta::new(), inner: std_sync::RwLock::new(t) }
+        RwLock {
+            meta: LockMeta::new(),
+            inner: std_sync::RwLock::new(t),
+        }
     }
 
     /// Consumes the lock and returns the data, as [`std::sync::RwLock::into_inner`].
@@ -146,9 +149,9 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         match self.inner.try_read() {
             Ok(g) => Ok(self.read_guard(g)),
-            Err(TryLockError::Poisoned(e)) => {
-                Err(TryLockError::Poisoned(PoisonError::new(self.read_guard(e.into_inner()))))
-            }
+            Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(
+                self.read_guard(e.into_inner()),
+            ))),
             Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
         }
     }
@@ -163,9 +166,9 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         match self.inner.try_write() {
             Ok(g) => Ok(self.write_guard(g)),
-            Err(TryLockError::Poisoned(e)) => {
-                Err(TryLockError::Poisoned(PoisonError::new(self.write_guard(e.into_inner()))))
-            }
+            Err(TryLockError::Poisoned(e)) => Err(TryLockError::Poisoned(PoisonError::new(
+                self.write_guard(e.into_inner()),
+            ))),
             Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
         }
     }
@@ -189,13 +192,19 @@ impl<T: ?Sized> RwLock<T> {
 
     #[inline]
     fn read_guard<'a>(&'a self, g: std_sync::RwLockReadGuard<'a, T>) -> RwLockReadGuard<'a, T> {
-        RwLockReadGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
+        RwLockReadGuard {
+            inner: ManuallyDrop::new(g),
+            meta: &self.meta,
+        }
     }
 
     #[inline]
     fn write_guard<'a>(&'a self, g: std_sync::RwLockWriteGuard<'a, T>) -> RwLockWriteGuard<'a, T> {
         self.meta.set_holder();
-        RwLockWriteGuard { inner: ManuallyDrop::new(g), meta: &self.meta }
+        RwLockWriteGuard {
+            inner: ManuallyDrop::new(g),
+            meta: &self.meta,
+        }
     }
 }
 
@@ -233,7 +242,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             read = Some(std_sync::RwLockWriteGuard::downgrade(inner));
         });
         let read = read.expect("downgraded above");
-        RwLockReadGuard { inner: ManuallyDrop::new(read), meta }
+        RwLockReadGuard {
+            inner: ManuallyDrop::new(read),
+            meta,
+        }
     }
 }
 
