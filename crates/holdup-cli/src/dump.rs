@@ -186,7 +186,7 @@ fn grouped(view: &ProfileView<'_>, deadlocks: &[String], name: &str, paint: Pain
     }
     for g in &groups {
         let label = |k: &str| g.labels.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-        let what = match (label("wait"), label("lock")) {
+        let mut what = match (label("wait"), label("lock")) {
             (Some("running"), _) => "running".to_owned(),
             (Some("unknown"), _) => "blocked outside holdup's primitives (wait unknown)".to_owned(),
             (Some(kind), Some(lock)) => {
@@ -201,12 +201,23 @@ fn grouped(view: &ProfileView<'_>, deadlocks: &[String], name: &str, paint: Pain
                 w
             }
             _ => {
-                let labels: Vec<String> =
-                    g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let labels: Vec<String> = g
+                    .labels
+                    .iter()
+                    .filter(|(k, _)| !matches!(*k, "holding" | "tid"))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 labels.join(", ")
             }
         };
+        // A thread holding a lock others wait for: its id, which their `held by` names.
+        if let Some(held) = label("holding") {
+            let _ = write!(what, ", holding {held}");
+        }
         let mut count = format!("{} thread{}", g.count, if g.count == 1 { "" } else { "s" });
+        if let Some(tid) = label("tid") {
+            let _ = write!(count, " {tid}");
+        }
         if !g.names.is_empty() {
             let mut names = g.names.clone();
             names.sort_unstable();
@@ -223,7 +234,7 @@ fn grouped(view: &ProfileView<'_>, deadlocks: &[String], name: &str, paint: Pain
                 }
             );
         }
-        let what = if what.contains("held by") {
+        let what = if what.contains("held by") || what.contains("holding") {
             paint.yellow(&what)
         } else {
             what

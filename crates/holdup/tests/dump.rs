@@ -103,6 +103,25 @@ fn fifty_threads_blocked_on_one_mutex_are_one_group_with_the_holder() {
         })
         .count();
     assert_eq!(entries, 50, "{full}");
+    // The holder's own entry says what it holds, and its group carries its id.
+    let held = &dump.thread(holder_tid).unwrap().holding;
+    assert_eq!(held.len(), 1, "{full}");
+    assert_eq!(
+        (held[0].kind, held[0].waiters),
+        (holdup::profile::Kind::Mutex, 50)
+    );
+    assert!(
+        full.contains(&format!("holding mutex {site} (50 waiting)]:")),
+        "{full}"
+    );
+    assert!(
+        grouped.contains(&format!("\"holding\":\"mutex {site}\"")),
+        "{grouped}"
+    );
+    assert!(
+        grouped.contains(&format!("\"tid\":\"{holder_tid}\"")),
+        "{grouped}"
+    );
     for t in dump
         .threads()
         .iter()

@@ -46,6 +46,18 @@
 //! Threads blocked outside holdup's primitives (a `std::sync::Mutex`, I/O) show their stack and
 //! kernel state; holdup does not know what they wait for, and the dump says so.
 //!
+//! # Holders
+//!
+//! A waiter names the thread that holds its lock (`held by thread 6085 "flusher"`), and that
+//! thread's own entry says what it holds (`holding mutex src/cache.rs:12 (3 waiting)`, also in
+//! [`Thread::holding`]); in the grouped form a holder is its own group, labelled `holding` and
+//! `tid`. What a thread holds is learnt from the threads that wait for it: locks nobody waits
+//! for are not listed, and read locks are not tracked at all (a `RwLock` held for reading shows
+//! as `held for reading` on its waiters, without names).
+//!
+//! A thread is named the same way everywhere: the name holdup knows (std's, whole: the name a
+//! `Builder` gave, `main` for the main thread), else the kernel's (cut to 15 bytes).
+//!
 //! The signal interrupts system calls that do not restart (`nanosleep` returns early,
 //! `epoll_wait`, timed futex waits and `poll` return `EINTR`): std and tokio retry those, but
 //! code that treats `EINTR` as an error may see one during a dump.
@@ -127,7 +139,8 @@ impl Options {
 #[non_exhaustive]
 pub enum Detail {
     /// Go's `goroutine?debug=1`: threads with the same stack and wait grouped, largest group
-    /// first, with labels (`wait`, `lock`, `held_by`).
+    /// first, with labels (`wait`, `lock`, `held_by`; `holding` and `tid` on a thread that holds
+    /// a lock others wait for).
     Grouped,
     /// Go's `goroutine?debug=2`: every thread with its wait, how long, the lock's holder, its
     /// stack and where it was spawned; then the deadlocks.
@@ -196,6 +209,34 @@ pub struct Spawn {
     pub parent: ThreadRef,
 }
 
+/// A lock a thread holds exclusively while other threads of the dump wait for it.
+///
+/// Locks are known to be held from their waiters: each waiter reads the lock's exclusive holder
+/// (see [`Holder`]). Locks nobody waits for, and locks held for reading (read locks are not
+/// tracked), are not listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Held {
+    /// [`Kind::Mutex`], or [`Kind::RwLockWrite`] for a `RwLock` held for writing.
+    pub kind: Kind,
+    /// Where the lock was created.
+    pub lock: &'static Location<'static>,
+    /// How many threads of the dump wait for it.
+    pub waiters: usize,
+}
+
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}:{}",
+            self.kind.as_str(),
+            self.lock.file(),
+            self.lock.line()
+        )
+    }
+}
+
 /// Whether a thread's stack was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -221,6 +262,9 @@ pub struct Thread {
     pub stack: StackStatus,
     /// What it waits for in a holdup primitive, if anything.
     pub wait: Option<Wait>,
+    /// The locks it holds exclusively that other threads wait for (see [`Held`]), in the order
+    /// of their creation sites.
+    pub holding: Vec<Held>,
     /// Where it was spawned, for threads started through `holdup::thread`.
     pub spawn: Option<Spawn>,
     /// Whether this is the thread that took the dump.
@@ -247,8 +291,19 @@ impl Thread {
     }
 
     /// The bracketed status of a full entry: `mutex wait, 5.2s, lock src/cache.rs:12 held by
-    /// thread 4120 "worker-1"`.
+    /// thread 4120 "worker-1"`, followed by the locks it holds that others wait for (`; holding
+    /// mutex src/pool.rs:30 (3 waiting)`).
     pub fn status(&self) -> String {
+        let mut s = self.activity();
+        for (i, h) in self.holding.iter().enumerate() {
+            s.push_str(if i == 0 { "; holding " } else { ", " });
+            let _ = write!(s, "{h} ({} waiting)", h.waiters);
+        }
+        s
+    }
+
+    /// What the thread is doing: its wait, or its kernel state.
+    fn activity(&self) -> String {
         if let Some(w) = &self.wait {
             let mut s = format!("{} wait, {}, ", w.kind.as_str(), human(w.for_));
             let site = format!("{}:{}", w.lock.file(), w.lock.line());
@@ -442,10 +497,27 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
         );
     }
     let symbolized = profile::symbolize_stacks(&stacks);
+    // One name per thread, the fullest known: the registry's (std's name, whole), else the name
+    // a spawned thread recorded for its parent (`main` for the main thread), else the kernel's
+    // (cut to 15 bytes).
+    let mut known: HashMap<i64, String> = HashMap::new();
+    for e in &entries {
+        if let Some((_, (parent, Some(name)), _)) = &e.spawn {
+            known.entry(*parent).or_insert_with(|| name.clone());
+        }
+    }
+    if let Some(name) = std::thread::current().name() {
+        known.insert(me, name.to_owned());
+    }
+    for e in &entries {
+        if let Some(name) = &e.name {
+            known.insert(e.os_tid, name.clone());
+        }
+    }
     let name_of = |tid: i64| -> Option<String> {
-        by_tid
+        known
             .get(&tid)
-            .and_then(|e| e.name.clone())
+            .cloned()
             .or_else(|| tasks.get(&tid).and_then(|t| t.name.clone()))
     };
     let thread_ref = |tid: i64| ThreadRef {
@@ -489,7 +561,7 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
                 function: spawner(&symbolized[2 * i + 1]),
                 parent: ThreadRef {
                     tid: parent.0,
-                    name: parent.1.clone(),
+                    name: name_of(parent.0).or_else(|| parent.1.clone()),
                 },
             });
         threads.push(Thread {
@@ -499,11 +571,13 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
             frames: frames.into_iter().map(|f| f.frame).collect(),
             stack,
             wait,
+            holding: Vec::new(),
             spawn,
             current: tid == me,
             interrupted_for,
         });
     }
+    attach_holdings(&mut threads);
     // Go lists the current goroutine first, then the others in creation order.
     threads.sort_by_key(|t| (!t.current, t.thread.tid));
     let deadlocks = find_deadlocks(&threads, &entries, &by_token);
@@ -590,13 +664,14 @@ impl ThreadDump {
     }
 
     /// Writes the dump as a gzip'd `goroutine/count` profile.proto (Go's `debug=0`): threads
-    /// counted per stack and labels `thread` (the name), `wait`, `lock`, `held_by`.
+    /// counted per stack and labels `thread` (the name), `wait`, `lock`, `held_by`, `holding`,
+    /// `tid`.
     pub fn write_pprof(&self, w: impl Write) -> io::Result<()> {
         self.count_profile(true).write_pprof(w)
     }
 
     /// The dump as Go's `goroutine` count profile: threads grouped by stack and labels `wait`,
-    /// `lock`, `held_by` (as [`Detail::Grouped`] shows them).
+    /// `lock`, `held_by`, `holding`, `tid` (as [`Detail::Grouped`] shows them).
     pub fn to_count_profile(&self) -> CountProfile {
         self.count_profile(false)
     }
@@ -721,7 +796,51 @@ fn labels(t: &Thread) -> BTreeMap<String, String> {
     if let StackStatus::Unavailable(_) = t.stack {
         l.insert("stack".to_owned(), "unavailable".to_owned());
     }
+    if !t.holding.is_empty() {
+        // A holder is its own group, with its id, so that `held_by` labels lead to it.
+        let held: Vec<String> = t.holding.iter().map(Held::to_string).collect();
+        l.insert("holding".to_owned(), held.join(", "));
+        l.insert("tid".to_owned(), t.thread.tid.to_string());
+    }
     l
+}
+
+/// Fills each thread's `holding` from the waits naming it as a lock's exclusive holder.
+fn attach_holdings(threads: &mut [Thread]) {
+    // Per holder, its locks in creation-site order (file, line, column, kind).
+    type Site = (&'static str, u32, u32, u8);
+    let mut held: BTreeMap<i64, BTreeMap<Site, Held>> = BTreeMap::new();
+    for t in threads.iter() {
+        let Some(Wait {
+            kind,
+            lock,
+            holder: Holder::Thread(h),
+            ..
+        }) = &t.wait
+        else {
+            continue;
+        };
+        let kind = match kind {
+            Kind::Mutex => Kind::Mutex,
+            Kind::RwLockRead | Kind::RwLockWrite => Kind::RwLockWrite,
+            _ => continue, // a join waits for a thread, not a lock
+        };
+        let key = (lock.file(), lock.line(), lock.column(), kind as u8);
+        held.entry(h.tid)
+            .or_default()
+            .entry(key)
+            .or_insert(Held {
+                kind,
+                lock,
+                waiters: 0,
+            })
+            .waiters += 1;
+    }
+    for t in threads.iter_mut() {
+        if let Some(locks) = held.remove(&t.thread.tid) {
+            t.holding = locks.into_values().collect();
+        }
+    }
 }
 
 fn holder_of(
