@@ -36,8 +36,10 @@
 //!   even while other tests run in parallel threads of the same process. Without a guard, a
 //!   check sees the threads the calling thread started. This is exact.
 //! - **Other threads** (`std::thread::spawn`, a library's) cannot be attributed to a test: they
-//!   are found by listing the process's threads (`/proc/self/task`, Linux) against a baseline,
-//!   the one a [`Guard`] takes when created or [`Options::ignore_current`]'s. That is exact when
+//!   are found by listing the process's threads (`/proc/self/task`, Linux) against a baseline:
+//!   the one a [`Guard`] takes when created, [`Options::ignore_current`]'s, or else the process
+//!   start, so that a plain [`find`] in a binary reports every thread alive besides the caller,
+//!   the main thread and holdup's own (as goleak's `VerifyNone` does). That is exact when
 //!   the process runs one test at a time (`cargo nextest`, `--test-threads=1`, one CPU, or no
 //!   test harness), and that is when it is on by default. Under parallel `cargo test` another
 //!   test's threads (libtest starts one per test) look the same, so by default they are not
@@ -53,7 +55,7 @@
 //!
 //! Async tasks are not checked yet; the report is built to list them once holdup tracks them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -278,9 +280,14 @@ impl std::error::Error for Leaks {}
 
 /// Whether this process may run several tests at once: a libtest harness (cargo puts test
 /// binaries in `target/<profile>/deps/`), not under nextest (one test per process), with more
-/// than one test thread.
+/// than one test thread, checked from a thread other than the main one (libtest runs every
+/// test in a thread of its own, even with one test thread: a check on the main thread is a
+/// `harness = false` binary's, or a program's).
 fn parallel_tests() -> bool {
     if std::env::var_os("NEXTEST").is_some() || std::env::var_os("NEXTEST_RUN_ID").is_some() {
+        return false;
+    }
+    if registry::os_tid() == i64::from(std::process::id()) {
         return false;
     }
     let in_deps = std::env::current_exe()
@@ -313,31 +320,64 @@ struct Context {
     baseline: Option<HashSet<i64>>,
 }
 
+/// The thread a process starts with (its main thread), the baseline of a check that was given
+/// none: on Linux its id is the process id.
+fn process_start() -> HashSet<i64> {
+    HashSet::from([i64::from(std::process::id())])
+}
+
 /// Threads that look leaked now: (OS id, unattributed), before the stack-based ignores.
 fn candidates(ctx: &Context, opts: &Options, other: bool) -> Vec<(i64, bool)> {
     let me = registry::os_tid();
     let entries = registry::entries();
-    let ignored = |tid: i64| opts.baseline.as_ref().is_some_and(|b| b.contains(&tid));
+    let own: HashSet<i64> = registry::own_threads().into_iter().collect();
+    let ignored =
+        |tid: i64| own.contains(&tid) || opts.baseline.as_ref().is_some_and(|b| b.contains(&tid));
     let mut out: Vec<(i64, bool)> = entries
         .iter()
         .filter(|e| e.scope == ctx.scope && e.os_tid != me && !ignored(e.os_tid))
         .filter(|e| !opts.ignores_name(e.name.as_deref()))
         .map(|e| (e.os_tid, false))
         .collect();
-    if other && let Some(base) = ctx.baseline.as_ref().or(opts.baseline.as_ref()) {
-        let spawned: HashSet<i64> = entries
+    if other {
+        // Against the guard's baseline or `ignore_current`'s; without either, against the
+        // process start, so that a plain check reports every thread alive besides the caller
+        // (as goleak's `VerifyNone` does), threads spawned from other scopes included.
+        let explicit = ctx.baseline.as_ref().or(opts.baseline.as_ref());
+        let from_start = explicit.is_none();
+        let start = if from_start {
+            process_start()
+        } else {
+            HashSet::new()
+        };
+        let base = explicit.unwrap_or(&start);
+        let skip: HashSet<i64> = entries
             .iter()
-            .filter(|e| e.spawn.is_some())
+            .filter(|e| e.spawn.is_some() && (!from_start || e.scope == ctx.scope))
             .map(|e| e.os_tid)
             .collect();
+        let spawned: HashMap<i64, Option<&str>> = entries
+            .iter()
+            .filter(|e| e.spawn.is_some())
+            .map(|e| (e.os_tid, e.name.as_deref()))
+            .collect();
         for tid in dump::task_ids() {
-            if tid == me || base.contains(&tid) || ignored(tid) || spawned.contains(&tid) {
+            if tid == me || base.contains(&tid) || ignored(tid) || skip.contains(&tid) {
                 continue;
             }
-            if opts.ignores_name(dump::task_name(tid).as_deref()) {
-                continue;
+            match spawned.get(&tid) {
+                // Started through holdup::thread from another scope: known, not a guess.
+                Some(name) => {
+                    if !opts.ignores_name(*name) {
+                        out.push((tid, false));
+                    }
+                }
+                None => {
+                    if !opts.ignores_name(dump::task_name(tid).as_deref()) {
+                        out.push((tid, true));
+                    }
+                }
             }
-            out.push((tid, true));
         }
     }
     out
@@ -426,6 +466,24 @@ fn report_warnings(warn: Option<Leaks>) {
 
 /// Checks now, from the calling thread's scope: `Err` lists the threads still running after the
 /// retries (see the [module docs](self)).
+///
+/// Which threads it reports:
+///
+/// - the threads the calling thread started through `holdup::thread` (directly or not), always;
+/// - when the process runs one test at a time or is no test harness (a plain binary, `cargo
+///   nextest`, `--test-threads=1`): every other thread alive besides the caller, the main
+///   thread and holdup's own (its HTTP server's, its watchdog's), like goleak's `VerifyNone`;
+///   the process start is the baseline, or [`Options::ignore_current`]'s if given;
+/// - under parallel `cargo test`, threads not started through `holdup::thread` only as
+///   [`Options::other_threads`] says.
+///
+/// ```
+/// // In a plain binary: fails if anything but `main` (and holdup's own threads) still runs.
+/// let workers: Vec<_> = (0..8).map(|_| std::thread::spawn(std::thread::park)).collect();
+/// let leaks = holdup::leak::find(holdup::leak::Options::new().retries(3)).unwrap_err();
+/// assert_eq!(leaks.len(), 8);
+/// # drop(workers);
+/// ```
 ///
 /// # Errors
 ///

@@ -500,6 +500,42 @@ pub(crate) fn created() -> Vec<(&'static Location<'static>, u64)> {
     out
 }
 
+/// OS ids of holdup's own threads alive now (the HTTP server's, the watchdog's): leak checks
+/// never report them.
+static OWN: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+
+/// Removes the thread from [`OWN`] when it exits.
+struct OwnMark(i64);
+
+impl Drop for OwnMark {
+    fn drop(&mut self) {
+        let mut own = OWN.lock().unwrap_or_else(|e| e.into_inner());
+        own.retain(|&t| t != self.0);
+    }
+}
+
+thread_local! {
+    static OWN_MARK: RefCell<Option<OwnMark>> = const { RefCell::new(None) };
+}
+
+/// Marks the calling thread as holdup's own until it exits. Called first thing by every thread
+/// holdup starts for itself.
+pub(crate) fn mark_own_thread() {
+    let tid = os_tid();
+    let _ = OWN_MARK.try_with(|m| {
+        let mut m = m.borrow_mut();
+        if m.is_none() {
+            OWN.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
+            *m = Some(OwnMark(tid));
+        }
+    });
+}
+
+/// The OS ids of holdup's own threads alive now.
+pub(crate) fn own_threads() -> Vec<i64> {
+    OWN.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// The calling thread's OS id (Linux `gettid`), or 0 elsewhere.
 #[cfg(target_os = "linux")]
 pub(crate) fn os_tid() -> i64 {

@@ -131,7 +131,10 @@ impl WatchdogBuilder {
         let stop2 = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("holdup-watchdog".to_owned())
-            .spawn(move || run(self, &stop2))?;
+            .spawn(move || {
+                crate::registry::mark_own_thread();
+                run(self, &stop2)
+            })?;
         Ok(Watchdog {
             stop,
             thread: Some(thread),

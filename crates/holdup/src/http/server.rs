@@ -91,6 +91,7 @@ pub(super) fn start(listener: std::net::TcpListener, config: Arc<Config>) -> Res
         .enable_io()
         .enable_time()
         .thread_name("holdup-http-worker")
+        .on_thread_start(crate::registry::mark_own_thread)
         .max_blocking_threads(config.max_concurrent_requests)
         .build()
         .map_err(|e| start_error("cannot start the server's runtime", e))?;
@@ -109,6 +110,7 @@ pub(super) fn start(listener: std::net::TcpListener, config: Arc<Config>) -> Res
     let thread = std::thread::Builder::new()
         .name("holdup-http".into())
         .spawn(move || {
+            crate::registry::mark_own_thread();
             runtime.block_on(accept_loop(listener, shared, stopped));
             // Blocking work cannot be cancelled; give it the grace period, then let it finish
             // detached (it ends on its own; the response has nowhere to go).
