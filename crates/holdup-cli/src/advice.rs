@@ -1,5 +1,16 @@
 //! The fix for the seed's bug, read off a mutex profile: an exclusive lock whose critical
-//! sections never write (holdup's `mutated=no` label) and that dominates the delay.
+//! sections never took `&mut` through their guard (holdup's `mutated=no` label) and that
+//! dominates the delay.
+//!
+//! Advice must be sound, that is, compile and keep the program's behaviour:
+//! - a `RwLock` write lock taken without `&mut`: `read()` compiles (`RwLock<T>` is shared only
+//!   when `T: Sync`, so the section's `&T` methods are callable through a read guard too) and
+//!   is what it meant, unless it relied on being alone while writing through `&` (atomics):
+//!   the advice says so;
+//! - a `Mutex` taken without `&mut`: nothing follows. `mutated=no` means no `&mut` was taken, not
+//!   that nothing changed: a channel's `recv`, a `Cell` or an atomic writes through `&`, and
+//!   `RwLock<Receiver<_>>` or `RwLock<Cell<_>>` would not even be shareable. The profile does not
+//!   say which type the lock guards, so holdup states what it saw and suggests no other lock.
 
 use std::collections::HashMap;
 
@@ -63,17 +74,24 @@ pub(crate) fn advice(view: &ProfileView<'_>) -> Option<String> {
     let holder = lock
         .holders
         .iter()
+        .filter(|(f, _)| !f.is_empty())
         .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-        .map_or("?", |(f, _)| f);
+        .map(|(f, _)| *f);
     let share = 100.0 * lock.read_only as f64 / total as f64;
+    let from = match holder {
+        Some(f) => format!("{share:.0}% of the delay comes from {f}, which"),
+        None => format!("{share:.0}% of the delay comes from code (not symbolized) that"),
+    };
     Some(match lock.kind {
         "rwlock-write" => format!(
-            "advice: {share:.0}% of the delay comes from {holder}, which takes the write lock of the RwLock \
-             created at {site} but never writes through it: take `read()` instead of `write()`."
+            "advice: {from} takes the write lock of the RwLock created at {site} but takes no `&mut` \
+             through it: take `read()` instead of `write()` (unless it must be alone while it writes \
+             through `&`, as to atomics)."
         ),
         _ => format!(
-            "advice: {share:.0}% of the delay comes from {holder}, which locks the Mutex created at {site} \
-             but never writes through it: a `RwLock` read lock would do."
+            "note: {from} holds the Mutex created at {site} without taking `&mut` through it \
+             (`mutated=no`); that does not show it only reads (a channel's `recv`, a `Cell` or an \
+             atomic writes through `&`), so holdup suggests no other lock."
         ),
     })
 }

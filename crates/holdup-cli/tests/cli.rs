@@ -1,6 +1,7 @@
 //! The `holdup` command on committed fixtures (profiles made by real Go programs and by
 //! holdup's demo): golden outputs of every subcommand, the same output as `go tool pprof` for
-//! the reports pprof has, and clear errors.
+//! the reports pprof has, and clear errors. The advice is also checked on profiles that holdup
+//! records here, in this process, from locks whose guarded types matter to what is sound.
 //!
 //! Golden files are in `tests/golden/`; `HOLDUP_BLESS=1 cargo test -p holdup-cli` rewrites them.
 
@@ -296,6 +297,153 @@ fn advice_names_the_seed_bug() {
     assert!(locks.lines().any(|l| l.starts_with("advice: ")), "{locks}");
     // No advice where the pattern is absent (Go's profiles have no `mutated` label).
     assert!(!ok(&["top", &go_fixture("mutex.pb.gz")]).contains("advice"));
+}
+
+/// The mutex profile of what `work` does, written to a file for the command.
+fn profile_of(name: &str, work: impl FnOnce()) -> String {
+    holdup::set_mutex_profile_fraction(1);
+    let before = holdup::profile::mutex();
+    work();
+    let profile = holdup::profile::mutex().delta(&before);
+    assert!(
+        profile.total_delay_ns() > 0,
+        "{name}: no contention recorded"
+    );
+    let dir = std::env::temp_dir().join(format!("holdup-cli-advice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.pb.gz"));
+    profile
+        .write_pprof(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    path.display().to_string()
+}
+
+/// Runs `body` on 4 threads at once, 200 times each, for contention.
+fn contend(body: impl Fn() + Sync) {
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    body();
+                }
+            });
+        }
+    });
+}
+
+/// Busy for a few microseconds, inside a critical section, so that others queue up.
+fn spin() {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_micros(20) {
+        std::hint::spin_loop();
+    }
+}
+
+/// The advice line (`advice:` or `note:`) that `top` and `locks` print, the same for both.
+fn advice_of(profile: &str) -> Option<String> {
+    let line = |out: String| {
+        out.lines()
+            .find(|l| l.starts_with("advice: ") || l.starts_with("note: "))
+            .map(str::to_owned)
+    };
+    let top = line(ok(&["top", profile]));
+    assert_eq!(top, line(ok(&["locks", profile])), "top and locks agree");
+    top
+}
+
+#[test]
+fn advice_never_recommends_what_would_not_compile_or_would_change_behaviour() {
+    use holdup::sync::{Mutex, RwLock, mpsc};
+    use std::cell::Cell;
+    use std::collections::HashMap;
+
+    // A pool's shared receiver: `recv` takes the message through `&self`. `RwLock<Receiver>` is
+    // not even `Sync`, and the section does change the channel.
+    let (tx, rx) = mpsc::channel::<u32>();
+    let rx = Mutex::new(rx);
+    let rx_site = format!("{}:{}", file!(), line!() - 1);
+    let receiver = profile_of("receiver", || {
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| while rx.lock().unwrap().recv().is_ok() {});
+            }
+            for i in 0..200 {
+                tx.send(i).unwrap();
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            drop(tx);
+        });
+    });
+    let note = advice_of(&receiver).expect("the pool's lock dominates");
+    assert!(note.starts_with("note: "), "{note}");
+    assert!(
+        note.contains(&format!(
+            "holds the Mutex created at {rx_site} without taking `&mut`"
+        )),
+        "{note}"
+    );
+    assert!(
+        note.contains("cli::advice_never_recommends"),
+        "names the function: {note}"
+    );
+    assert!(
+        !note.contains("RwLock") && !note.contains("read("),
+        "{note}"
+    );
+
+    // A `Cell` under a Mutex: written through `&`.
+    let cell = Mutex::new(Cell::new(0u64));
+    let cell_site = format!("{}:{}", file!(), line!() - 1);
+    let cell_profile = profile_of("cell", || {
+        contend(|| {
+            let g = cell.lock().unwrap();
+            g.set(g.get() + 1);
+            spin();
+        })
+    });
+    assert_eq!(cell.lock().unwrap().get(), 800);
+    let note = advice_of(&cell_profile).expect("the Cell's lock dominates");
+    assert!(
+        note.starts_with("note: ") && note.contains(&cell_site),
+        "{note}"
+    );
+    assert!(
+        !note.contains("RwLock") && !note.contains("read("),
+        "{note}"
+    );
+
+    // The seed's bug: a map read through `write()`. `read()` is sound.
+    let map: HashMap<u64, u64> = (0..1000).map(|k| (k, k * 2)).collect();
+    let map = RwLock::new(map);
+    let map_site = format!("{}:{}", file!(), line!() - 1);
+    let map_profile = profile_of("map", || {
+        contend(|| {
+            let g = map.write().unwrap();
+            std::hint::black_box(g.get(&500));
+            spin();
+        })
+    });
+    let advice = advice_of(&map_profile).expect("the map's lock dominates");
+    assert!(advice.starts_with("advice: "), "{advice}");
+    assert!(
+        advice.contains(&format!("the RwLock created at {map_site}")),
+        "{advice}"
+    );
+    assert!(
+        advice.contains("take `read()` instead of `write()`"),
+        "{advice}"
+    );
+
+    // A map written through its guard: nothing to advise.
+    let written = profile_of("written", || {
+        contend(|| {
+            let mut g = map.write().unwrap();
+            g.insert(1, 1);
+            spin();
+        })
+    });
+    assert_eq!(advice_of(&written), None);
+    let _ = std::fs::remove_dir_all(Path::new(&written).parent().unwrap());
 }
 
 #[test]

@@ -446,7 +446,7 @@ fn print_hint(mutex: &holdup::profile::Profile) {
     if total > 0 {
         println!(
             "\nhint: {:.0}% of the lock delay comes from {holder}, which holds the write lock of the \
-             RwLock created at {lock} but never writes through it: use read().",
+             RwLock created at {lock} but takes no `&mut` through it: use read().",
             100.0 * delay as f64 / total as f64
         );
     }

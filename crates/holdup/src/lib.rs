@@ -54,8 +54,11 @@
 //! - `lock`: where the primitive was created (`file:line`, from `#[track_caller]` constructors),
 //! - `kind`: `mutex`, `rwlock-read`, `rwlock-write`, `condvar`, `chan-recv`, `chan-send`,
 //!   `barrier`, `join` or `once`,
-//! - `mutated` (mutex-profile samples of `mutex` and `rwlock-write`): `yes` if a guard was
-//!   written through, `no` if the lock was taken exclusively only to read,
+//! - `mutated` (mutex-profile samples of `mutex` and `rwlock-write`): `yes` if the critical
+//!   section took `&mut` through its guard (`DerefMut`), `no` if it did not. `no` does not mean
+//!   the value was left unchanged: writes through `&` (a channel's `recv`, `Cell`, atomics,
+//!   any interior mutability) are not seen. A hot `RwLock` write lock with `mutated=no` can
+//!   take `read()`; a `Mutex` with `mutated=no` may still need to be one,
 //!
 //! so that `go tool pprof -tagfocus lock=cache.rs` and Pyroscope can slice by lock.
 //!

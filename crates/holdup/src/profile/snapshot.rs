@@ -77,8 +77,9 @@ pub struct Sample {
     pub delay_ns: i64,
     /// Labels: `lock` (the primitive's creation site, `file:line`), `kind` (see
     /// [`Kind`]), and on mutex-profile samples of `mutex` and `rwlock-write`, `mutated`
-    /// (`yes` for critical sections whose guard was written through, `no` for the others; one
-    /// stack can thus have a `yes` and a `no` sample).
+    /// (`yes` for critical sections that took `&mut` through their guard, `no` for the others,
+    /// which may still have written through `&`: interior mutability is not seen; one stack can
+    /// thus have a `yes` and a `no` sample).
     pub labels: BTreeMap<String, String>,
 }
 

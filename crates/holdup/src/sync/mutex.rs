@@ -47,8 +47,9 @@ pub struct Mutex<T: ?Sized> {
 /// A guard for a [`Mutex`]: the lock is released when it is dropped. Mirrors
 /// [`std::sync::MutexGuard`].
 ///
-/// It remembers whether it was written through ([`DerefMut`]); mutex-profile samples carry that
-/// as the `mutated` label.
+/// It remembers whether `&mut` was taken through it ([`DerefMut`]); mutex-profile samples carry
+/// that as the `mutated` label. `mutated=no` does not mean the value was not changed: a
+/// `Mutex<Receiver<_>>` or a `Mutex<Cell<_>>` is changed through `&`.
 #[must_use = "if unused the Mutex will immediately unlock"]
 #[clippy::has_significant_drop]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {

@@ -22,9 +22,11 @@ use crate::profile::Kind;
 /// - When a writer waits for several readers, Go charges the whole wait to the last reader to
 ///   leave; holdup charges each reader's drop with the waiting that accrued since the previous
 ///   one left, so the total is the same and overlapping readers share the blame.
-/// - Write guards remember whether they were written through: mutex-profile samples of
-///   `rwlock-write` carry `mutated=no` when the write lock was taken only to read, the bug the
-///   seed demo (`examples/contended_cache.rs`) is about.
+/// - Write guards remember whether `&mut` was taken through them (`DerefMut`): mutex-profile
+///   samples of `rwlock-write` carry `mutated=no` when it was not, the bug the seed demo
+///   (`examples/contended_cache.rs`) is about: such a section can take `read()` (`RwLock<T>`
+///   is shared only for `T: Sync`, so everything it does through `&T` works through a read
+///   guard), unless it must be alone while it writes through `&` (to atomics, say).
 /// - Each lock is 56 bytes larger, guards one pointer larger; the unstable mapped guards are
 ///   not mirrored.
 ///
