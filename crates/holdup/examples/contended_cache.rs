@@ -139,6 +139,8 @@ fn print_dump_summary(dump: &holdup::dump::ThreadDump) {
                     && !f.starts_with("holdup::")
                     && !f.starts_with('<')
                     && !f.starts_with("std::")
+                    && !f.starts_with("core::")
+                    && !f.starts_with("alloc::")
             })
             .unwrap_or("?");
         let what = match &t.wait {

@@ -13,8 +13,11 @@
 //!   (Rust's prebuilt std already has frame pointers).
 //!
 //! DWARF capture stops at std's thread start marker (`__rust_begin_short_backtrace`, found in
-//! the symbol tables at setup): the thread start-up frames below it are dropped by every report
-//! anyway, and skipping them saves a sixth of the cost.
+//! the symbol tables at setup), *after* recording the return address into it: in optimized
+//! builds the thread's closure (and often the whole worker loop with its `lock()`) is inlined
+//! into the marker, so that address carries the program's outermost frames as inlined frames.
+//! Only the frames below it (std's thread start-up, which every report drops) are skipped,
+//! which saves a sixth of the cost.
 //!
 //! The default, [`Unwinder::Auto`], compares both on the first capture and keeps the frame
 //! pointer walk when it returns the same frames as DWARF (that is, when the code was built with
@@ -160,11 +163,17 @@ mod imp {
         &setup().dwarf
     }
 
-    /// Whether `ret` returns into the thread start marker.
+    /// Whether the code at `addr` (a lookup address: an interrupted instruction, or a return
+    /// address minus one, which lies inside the calling function even when the call is its last
+    /// instruction) belongs to the thread start marker.
+    ///
+    /// Walks record such a frame and stop after it: the marker's code holds whatever the
+    /// optimizer inlined into it (the thread's closure), so the frame is the program's
+    /// outermost, not start-up code.
     #[inline(always)]
-    fn is_stop(stops: &[(u64, u64)], ret: u64) -> bool {
-        let i = stops.partition_point(|&(start, _)| start <= ret);
-        i > 0 && ret < stops[i - 1].1
+    fn is_stop(stops: &[(u64, u64)], addr: u64) -> bool {
+        let i = stops.partition_point(|&(start, _)| start <= addr);
+        i > 0 && addr < stops[i - 1].1
     }
 
     fn thread_start_ranges(modules: &[modules::Module]) -> Vec<(u64, u64)> {
@@ -320,8 +329,8 @@ mod imp {
         Ok(unsafe { (addr as *const u64).read() })
     }
 
-    /// Follows the frame pointer chain from `bp` (the capturing function's frame), stopping at
-    /// the first return address in `stops`.
+    /// Follows the frame pointer chain from `bp` (the capturing function's frame), stopping
+    /// after the first return address in `stops`.
     fn fp_walk(mut bp: u64, sp: u64, top: u64, stops: &[(u64, u64)], out: &mut [usize]) -> usize {
         let mut n = 0;
         while n < out.len() {
@@ -331,12 +340,12 @@ mod imp {
             let Ok(next) = read_word(bp, sp, top) else {
                 break;
             };
-            if ret == 0 || is_stop(stops, ret) {
+            if ret == 0 {
                 break;
             }
             out[n] = ret as usize;
             n += 1;
-            if next <= bp {
+            if next <= bp || is_stop(stops, ret - 1) {
                 break;
             }
             bp = next;
@@ -363,11 +372,11 @@ mod imp {
         while n < out.len() {
             match frames.next() {
                 Ok(Some(frame)) => {
-                    if is_stop(stops, frame.address()) {
-                        break;
-                    }
                     out[n] = frame.address() as usize;
                     n += 1;
+                    if is_stop(stops, frame.address_for_lookup()) {
+                        break;
+                    }
                 }
                 _ => break,
             }
@@ -378,7 +387,7 @@ mod imp {
     /// Unwinds another thread's stack from a copy: `stack` holds the bytes from `sp` upwards,
     /// taken with the registers `ip`, `sp` and `bp` (by a signal handler). Fills `out` with up to
     /// `max` code addresses plus one, innermost first (the interrupted instruction, then return
-    /// addresses), stopping at the thread start marker.
+    /// addresses), stopping after the return address into the thread start marker.
     pub(crate) fn unwind_copy(
         cache: &mut CacheX86_64<MustNotAllocateDuringUnwind>,
         (ip, sp, bp): (u64, u64, u64),
@@ -401,10 +410,10 @@ mod imp {
         while out.len() < max {
             match frames.next() {
                 Ok(Some(frame)) => {
-                    if is_stop(stops, frame.address()) {
+                    out.push(frame.address_for_lookup() as usize + 1);
+                    if is_stop(stops, frame.address_for_lookup()) {
                         break;
                     }
-                    out.push(frame.address_for_lookup() as usize + 1);
                 }
                 _ => break,
             }
