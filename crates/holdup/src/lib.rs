@@ -84,7 +84,7 @@
 //!
 //! An uncontended lock and unlock does what std's does plus one relaxed load; nothing is timed,
 //! allocated or recorded. Contended waits are timed only while a profile is on, and stacks are
-//! captured only for sampled events (about 0.3 µs with DWARF unwinding, 0.1 µs with frame
+//! captured only for sampled events (about 0.7 µs with DWARF unwinding, 0.2 µs with frame
 //! pointers, for 16 frames; see [`profile::set_unwinder`]). `holdup-bench` measures all of it side by side
 //! with std; the README lists the numbers and the recommended production settings (fraction
 //! 100, rate 10 µs).

@@ -7,8 +7,9 @@
 //!   loaded when profiling is first enabled (copied then; objects `dlopen`ed later are unwound
 //!   by frame pointers only), with a warm per-thread rule cache that
 //!   never allocates while unwinding. Complete without frame pointers. A sampled event (capture
-//!   and bucket update) costs 281 ns at 16 user frames, 0.8 µs at 64 (`holdup-bench events`).
-//! - **Frame pointers**: follows the `rbp` chain: 92 ns at 16 frames, 238 ns at 64, but complete
+//!   and bucket update) costs 0.65–0.78 µs at 16 user frames, 1.6–2.4 µs at 64 (`holdup-bench
+//!   events`, 2026-12-01).
+//! - **Frame pointers**: follows the `rbp` chain: 181 ns at 16 frames, 406 ns at 64, but complete
 //!   only when the program and its dependencies are built with `-C force-frame-pointers=yes`
 //!   (Rust's prebuilt std already has frame pointers).
 //!
