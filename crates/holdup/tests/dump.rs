@@ -556,3 +556,134 @@ fn the_watchdog_reports_a_wait_longer_than_the_threshold() {
     drop(tx);
     waiter.join().unwrap();
 }
+
+/// Calls into the host's own handlers (the test installs them on holdup's signals).
+static HOST_HANDLER_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn host_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    HOST_HANDLER_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Sets `sig`'s disposition: the default, or `host_handler`.
+fn set_disposition(sig: i32, host: bool) {
+    // SAFETY: a zeroed sigaction is valid; `host_handler` only touches an atomic
+    // (async-signal-safe), and SIG_DFL is the default action.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = if host {
+            host_handler as *const () as usize
+        } else {
+            libc::SIG_DFL
+        };
+        act.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut act.sa_mask);
+        assert_eq!(libc::sigaction(sig, &act, std::ptr::null_mut()), 0);
+    }
+}
+
+/// Whether `sig`'s disposition is the default.
+fn is_default(sig: i32) -> bool {
+    // SAFETY: with a null new action, sigaction only reads the current one.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
+    }
+}
+
+/// The host takes holdup's signal back: reset to the default (whose action, for a real-time
+/// signal, kills the process) or given its own handler. Dumps must never send it again. Runs in
+/// a child process of its own: other tests in this binary dump in parallel, and a dump in flight
+/// on a reset signal would kill them all.
+#[test]
+fn a_signal_taken_over_by_the_host_is_never_sent_again() {
+    const NAME: &str = "a_signal_taken_over_by_the_host_is_never_sent_again";
+    if std::env::var_os("HOLDUP_SIGNAL_CHILD").is_some() {
+        signal_takeover_child();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env("HOLDUP_SIGNAL_CHILD", "1")
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the child died ({:?}):\n{shown}",
+        out.status
+    );
+    assert!(
+        shown.contains("signal takeover: all dumps completed"),
+        "{shown}"
+    );
+}
+
+fn signal_takeover_child() {
+    let lock = Arc::new(Mutex::new(()));
+    let guard = lock.lock().unwrap();
+    let site = format!("{}:{}", file!(), line!() - 2);
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let lock = Arc::clone(&lock);
+            holdup::thread::spawn(move || drop(lock.lock()))
+        })
+        .collect();
+    until("3 waiters", || waiting_on(&site) == 3);
+    let all_captured =
+        |d: &dump::ThreadDump| d.threads().iter().all(|t| t.stack == StackStatus::Captured);
+
+    let first = dump::threads();
+    assert!(all_captured(&first), "{}", text(&first, Detail::Full));
+    let s1 = dump::signal().expect("the first dump installed a signal");
+
+    // Reset to the default: sending it now would terminate the process.
+    set_disposition(s1, false);
+    assert_eq!(dump::signal(), None, "signal {s1} is no longer holdup's");
+    let second = dump::threads();
+    assert!(all_captured(&second), "{}", text(&second, Detail::Full));
+    let s2 = dump::signal().expect("moved to another free signal");
+    assert_ne!(s2, s1);
+
+    // The host's own handler: never called by a dump.
+    set_disposition(s2, true);
+    let third = dump::threads();
+    assert!(all_captured(&third), "{}", text(&third, Detail::Full));
+    let s3 = dump::signal().expect("moved again");
+    assert!(s3 != s1 && s3 != s2, "{s1} {s2} {s3}");
+    assert_eq!(HOST_HANDLER_CALLS.load(Ordering::SeqCst), 0);
+
+    // No free signal left: the dump completes, stacks unavailable with the reason.
+    for sig in libc::SIGRTMIN() + 4..=libc::SIGRTMAX() {
+        if sig == s3 || is_default(sig) {
+            set_disposition(sig, true);
+        }
+    }
+    let fourth = dump::threads();
+    let full = text(&fourth, Detail::Full);
+    assert_eq!(fourth.len(), first.len(), "{full}");
+    for t in fourth.threads() {
+        let StackStatus::Unavailable(why) = &t.stack else {
+            panic!("a stack without a signal:\n{full}")
+        };
+        assert!(
+            why.contains(&format!("signal {s3} was taken over by another handler")),
+            "{why}"
+        );
+    }
+    // The waits still come from the registry (the holder, the main thread, is known only by
+    // the token its handler would have reported).
+    let waiting = fourth.threads().iter().filter(|t| t.wait.is_some()).count();
+    assert_eq!(waiting, 3, "{full}");
+    assert_eq!(dump::signal(), None);
+    assert_eq!(HOST_HANDLER_CALLS.load(Ordering::SeqCst), 0);
+
+    drop(guard);
+    for w in waiters {
+        w.join().unwrap();
+    }
+    println!("signal takeover: all dumps completed");
+}

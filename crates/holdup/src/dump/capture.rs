@@ -2,20 +2,30 @@
 //! handler copies the interrupted registers and the live part of its stack into memory the
 //! dumping thread prepared; the dumping thread then unwinds the copies (framehop, DWARF).
 //!
-//! The handler is async-signal-safe: it saves and restores `errno`, makes two system calls
-//! (`gettid`, `process_vm_readv`) and touches only the prepared table. It copies the stack with
-//! `process_vm_readv`, which reports unmapped memory as a short read instead of a fault, so no
-//! address the handler reads can crash the program. It never allocates, locks or unwinds.
+//! The handler is async-signal-safe: it saves and restores `errno`, makes only the system calls
+//! `gettid`, `clock_gettime` (twice, to time itself) and `process_vm_readv`, and touches only
+//! the prepared table. It copies the stack with `process_vm_readv`, which reports unmapped
+//! memory as a short read instead of a fault, so no address the handler reads can crash the
+//! program. It never allocates, locks or unwinds. It trusts a signal only if it was queued
+//! (`SI_QUEUE`) by this process and carries the current dump's generation.
 //!
-//! All threads are signalled at once, then awaited together until a deadline: a thread that
-//! does not answer (signal blocked, stuck in an uninterruptible sleep) is reported as such and
-//! never waited for again. A handler that runs late finds the table gone, or a table of a later
-//! dump with another generation, and returns without writing.
+//! The signal is the host's property as much as ours: another library may reset it to the
+//! default (which, for a real-time signal, terminates the process) or install its own handler.
+//! So before each wave of signals the dumper checks that the disposition is still holdup's
+//! handler. If it is not, that signal is never sent again: the dump moves to another free
+//! real-time signal, or, when none is left, reports the remaining stacks as unavailable with
+//! the reason.
+//!
+//! Threads are signalled in waves of a few per core, each awaited briefly, then all are awaited
+//! together until a deadline: a thread that does not answer (signal blocked, stuck in an
+//! uninterruptible sleep) is reported as such and never waited for again. A handler that runs
+//! late finds the table gone, or a table of a later dump with another generation, and returns
+//! without writing.
 
 use std::cell::UnsafeCell;
 use std::io;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// What became of one thread's capture.
@@ -36,6 +46,9 @@ pub(crate) enum Outcome {
     Gone,
     /// The signal could not be sent, or the stack not copied (the OS error).
     Failed(i32),
+    /// Not signalled: the dump's signal was taken over by another handler and no other one is
+    /// free. The string says which.
+    SignalLost(String),
 }
 
 const PENDING: u32 = 0;
@@ -78,43 +91,106 @@ static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
 /// Handlers between their first and last access to `TABLE`'s table.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// One dump at a time; holds the stack copy buffer between dumps.
-///
-/// The buffer is kept: the pages handlers wrote stay mapped for the next dump, since a fresh
-/// page costs a handler a fault (it doubled the handlers' time at 1,000 threads). What stays
-/// resident is what copies touched: about the total size of the threads' live stacks.
-static DUMPING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// One dump at a time; holds the stack copy buffer and the signal between dumps.
+static DUMPING: Mutex<Dumper> = Mutex::new(Dumper {
+    buf: Vec::new(),
+    signal: None,
+    lost: 0,
+});
 
-/// The signal holdup dumps with, once installed.
-fn signal() -> Result<i32, i32> {
-    static SIGNAL: OnceLock<Result<i32, i32>> = OnceLock::new();
-    *SIGNAL.get_or_init(install)
+/// What dumps keep from one to the next.
+struct Dumper {
+    /// The stack copy buffer. It is kept: the pages handlers wrote stay mapped for the next
+    /// dump, since a fresh page costs a handler a fault (it doubled the handlers' time at 1,000
+    /// threads). What stays resident is what copies touched: about the total size of the
+    /// threads' live stacks.
+    buf: Vec<u8>,
+    /// The signal holdup's handler is installed on.
+    signal: Option<i32>,
+    /// Signals found taken over by someone else (bit `sig`): never used again.
+    lost: u64,
+}
+
+/// The signal dumps use now, if one was installed (and is still holdup's).
+pub(crate) fn current_signal() -> Option<i32> {
+    let d = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
+    d.signal.filter(|&sig| is_ours(sig))
+}
+
+/// Whether `sig`'s disposition is holdup's handler.
+fn is_ours(sig: i32) -> bool {
+    // SAFETY: a zeroed sigaction is a valid out-parameter.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: with a null new action, sigaction only reads the current action into `old`.
+    let read = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+    read == 0
+        && old.sa_sigaction == handler as *const () as usize
+        && old.sa_flags & libc::SA_SIGINFO != 0
+}
+
+impl Dumper {
+    /// The signal to dump with: the installed one if it is still holdup's, else a newly
+    /// installed one. A signal found taken over is given up for good.
+    fn signal(&mut self) -> Result<i32, String> {
+        let mut taken = None;
+        if let Some(sig) = self.signal {
+            if is_ours(sig) {
+                return Ok(sig);
+            }
+            self.give_up(sig);
+            taken = Some(sig);
+        }
+        match install(self.lost) {
+            Some(sig) => {
+                self.signal = Some(sig);
+                Ok(sig)
+            }
+            None => Err(match taken.or(self.last_lost()) {
+                Some(sig) => format!(
+                    "signal {sig} was taken over by another handler, and no other real-time signal is free"
+                ),
+                None => "no real-time signal is free for the dump's handler".to_owned(),
+            }),
+        }
+    }
+
+    fn give_up(&mut self, sig: i32) {
+        self.signal = None;
+        if (0..64).contains(&sig) {
+            self.lost |= 1 << sig;
+        }
+    }
+
+    fn last_lost(&self) -> Option<i32> {
+        (self.lost != 0).then(|| 63 - self.lost.leading_zeros() as i32)
+    }
 }
 
 /// Installs the handler on the first real-time signal from `SIGRTMIN + 4` whose disposition is
-/// the default (so that another profiler's signal is left alone).
-fn install() -> Result<i32, i32> {
+/// the default (so that another profiler's signal is left alone), skipping those in `lost`.
+fn install(lost: u64) -> Option<i32> {
     let (lo, hi) = (libc::SIGRTMIN() + 4, libc::SIGRTMAX());
-    for sig in lo..=hi {
-        // SAFETY: sigaction with a null new action only reads the current one into `old`.
-        unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
-                continue;
-            }
-            if old.sa_sigaction != libc::SIG_DFL {
-                continue;
-            }
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = handler as *const () as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut act.sa_mask);
-            if libc::sigaction(sig, &act, std::ptr::null_mut()) == 0 {
-                return Ok(sig);
-            }
+    for sig in (lo..=hi).filter(|&s| !(0..64).contains(&s) || lost & (1 << s) == 0) {
+        // SAFETY: a zeroed sigaction is a valid out-parameter and a valid start for `act`.
+        let (mut old, mut act): (libc::sigaction, libc::sigaction) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: with a null new action, sigaction only reads the current action into `old`.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0
+            || old.sa_sigaction != libc::SIG_DFL
+        {
+            continue;
+        }
+        act.sa_sigaction = handler as *const () as usize;
+        act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        // SAFETY: initializes the mask inside `act`, a local.
+        unsafe { libc::sigemptyset(&mut act.sa_mask) };
+        // SAFETY: installs `handler` (async-signal-safe, see the module docs) for `sig`, whose
+        // disposition was the default: nobody else's handler is replaced.
+        if unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) } == 0 {
+            return Some(sig);
         }
     }
-    Err(libc::EBUSY)
+    None
 }
 
 /// The signal handler. Async-signal-safe: see the module docs.
@@ -139,7 +215,16 @@ extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
 ///
 /// `table` is the published table, alive for the duration of the call.
 unsafe fn answer(table: &Table, info: &libc::siginfo_t, ctx: &libc::ucontext_t) {
-    // SAFETY: the signal was queued by `rt_tgsigqueueinfo` with SI_QUEUE, so it carries a value.
+    // Only a signal this process queued carries a dump's generation: one from `kill`, another
+    // process or the kernel is ignored.
+    if info.si_code != libc::SI_QUEUE {
+        return;
+    }
+    // SAFETY: an SI_QUEUE siginfo carries the sender's pid.
+    if unsafe { info.si_pid() } != table.pid {
+        return;
+    }
+    // SAFETY: an SI_QUEUE siginfo carries a value.
     let generation = unsafe { info.si_value() }.sival_ptr as usize;
     if generation != table.generation {
         return;
@@ -253,15 +338,15 @@ pub(crate) fn capture(
     timeout: Duration,
     stack_bytes: usize,
 ) -> io::Result<Vec<Outcome>> {
-    let sig = signal().map_err(io::Error::from_raw_os_error)?;
-    let mut buf = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut dumper = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sig = dumper.signal().map_err(io::Error::other)?;
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) as usize + 1;
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
-    if buf.len() < tids.len() * stack_bytes {
+    if dumper.buf.len() < tids.len() * stack_bytes {
         // Zeroed memory from the allocator: large requests are fresh mappings whose pages cost
         // nothing until a handler writes them.
-        *buf = vec![0u8; tids.len() * stack_bytes];
+        dumper.buf = vec![0u8; tids.len() * stack_bytes];
     }
     let table = Box::new(Table {
         generation,
@@ -274,7 +359,7 @@ pub(crate) fn capture(
                 out: UnsafeCell::new(SlotOut::default()),
             })
             .collect(),
-        buf: buf.as_mut_ptr(),
+        buf: dumper.buf.as_mut_ptr(),
         stack_bytes,
         maps: writable_mappings(),
     });
@@ -283,6 +368,8 @@ pub(crate) fn capture(
     // SAFETY: the table is alive until it is unpublished and freed below.
     let t = unsafe { &*table };
     let mut sent = vec![0i32; tids.len()];
+    // Set when the signal was taken over mid-dump and no other is free: the rest is not sent.
+    let mut lost: Option<String> = None;
     let deadline = Instant::now() + timeout;
     // Signals go out in waves, each awaited briefly before the next: a thousand threads woken
     // at once on a few cores preempt each other inside their handlers (milliseconds of
@@ -297,6 +384,19 @@ pub(crate) fn capture(
     };
     for from in (0..t.slots.len()).step_by(wave) {
         let to = (from + wave).min(t.slots.len());
+        // Never send a signal whose disposition is no longer holdup's handler (a real-time
+        // signal's default action terminates the process).
+        if !is_ours(sig) {
+            dumper.give_up(sig);
+            match dumper.signal() {
+                Ok(next) => sig = next,
+                Err(why) => {
+                    lost = Some(why);
+                    sent[from..].fill(NOT_SENT);
+                    break;
+                }
+            }
+        }
         for (e, slot) in sent[from..to].iter_mut().zip(&t.slots[from..to]) {
             *e = queue_signal(pid, slot.tid, sig, generation);
         }
@@ -322,6 +422,9 @@ pub(crate) fn capture(
             if sent[i] == libc::ESRCH {
                 return Outcome::Gone;
             }
+            if sent[i] == NOT_SENT {
+                return Outcome::SignalLost(lost.clone().unwrap_or_default());
+            }
             if sent[i] != 0 {
                 return Outcome::Failed(sent[i]);
             }
@@ -340,13 +443,16 @@ pub(crate) fn capture(
                 sp: out.sp,
                 bp: out.bp,
                 token: out.token,
-                stack: buf[at..at + out.len].to_vec(),
+                stack: dumper.buf[at..at + out.len].to_vec(),
                 handler_ns: out.handler_ns,
             }
         })
         .collect();
     Ok(outcomes)
 }
+
+/// `sent` for a thread not signalled because no signal was left (not an errno value).
+const NOT_SENT: i32 = -1;
 
 /// Threads signalled per wave, per core.
 const WAVE_PER_CORE: usize = 4;

@@ -590,6 +590,20 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
     }
 }
 
+/// The real-time signal dumps take stacks with: the first from `SIGRTMIN + 4` up whose
+/// disposition was the default when a dump needed one. `None` before the first dump, when the
+/// signal was taken over by another handler since (the next dump moves to another free one and
+/// never sends the old one again), and elsewhere than Linux on x86_64.
+///
+/// For programs that use real-time signals themselves: install yours before the first dump, or
+/// leave this one alone.
+pub fn signal() -> Option<i32> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    return capture::current_signal();
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    return None;
+}
+
 /// The number of threads in the process now (cheap: no stacks), for index pages.
 pub fn count() -> usize {
     #[cfg(target_os = "linux")]
@@ -981,7 +995,8 @@ fn collect(
     let outcomes = match capture::capture(&tids32, options.timeout, options.stack_bytes) {
         Ok(r) => r,
         Err(e) => {
-            let why = format!("cannot install the dump signal handler: {e}");
+            // A sentence from `capture`: no free signal, or ours taken over by another handler.
+            let why = e.to_string();
             let captured = tids
                 .iter()
                 .map(|&t| (t, Captured::Missing(why.clone())))
@@ -1018,6 +1033,7 @@ fn collect(
             capture::Outcome::Failed(e) => {
                 Captured::Missing(format!("{}", io::Error::from_raw_os_error(e)))
             }
+            capture::Outcome::SignalLost(why) => Captured::Missing(why),
         };
         captured.insert(i64::from(tid), c);
     }
