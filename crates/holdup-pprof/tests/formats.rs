@@ -154,7 +154,7 @@ fn legacy_text_matches_golden() {
     )
     .unwrap();
     let mutex = String::from_utf8(mutex).unwrap();
-    // The first record is byte for byte what Go 1.27 printed (go-semantics §3.2).
+    // The first record is byte for byte what Go 1.27 printed (`runtime/pprof`'s legacy `debug=1` text).
     assert!(mutex.starts_with(
         "--- mutex:\ncycles/second=2099999067\nsampling period=1\n567455652 1 @ 0x4df1c1 0x4df1c0 0x483981\n#\t0x4df1c0\tsync.(*Mutex).Unlock+0x40\t/go/src/sync/mutex.go:65\n#\t0x4df1bf\tmain.holder+0x3f\t\texample/mtx/main.go:18\n\n"
     ));

@@ -8,7 +8,7 @@
 //! | [`blocking`] / [`woken`]  | around any other wait (condvar, channel, ...) | one relaxed load    |
 //!
 //! The decision to record lives here, not in the primitives: a primitive is glue around std's
-//! type plus these calls. Semantics follow Go (go-semantics §1–§2): mutex events are sampled
+//! type plus these calls. Semantics follow Go (`runtime/mprof.go` and `runtime/sema.go`): mutex events are sampled
 //! with probability 1/fraction per contended release, charged with the waiting that accrued
 //! during the critical section, recorded on the releasing thread's stack and scaled at record
 //! time; block events are timed from the start of a wait to its end, kept if at least `rate`
@@ -266,7 +266,7 @@ fn keep_caller_frame(site: Site) {
     std::hint::black_box(site);
 }
 
-/// Go's block-profile rule (`blocksampled` + `saveBlockEventStack`, go-semantics §2.2).
+/// Go's block-profile rule (`blocksampled` and `saveBlockEventStack` in `runtime/mprof.go`).
 fn block_event(d: u64, labels: Labels) {
     let rate = COLLECTOR.settings.block_rate();
     if rate <= 0 {

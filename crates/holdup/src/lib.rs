@@ -48,7 +48,7 @@
 //! kept; shorter ones with probability `d/rate`, weighted so that totals stay unbiased.
 //!
 //! Both are cumulative since the process started, like Go's; [`Profile::delta`](profile::Profile::delta)
-//! gives what happened between two snapshots. The semantics are Go's (see `DESIGN.md`), with
+//! gives what happened between two snapshots. The semantics are Go's (`runtime/mprof.go`), with
 //! one addition Go lacks: every sample carries labels,
 //!
 //! - `lock`: where the primitive was created (`file:line`, from `#[track_caller]` constructors),
@@ -100,8 +100,22 @@
 //! # Supported platforms
 //!
 //! Linux on x86_64 gets the fast in-process unwinders. Elsewhere holdup works with stacks from
-//! the `backtrace` crate (several µs per sampled event). Rust 1.92 or newer.
+//! the `backtrace` crate (several µs per sampled event).
+//!
+//! Rust 1.95 or newer (the `rust-version` CI builds and tests with).
+//!
+//! # Crate features
+//!
+//! - `http` (on by default): [`http`], the `/debug/pprof/` server on a thread of its own. It
+//!   brings hyper and a private current-thread tokio runtime; the application needs no runtime
+//!   of its own. Without it, profiles, dumps and leak checks all work; write them yourself with
+//!   [`profile::Profile::write_pprof`] and [`dump::ThreadDump::write_text`].
+//! - `axum`: [`http::router()`](http) as well, the same endpoints as an axum `Router` for an
+//!   application that already serves HTTP with axum.
+//!
+//! Sizes and rates are run-time settings, never features.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -128,6 +142,7 @@ pub mod sync;
 pub mod thread;
 
 #[cfg(all(feature = "http", not(holdup_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
 /// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.

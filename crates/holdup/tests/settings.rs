@@ -140,7 +140,7 @@ fn mutex_sampling_scales_counts_to_the_truth() {
 }
 
 /// Block rate 10 ms over 2,000 waits of about 1 ms: the weighted totals estimate the truth, as
-/// Go's rule promises (go-semantics §2.2). (About 1 in 10 waits is kept: one standard deviation
+/// Go's rule promises (`blocksampled` in Go's `runtime/mprof.go`). (About 1 in 10 waits is kept: one standard deviation
 /// is 7%; the tolerance is 25%.)
 #[test]
 fn block_sampling_estimates_short_waits_without_bias() {

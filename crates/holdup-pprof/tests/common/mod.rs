@@ -15,7 +15,7 @@ pub fn line(function: &str, file: &str, line: i64) -> LineInfo {
     }
 }
 
-/// A small contention profile like Go's observed example (go-semantics §3.1).
+/// A small contention profile like Go's observed example (as `runtime/pprof` writes one).
 pub fn example() -> Profile {
     let mut b = ProfileBuilder::new(&[("contentions", "count"), ("delay", "nanoseconds")]);
     b.period_type("contentions", "count", 1);

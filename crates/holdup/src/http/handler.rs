@@ -1,5 +1,5 @@
 //! What each `/debug/pprof/` request gets, independent of the server running it: Go's
-//! `net/http/pprof` paths, parameters, headers, status codes and error texts (go-semantics §5),
+//! `net/http/pprof` paths, parameters, headers, status codes and error texts (as Go's `net/http/pprof` has them),
 //! plus holdup's token check.
 //!
 //! [`route`] answers a request at once, or asks the caller to wait (`?seconds=N` deltas) and then

@@ -103,6 +103,7 @@ pub fn serve(addr: impl ToSocketAddrs) -> Result<Server, Error> {
 /// # }
 /// ```
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub fn router() -> axum::Router {
     server::router(Arc::new(Builder::new().config))
 }
@@ -300,6 +301,7 @@ impl Builder {
     /// request limit (connections, timeouts and sizes are the application's server's
     /// business). Fails only for an invalid [`token`](Self::token).
     #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn router(self) -> Result<axum::Router, Error> {
         self.check_token()?;
         Ok(server::router(Arc::new(self.config)))

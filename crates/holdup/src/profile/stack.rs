@@ -1,7 +1,7 @@
 //! Stack capture for sampled events: raw return addresses into a per-thread buffer.
 //!
 //! Two unwinders, chosen with [`set_unwinder`](crate::profile::set_unwinder), measured on this
-//! project's reference machine (`reference/feasibility.md`, and `holdup-bench`):
+//! project's 2-core machine with `holdup-bench events`:
 //!
 //! - **DWARF** (framehop, in-process): reads the `.eh_frame` unwind tables of every object
 //!   loaded when profiling is first enabled (copied then; objects `dlopen`ed later are unwound

@@ -3,7 +3,7 @@
 //!
 //! Go charges a contended release with the waiting that accrued among the waiters during the
 //! critical section that just ended, so that the sum over all releases equals the total time
-//! waiters spent waiting (go-semantics §1.3). Like Go's semaphore queue, this keeps the start
+//! waiters spent waiting (Go's `semrelease` accounting in `runtime/sema.go`). Like Go's semaphore queue, this keeps the start
 //! times of the oldest (`head`) and newest (`tail`) waiter, and at each contended release
 //! charges
 //!
