@@ -17,12 +17,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
 use crate::profile::Kind;
+use crate::state::WaitPin;
 
 /// A thread started through [`holdup::thread`](crate::thread), as seen by
 /// [`registered`](crate::thread::registered).
@@ -154,16 +155,15 @@ struct Record {
     token: usize,
     /// `None` for threads registered on their first wait.
     spawn: Option<Spawn>,
-    /// 0 when running; otherwise `Kind as u8 + 1`.
-    kind: AtomicU8,
+    /// The wait (0 when running; otherwise `Kind as u8 + 1`), pinned by readers that look at
+    /// the lock it points to (see `state::WaitPin`).
+    wait: WaitPin,
     site: AtomicPtr<Location<'static>>,
     since_ns: AtomicU64,
     /// While waiting for a lock: the lock's holder word (see `LockMeta`), else null.
     holder: AtomicPtr<AtomicUsize>,
     /// While waiting for a thread (join): that thread's token, else 0.
     target: AtomicUsize,
-    /// Readers dereferencing `holder` right now; the wait does not end while any is.
-    readers: AtomicU32,
 }
 
 impl Record {
@@ -175,38 +175,33 @@ impl Record {
             started: SystemTime::now(),
             token: token(),
             spawn,
-            kind: AtomicU8::new(0),
+            wait: WaitPin::new(),
             site: AtomicPtr::new(std::ptr::null_mut()),
             since_ns: AtomicU64::new(0),
             holder: AtomicPtr::new(std::ptr::null_mut()),
             target: AtomicUsize::new(0),
-            readers: AtomicU32::new(0),
         }
     }
 
     /// The token of the thread this one waits for (the holder of the lock, or the thread being
     /// joined), 0 if none or unknown, read now.
     ///
-    /// The holder word lives in the lock, which may be freed once the wait ends; so the reader
-    /// announces itself in `readers` before it checks that the wait is still on, and `running`
-    /// clears the wait before it waits for `readers` to drain (both sequentially consistent, so
-    /// at least one of them sees the other).
+    /// The holder word lives in the lock, which may be freed once the wait ends, so it is read
+    /// under the wait's pin (`state::WaitPin`, model-checked): `running` does not return while
+    /// a reader is inside.
     fn holder_token(&self) -> usize {
-        self.readers.fetch_add(1, Ordering::SeqCst);
-        let mut token = 0;
-        if self.kind.load(Ordering::SeqCst) != 0 {
-            let holder = self.holder.load(Ordering::Acquire);
-            token = if holder.is_null() {
-                self.target.load(Ordering::Relaxed)
-            } else {
-                // SAFETY: the wait is still on (checked after announcing this reader), so the
-                // waiting thread is inside the lock's method and the lock is alive; `running`
-                // does not return while this reader is announced.
-                unsafe { (*holder).load(Ordering::Relaxed) }
-            };
-        }
-        self.readers.fetch_sub(1, Ordering::Release);
-        token
+        self.wait
+            .read(|| {
+                let holder = self.holder.load(Ordering::Acquire);
+                if holder.is_null() {
+                    self.target.load(Ordering::Relaxed)
+                } else {
+                    // SAFETY: the wait is on and pinned, so the waiting thread is inside the
+                    // lock's method and the lock is alive until this closure returns.
+                    unsafe { (*holder).load(Ordering::Relaxed) }
+                }
+            })
+            .unwrap_or(0)
     }
 }
 
@@ -353,7 +348,7 @@ pub(crate) fn waiting(kind: Kind, site: &'static Location<'static>, target: Targ
             };
             r.holder.store(holder, Ordering::Relaxed);
             r.target.store(thread, Ordering::Relaxed);
-            r.kind.store(kind as u8 + 1, Ordering::SeqCst);
+            r.wait.begin(kind as u8 + 1);
             true
         })
         .unwrap_or(false)
@@ -366,18 +361,7 @@ pub(crate) fn running() {
         if let Ok(c) = c.try_borrow()
             && let Some(c) = c.as_ref()
         {
-            let r = &c.record;
-            r.kind.store(0, Ordering::SeqCst);
-            let mut spins = 0u32;
-            while r.readers.load(Ordering::SeqCst) != 0 {
-                // A reader holds the pin for a few loads; yield if it was preempted.
-                spins += 1;
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
+            c.record.wait.end();
         }
     });
 }
@@ -450,7 +434,7 @@ pub(crate) fn wait_of_token(token: usize) -> Option<EntryWait> {
 }
 
 fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
-    let kind = r.kind.load(Ordering::Acquire);
+    let kind = r.wait.current();
     let site = r.site.load(Ordering::Relaxed);
     if kind == 0 || site.is_null() {
         return None;

@@ -25,8 +25,10 @@
 use std::cell::UnsafeCell;
 use std::io;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::state::Publication;
 
 /// What became of one thread's capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +88,9 @@ struct Table {
     maps: Box<[(u64, u64)]>,
 }
 
-/// The table of the dump in progress, or null.
-static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
-/// Handlers between their first and last access to `TABLE`'s table.
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// The table of the dump in progress, published to the handlers (`state::Publication`,
+/// model-checked: a late handler never reaches a freed table).
+static TABLE: Publication<Table> = Publication::new();
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// One dump at a time; holds the stack copy buffer and the signal between dumps.
 static DUMPING: Mutex<Dumper> = Mutex::new(Dumper {
@@ -197,14 +198,13 @@ fn install(lost: u64) -> Option<i32> {
 extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: errno is thread-local; reading and restoring it is what a handler must do.
     let errno = unsafe { *libc::__errno_location() };
-    ACTIVE.fetch_add(1, Ordering::SeqCst);
-    let table = TABLE.load(Ordering::SeqCst);
-    if !table.is_null() && !info.is_null() && !ctx.is_null() {
-        // SAFETY: the table stays alive while ACTIVE is non-zero (the dumper unpublishes it and
-        // waits for ACTIVE to drain before freeing it); `info` and `ctx` are the kernel's.
-        unsafe { answer(&*table, &*info, &*(ctx as *const libc::ucontext_t)) };
+    if !info.is_null() && !ctx.is_null() {
+        TABLE.with(|table| {
+            // SAFETY: the table is alive while `with` runs; `info` and `ctx` are the kernel's,
+            // valid for the handler's duration.
+            unsafe { answer(table, &*info, &*(ctx as *const libc::ucontext_t)) }
+        });
     }
-    ACTIVE.fetch_sub(1, Ordering::SeqCst);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
 }
@@ -364,7 +364,7 @@ pub(crate) fn capture(
         maps: writable_mappings(),
     });
     let table = Box::into_raw(table);
-    TABLE.store(table, Ordering::SeqCst);
+    TABLE.publish(table);
     // SAFETY: the table is alive until it is unpublished and freed below.
     let t = unsafe { &*table };
     let mut sent = vec![0i32; tids.len()];
@@ -407,10 +407,7 @@ pub(crate) fn capture(
     }
     // Stragglers (slow to be scheduled, or not answering at all) until the deadline.
     wait_until(|| answered(&sent, 0, t.slots.len()), deadline);
-    TABLE.store(std::ptr::null_mut(), Ordering::SeqCst);
-    while ACTIVE.load(Ordering::SeqCst) != 0 {
-        std::thread::yield_now();
-    }
+    TABLE.unpublish();
     // No handler can reach the table now: it is unpublished and no handler is inside.
     // SAFETY: created by Box::into_raw above and no longer shared.
     let table = unsafe { Box::from_raw(table) };

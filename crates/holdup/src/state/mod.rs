@@ -6,8 +6,12 @@
 
 mod budget;
 mod contention;
+mod pin;
+mod publication;
 mod settings;
 
 pub(crate) use budget::Budget;
 pub(crate) use contention::Contention;
+pub(crate) use pin::WaitPin;
+pub(crate) use publication::Publication;
 pub(crate) use settings::{MAX_DEPTH, Settings};
