@@ -119,45 +119,31 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod loom;
-mod state;
+// The recording core, under the names the facade's modules use for it.
+use holdup_core::{hook, registry};
 
-// Under loom (`--cfg holdup_loom`) only the lock-free state and its models are built. The
-// modules are declared one by one, not through a macro, so that rustfmt sees them.
-#[cfg(not(holdup_loom))]
-mod clock;
-#[cfg(not(holdup_loom))]
 pub mod dump;
-#[cfg(not(holdup_loom))]
-mod hook;
-#[cfg(not(holdup_loom))]
 pub mod leak;
-#[cfg(not(holdup_loom))]
 pub mod profile;
-#[cfg(not(holdup_loom))]
-mod registry;
-#[cfg(not(holdup_loom))]
 pub mod sync;
-#[cfg(not(holdup_loom))]
 pub mod thread;
 
-#[cfg(all(feature = "http", not(holdup_loom)))]
+#[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
 /// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.
 #[doc(hidden)]
-#[cfg(not(holdup_loom))]
 pub mod __bench {
     /// Records one block-profile event on the caller's stack exactly as a sampled wait does
     /// (stack capture and bucket insertion), so that its cost can be measured alone.
     #[inline(never)]
     #[track_caller]
     pub fn record_sampled_event() {
-        crate::profile::record_block(
-            crate::profile::Labels {
+        holdup_core::collector::record_block(
+            holdup_core::Labels {
                 site: std::panic::Location::caller(),
-                kind: crate::profile::Kind::Mutex,
+                kind: holdup_core::Kind::Mutex,
                 mutated: None,
             },
             1.0,
@@ -172,10 +158,10 @@ pub mod __bench {
     #[inline(never)]
     #[track_caller]
     pub fn record_sampled_mutex_event() {
-        crate::profile::record_mutex(
-            crate::profile::Labels {
+        holdup_core::collector::record_mutex(
+            holdup_core::Labels {
                 site: std::panic::Location::caller(),
-                kind: crate::profile::Kind::Mutex,
+                kind: holdup_core::Kind::Mutex,
                 mutated: None,
             },
             1.0,
@@ -197,29 +183,20 @@ pub mod __bench {
 /// assert_eq!(holdup::set_mutex_profile_fraction(-1), 100);
 /// holdup::set_mutex_profile_fraction(before);
 /// ```
-#[cfg(not(holdup_loom))]
 pub fn set_mutex_profile_fraction(rate: i64) -> i64 {
-    if rate > 0 {
-        profile::warm_up();
-    }
-    profile::COLLECTOR.settings.set_mutex_fraction(rate)
+    holdup_core::set_mutex_profile_fraction(rate)
 }
 
 /// Controls the block profile, like Go's `runtime.SetBlockProfileRate`: waits of at least
 /// `rate_ns` nanoseconds are always recorded, shorter ones with probability `d / rate_ns`
 /// (weighted to stay unbiased). `1` records every wait; `0` or less turns the profile off (the
 /// default).
-#[cfg(not(holdup_loom))]
 pub fn set_block_profile_rate(rate_ns: i64) {
-    if rate_ns > 0 {
-        profile::warm_up();
-    }
-    profile::COLLECTOR.settings.set_block_rate(rate_ns);
+    holdup_core::set_block_profile_rate(rate_ns);
 }
 
 /// The current block profile rate in nanoseconds (0 when off). Go has no getter; this one is
 /// for tests and reports.
-#[cfg(not(holdup_loom))]
 pub fn block_profile_rate() -> i64 {
-    profile::COLLECTOR.settings.block_rate()
+    holdup_core::block_profile_rate()
 }

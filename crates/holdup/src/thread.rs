@@ -30,10 +30,11 @@ pub use std::thread::{
     park, park_timeout, sleep, yield_now,
 };
 
-use crate::hook::{self, Site};
+use crate::hook;
 use crate::profile::Kind;
 use crate::registry::{self, Target};
 pub use crate::registry::{ThreadInfo, Waiting};
+use holdup_core::Site;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

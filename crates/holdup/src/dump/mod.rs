@@ -75,7 +75,7 @@
 mod watchdog;
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod capture;
+use holdup_core::capture;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};

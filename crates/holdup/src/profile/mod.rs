@@ -9,171 +9,18 @@
 //! [`set_stack_depth`], [`set_max_buckets`], [`set_unwinder`]. The two rates are set with
 //! [`crate::set_mutex_profile_fraction`] and [`crate::set_block_profile_rate`].
 
-mod modules;
 mod snapshot;
-mod stack;
 mod symbolize;
-mod table;
 mod threads;
 
-use std::cell::Cell;
-use std::fmt;
-use std::panic::Location;
-
-pub use snapshot::{Frame, Profile, Sample};
-pub use stack::Unwinder;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub(crate) use stack::{copy_cache, unwind_copy};
+pub(crate) use holdup_core::stack::{copy_cache, unwind_copy};
+pub use holdup_core::{Kind, Unwinder};
+pub use snapshot::{Frame, Profile, Sample};
 pub(crate) use threads::CountFrame;
 pub use threads::{CountProfile, goroutine, threadcreate};
 
-use crate::state::Settings;
-use table::Table;
-
-/// What kind of operation waited or was waited on; every sample carries it as the `kind` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Kind {
-    /// [`Mutex`](crate::sync::Mutex) lock and unlock.
-    Mutex,
-    /// [`RwLock`](crate::sync::RwLock) read lock and read unlock.
-    RwLockRead,
-    /// [`RwLock`](crate::sync::RwLock) write lock and write unlock.
-    RwLockWrite,
-    /// [`Condvar`](crate::sync::Condvar) waits.
-    Condvar,
-    /// Channel receives that blocked.
-    ChanRecv,
-    /// Channel sends that blocked (bounded channels).
-    ChanSend,
-    /// [`Barrier`](crate::sync::Barrier) waits.
-    Barrier,
-    /// Waiting for a thread to finish ([`JoinHandle::join`](crate::thread::JoinHandle::join)).
-    Join,
-    /// Waiting for another thread to initialize a [`OnceLock`](crate::sync::OnceLock),
-    /// [`LazyLock`](crate::sync::LazyLock) or [`Once`](crate::sync::Once).
-    Once,
-}
-
-impl Kind {
-    const ALL: [Kind; 9] = [
-        Kind::Mutex,
-        Kind::RwLockRead,
-        Kind::RwLockWrite,
-        Kind::Condvar,
-        Kind::ChanRecv,
-        Kind::ChanSend,
-        Kind::Barrier,
-        Kind::Join,
-        Kind::Once,
-    ];
-
-    /// The kind whose `as u8` is `n`.
-    pub(crate) fn from_u8(n: u8) -> Option<Kind> {
-        Kind::ALL.iter().copied().find(|k| *k as u8 == n)
-    }
-
-    /// The label value: `mutex`, `rwlock-read`, `rwlock-write`, `condvar`, `chan-recv`,
-    /// `chan-send`, `barrier`, `join` or `once`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Mutex => "mutex",
-            Kind::RwLockRead => "rwlock-read",
-            Kind::RwLockWrite => "rwlock-write",
-            Kind::Condvar => "condvar",
-            Kind::ChanRecv => "chan-recv",
-            Kind::ChanSend => "chan-send",
-            Kind::Barrier => "barrier",
-            Kind::Join => "join",
-            Kind::Once => "once",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The labels of an event: which primitive (its creation site), what operation, and for mutex
-/// events of write locks whether the guard was written through.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Labels {
-    pub(crate) site: &'static Location<'static>,
-    pub(crate) kind: Kind,
-    pub(crate) mutated: Option<bool>,
-}
-
-impl PartialEq for Labels {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.site, other.site)
-            && self.kind == other.kind
-            && self.mutated == other.mutated
-    }
-}
-
-impl Eq for Labels {}
-
-/// Everything the profiler keeps: one value for the process.
-#[derive(Debug)]
-pub(crate) struct Collector {
-    pub(crate) settings: Settings,
-    mutex: Table,
-    block: Table,
-}
-
-pub(crate) static COLLECTOR: Collector = Collector {
-    settings: Settings::new(),
-    mutex: Table::new(1),
-    block: Table::new(2),
-};
-
-thread_local! {
-    /// Set while this thread runs profiler code, so that nothing the profiler does is profiled.
-    static IN_PROFILER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread is inside the profiler (hooks then record nothing).
-#[inline]
-pub(crate) fn in_profiler() -> bool {
-    IN_PROFILER.try_with(Cell::get).unwrap_or(true)
-}
-
-/// Runs `f` with the calling thread marked as inside the profiler.
-pub(crate) fn profiler_scope<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            let _ = IN_PROFILER.try_with(|c| c.set(self.0));
-        }
-    }
-    let _reset = Reset(IN_PROFILER.try_with(|c| c.replace(true)).unwrap_or(true));
-    f()
-}
-
-/// Adds a mutex-profile event (already scaled) on the calling thread's stack.
-pub(crate) fn record_mutex(labels: Labels, count: f64, delay: i64) {
-    record(&COLLECTOR.mutex, labels, count, delay);
-}
-
-/// Adds a block-profile event (already weighted) on the calling thread's stack.
-pub(crate) fn record_block(labels: Labels, count: f64, delay: i64) {
-    record(&COLLECTOR.block, labels, count, delay);
-}
-
-/// Captures the stack and adds the event. Never inlined: report-time trimming finds holdup's
-/// own frames by looking for this function (`snapshot::RECORD_FN`).
-#[inline(never)]
-fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
-    let s = &COLLECTOR.settings;
-    let (depth, max_buckets) = (s.depth(), s.max_buckets());
-    profiler_scope(|| {
-        stack::with_stack(depth + stack::SLACK, |pcs| {
-            table.add(pcs, labels, count, delay, max_buckets)
-        })
-    });
-}
+use holdup_core::collector::{COLLECTOR, profiler_scope};
 
 /// The function containing each code address of this process that resolves, as Go's
 /// `runtime.FuncForPC(pc).Name()` gives it (the innermost inlined function), for
@@ -264,24 +111,8 @@ pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
 
 pub(crate) use snapshot::{is_internal, is_thread_start};
 
-/// The spawner's stack (return addresses, holdup's own frames included) for a thread started
-/// through `holdup::thread`, when stack capture is set up; empty otherwise, so that spawning
-/// never pays for reading unwind tables. Dumps, watchdogs and profiles set capture up.
-pub(crate) fn spawn_stack() -> Box<[usize]> {
-    if !stack::ready() || in_profiler() {
-        return Box::default();
-    }
-    profiler_scope(|| stack::with_stack(SPAWN_DEPTH, |pcs| pcs.into()))
-}
-
-/// Frames kept of a spawner's stack: enough for holdup's frames plus the spawner's callers.
-const SPAWN_DEPTH: usize = 24;
-
 /// Prepares stack capture ahead of the first event (called when a profile is turned on).
-pub(crate) fn warm_up() {
-    crate::clock::init();
-    profiler_scope(stack::warm_up);
-}
+pub(crate) use holdup_core::collector::warm_up;
 
 /// A snapshot of the mutex profile: contended releases, on the stack of the thread that
 /// released, with the waiting they ended.
@@ -311,7 +142,7 @@ pub fn block() -> Profile {
 /// 1..=1024) and returns the previous depth. Deeper stacks cost memory per bucket and time per
 /// capture; the frames beyond the depth nearest the root are dropped.
 pub fn set_stack_depth(depth: usize) -> usize {
-    COLLECTOR.settings.set_depth(depth)
+    holdup_core::set_stack_depth(depth)
 }
 
 /// Sets the most buckets (distinct stack and label combinations) each profile keeps (default
@@ -319,17 +150,17 @@ pub fn set_stack_depth(depth: usize) -> usize {
 /// added to a per-lock overflow bucket shown as the frame `holdup::overflow`, and counted in
 /// [`Profile::overflowed`]; nothing is dropped. Lowering the bound does not free buckets.
 pub fn set_max_buckets(n: usize) -> usize {
-    COLLECTOR.settings.set_max_buckets(n)
+    holdup_core::set_max_buckets(n)
 }
 
 /// Chooses how stacks are captured; see [`Unwinder`]. The default, [`Unwinder::Auto`], uses the
 /// frame pointer walk when the first capture shows the program was built with frame pointers
 /// (`-C force-frame-pointers=yes`), DWARF unwind tables otherwise.
 pub fn set_unwinder(unwinder: Unwinder) {
-    stack::set_unwinder(unwinder);
+    holdup_core::set_unwinder(unwinder);
 }
 
 /// The unwinder in use; [`Unwinder::Auto`] until the first capture has decided.
 pub fn unwinder() -> Unwinder {
-    stack::current_unwinder()
+    holdup_core::unwinder()
 }

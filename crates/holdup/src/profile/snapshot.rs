@@ -11,8 +11,8 @@ use holdup_pprof::legacy::{self, ContentionKind, TextFrame, TextRecord};
 use holdup_pprof::{LineInfo, MappingInfo, ProfileBuilder};
 
 use super::symbolize::{self, SymFrame};
-use super::table::{NO_STACK, OVERFLOW, Record};
 use super::{COLLECTOR, Kind, profiler_scope};
+use holdup_core::table::{NO_STACK, OVERFLOW, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Which {
@@ -670,15 +670,23 @@ pub(crate) fn is_internal(function: &str) -> bool {
         return false;
     }
     match function.strip_prefix('<') {
-        Some(rest) if rest.starts_with("holdup::") => match trait_of(rest) {
-            Some(t) => ["holdup::", "core::", "std::", "alloc::"]
-                .iter()
-                .any(|p| t.starts_with(p)),
+        Some(rest) if is_holdup_path(rest) => match trait_of(rest) {
+            Some(t) => {
+                is_holdup_path(t)
+                    || ["core::", "std::", "alloc::"]
+                        .iter()
+                        .any(|p| t.starts_with(p))
+            }
             None => true,
         },
         Some(_) => false,
-        None => function.starts_with("holdup::"),
+        None => is_holdup_path(function),
     }
+}
+
+/// Whether a path is in the facade or in the recording core (`holdup_core`).
+fn is_holdup_path(path: &str) -> bool {
+    path.starts_with("holdup::") || path.starts_with("holdup_core::")
 }
 
 /// The trait path of `Type as Trait>::method` (the text after `<`), if any.
@@ -701,12 +709,12 @@ fn trait_of(qualified: &str) -> Option<&str> {
 
 /// Drop glue and `mem::drop` between a guard's `drop` and the code that dropped it.
 fn is_glue(function: &str) -> bool {
-    (function.starts_with("core::ptr::drop_in_place<") && function.contains("holdup::"))
+    (function.starts_with("core::ptr::drop_in_place<")
+        && (function.contains("holdup::") || function.contains("holdup_core::")))
         || function == "core::mem::drop"
 }
 
-/// The function every recorded stack is captured in (see `profile::record`).
-const RECORD_FN: &str = "holdup::profile::record";
+use holdup_core::collector::RECORD_FN;
 
 /// std's (and libtest's) marker between a thread's start-up code and its closure (and `main`).
 pub(crate) fn is_thread_start(function: &str) -> bool {
@@ -730,7 +738,7 @@ fn trim_internal(locs: &mut Vec<Loc>) {
             lines.chain(unknown)
         })
         .collect();
-    // Capture happens inside `holdup::profile::record`, whatever std code (thread-locals,
+    // Capture happens inside `holdup_core::collector::record`, whatever std code (thread-locals,
     // closures) sits between it and the unwinder; the recording and hook frames follow it.
     let start = flat
         .iter()
@@ -784,8 +792,8 @@ fn trim_internal(locs: &mut Vec<Loc>) {
 }
 
 #[cfg(target_os = "linux")]
-fn mappings() -> Vec<super::modules::Mapping> {
-    super::modules::executable_mappings()
+fn mappings() -> Vec<holdup_core::modules::Mapping> {
+    holdup_core::modules::executable_mappings()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -828,6 +836,10 @@ mod tests {
     #[test]
     fn internal_frames_are_holdups_own() {
         assert!(is_internal("holdup::sync::mutex::Mutex<T>::lock"));
+        assert!(is_internal("holdup_core::hook::release_contended"));
+        assert!(is_internal(
+            "<holdup_core::hook::Wait as core::ops::drop::Drop>::drop"
+        ));
         assert!(is_internal(
             "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"
         ));
@@ -853,7 +865,7 @@ mod tests {
         let mut locs = vec![
             loc(10, &["std::thread::local::LocalKey<T>::try_with"]),
             loc(20, &[RECORD_FN]),
-            loc(30, &["holdup::hook::release_contended"]),
+            loc(30, &["holdup_core::hook::release_contended"]),
             loc(
                 40,
                 &[
@@ -884,11 +896,11 @@ mod tests {
         let drop = "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop";
         let mut locs = vec![
             loc(20, &[RECORD_FN]),
-            loc(30, &["holdup::hook::release_contended"]),
+            loc(30, &["holdup_core::hook::release_contended"]),
             loc(
                 40,
                 &[
-                    "holdup::hook::release",
+                    "holdup_core::hook::release",
                     drop,
                     "core::ptr::drop_in_place<holdup::sync::mutex::MutexGuard<u64>>",
                     "core::mem::drop",

@@ -239,7 +239,9 @@ impl CountProfile {
 
 #[cfg(target_os = "linux")]
 fn executable_mapping() -> Option<MappingInfo> {
-    let m = super::modules::executable_mappings().into_iter().next()?;
+    let m = holdup_core::modules::executable_mappings()
+        .into_iter()
+        .next()?;
     Some(MappingInfo {
         memory_start: m.start,
         memory_limit: m.limit,

@@ -4,8 +4,9 @@ use std::sync::{self as std_sync, LockResult, PoisonError, WaitTimeoutResult};
 use std::time::Duration;
 
 use super::MutexGuard;
-use crate::hook::{self, Site};
+use crate::hook;
 use crate::profile::Kind;
+use holdup_core::Site;
 
 /// A condition variable, a drop-in replacement for [`std::sync::Condvar`] that works with
 /// holdup's [`MutexGuard`] and feeds the block profile.

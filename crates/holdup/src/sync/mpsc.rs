@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::hook::{self, Site};
+use crate::hook;
 use crate::profile::Kind;
+use holdup_core::Site;
 
 /// The sending half of an unbounded [`channel`]; mirrors [`std::sync::mpsc::Sender`]. Sending
 /// never blocks.

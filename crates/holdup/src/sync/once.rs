@@ -4,8 +4,9 @@ use std::ops::{Deref, DerefMut};
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 use std::sync::{self as std_sync, OnceState};
 
-use crate::hook::{self, Site};
+use crate::hook;
 use crate::profile::Kind;
+use holdup_core::Site;
 
 /// A cell written once, a drop-in replacement for [`std::sync::OnceLock`] that feeds the block
 /// profile.

@@ -32,7 +32,7 @@ use crate::state::Publication;
 
 /// What became of one thread's capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// Registers and a copy of the stack.
     Captured {
         ip: u64,
@@ -113,7 +113,7 @@ struct Dumper {
 }
 
 /// The signal dumps use now, if one was installed (and is still holdup's).
-pub(crate) fn current_signal() -> Option<i32> {
+pub fn current_signal() -> Option<i32> {
     let d = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
     d.signal.filter(|&sig| is_ours(sig))
 }
@@ -333,11 +333,7 @@ fn raw_ns() -> u64 {
 }
 
 /// Captures the threads `tids` (sorted, deduplicated), waiting at most `timeout` for answers.
-pub(crate) fn capture(
-    tids: &[i32],
-    timeout: Duration,
-    stack_bytes: usize,
-) -> io::Result<Vec<Outcome>> {
+pub fn capture(tids: &[i32], timeout: Duration, stack_bytes: usize) -> io::Result<Vec<Outcome>> {
     let mut dumper = DUMPING.lock().unwrap_or_else(|e| e.into_inner());
     let mut sig = dumper.signal().map_err(io::Error::other)?;
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) as usize + 1;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use hashbrown::HashTable;
 
-use super::Labels;
+use crate::kind::Labels;
 use crate::state::Budget;
 
 const SHARDS: usize = 16;
@@ -22,12 +22,12 @@ const SHARDS: usize = 16;
 const RECENT: usize = 32;
 
 /// Stack marker of the overflow bucket (never a real return address).
-pub(crate) const OVERFLOW: usize = 1;
+pub const OVERFLOW: usize = 1;
 /// Stack marker for events whose stack could not be captured.
-pub(crate) const NO_STACK: usize = 2;
+pub const NO_STACK: usize = 2;
 
 #[derive(Debug)]
-pub(crate) struct Table {
+pub struct Table {
     /// Distinguishes the tables' buckets in the per-thread cache.
     id: u64,
     shards: [Mutex<HashTable<Arc<Bucket>>>; SHARDS],
@@ -37,11 +37,11 @@ pub(crate) struct Table {
 
 /// A snapshot of one bucket.
 #[derive(Debug, Clone)]
-pub(crate) struct Record {
-    pub(crate) stack: Arc<[usize]>,
-    pub(crate) labels: Labels,
-    pub(crate) count: f64,
-    pub(crate) delay: i64,
+pub struct Record {
+    pub stack: Arc<[usize]>,
+    pub labels: Labels,
+    pub count: f64,
+    pub delay: i64,
 }
 
 /// Counter stripes per bucket: threads recording the same stack (a hot lock) add to different
@@ -112,7 +112,7 @@ thread_local! {
 }
 
 impl Table {
-    pub(crate) const fn new(id: u64) -> Self {
+    pub const fn new(id: u64) -> Self {
         Table {
             id,
             shards: [const { Mutex::new(HashTable::new()) }; SHARDS],
@@ -122,14 +122,7 @@ impl Table {
     }
 
     /// Adds an event to the bucket of (`stack`, `labels`), creating it if the table has room.
-    pub(crate) fn add(
-        &self,
-        stack: &[usize],
-        labels: Labels,
-        count: f64,
-        delay: i64,
-        max_buckets: usize,
-    ) {
+    pub fn add(&self, stack: &[usize], labels: Labels, count: f64, delay: i64, max_buckets: usize) {
         let stack = if stack.is_empty() {
             &[NO_STACK][..]
         } else {
@@ -200,7 +193,7 @@ impl Table {
     }
 
     /// Every bucket (in no particular order) and the number of events that overflowed.
-    pub(crate) fn snapshot(&self) -> (Vec<Record>, u64) {
+    pub fn snapshot(&self) -> (Vec<Record>, u64) {
         let mut out = Vec::with_capacity(self.budget.used() + 8);
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
@@ -241,7 +234,7 @@ fn hash_key(stack: &[usize], labels: &Labels) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Kind;
+    use crate::kind::Kind;
 
     fn labels(kind: Kind) -> Labels {
         Labels {

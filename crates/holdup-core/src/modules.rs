@@ -9,48 +9,48 @@ use std::ffi::CStr;
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
-pub(crate) const PF_X: u32 = 1;
+pub const PF_X: u32 = 1;
 const PF_R: u32 = 4;
 const NT_GNU_BUILD_ID: u32 = 3;
 
 /// One loaded segment, in the object's own (stated) addresses.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Segment {
-    pub(crate) vaddr: u64,
-    pub(crate) memsz: u64,
-    pub(crate) filesz: u64,
-    pub(crate) flags: u32,
+pub struct Segment {
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub filesz: u64,
+    pub flags: u32,
 }
 
 /// Copies of an object's DWARF unwind sections, taken while the loader guarantees the object
 /// stays mapped.
 #[derive(Debug, Clone)]
-pub(crate) struct UnwindTables {
+pub struct UnwindTables {
     /// `.eh_frame_hdr`: stated address and bytes.
-    pub(crate) hdr: (u64, Vec<u8>),
+    pub hdr: (u64, Vec<u8>),
     /// `.eh_frame`: stated address and bytes (to the end of its segment).
-    pub(crate) eh_frame: (u64, Vec<u8>),
+    pub eh_frame: (u64, Vec<u8>),
 }
 
 /// One loaded object.
 #[derive(Debug, Clone)]
-pub(crate) struct Module {
+pub struct Module {
     /// The path the loader reports; the main executable's is resolved via `/proc/self/exe`.
-    pub(crate) path: String,
+    pub path: String,
     /// Load bias: actual address = `bias` + stated address.
-    pub(crate) bias: u64,
-    pub(crate) loads: Vec<Segment>,
+    pub bias: u64,
+    pub loads: Vec<Segment>,
     /// The `.eh_frame_hdr` section (stated address and size), if the object has one.
-    pub(crate) eh_frame_hdr: Option<(u64, u64)>,
+    pub eh_frame_hdr: Option<(u64, u64)>,
     /// Copies of the unwind tables, when asked for (see [`loaded`]).
-    pub(crate) unwind: Option<UnwindTables>,
+    pub unwind: Option<UnwindTables>,
     /// The GNU build id, lowercase hex.
-    pub(crate) build_id: Option<String>,
+    pub build_id: Option<String>,
 }
 
 impl Module {
     /// The readable load segment containing the stated address `vaddr`.
-    pub(crate) fn segment_containing(&self, vaddr: u64) -> Option<&Segment> {
+    pub fn segment_containing(&self, vaddr: u64) -> Option<&Segment> {
         self.loads
             .iter()
             .find(|s| s.flags & PF_R != 0 && s.vaddr <= vaddr && vaddr < s.vaddr + s.filesz)
@@ -126,7 +126,7 @@ struct Collect {
 }
 
 /// Enumerates the loaded objects, with copies of their unwind tables if `unwind_tables`.
-pub(crate) fn loaded(unwind_tables: bool) -> Vec<Module> {
+pub fn loaded(unwind_tables: bool) -> Vec<Module> {
     let mut collect = Collect {
         modules: Vec::new(),
         unwind_tables,
@@ -249,16 +249,16 @@ fn find_build_id(mut notes: &[u8]) -> Option<String> {
 
 /// One executable mapping of `/proc/self/maps`, as pprof's Mapping wants it.
 #[derive(Debug, Clone)]
-pub(crate) struct Mapping {
-    pub(crate) start: u64,
-    pub(crate) limit: u64,
-    pub(crate) offset: u64,
-    pub(crate) path: String,
-    pub(crate) build_id: String,
+pub struct Mapping {
+    pub start: u64,
+    pub limit: u64,
+    pub offset: u64,
+    pub path: String,
+    pub build_id: String,
 }
 
 /// The executable mappings of this process, the main executable first (as Go writes them).
-pub(crate) fn executable_mappings() -> Vec<Mapping> {
+pub fn executable_mappings() -> Vec<Mapping> {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Vec::new();
     };

@@ -19,7 +19,7 @@ static USE_TSC: AtomicBool = AtomicBool::new(false);
 static NS_PER_TICK: OnceLock<f64> = OnceLock::new();
 
 /// Chooses the clock and calibrates it; idempotent. Called when a profile is turned on.
-pub(crate) fn init() {
+pub fn init() {
     NS_PER_TICK.get_or_init(|| {
         if tsc::usable() {
             let ratio = tsc::calibrate();
@@ -33,7 +33,7 @@ pub(crate) fn init() {
 
 /// The current time in ticks; never 0.
 #[inline]
-pub(crate) fn now() -> u64 {
+pub fn now() -> u64 {
     if USE_TSC.load(Ordering::Relaxed) {
         tsc::read().max(1)
     } else {
@@ -43,7 +43,7 @@ pub(crate) fn now() -> u64 {
 
 /// Converts a tick count (a duration) to nanoseconds.
 #[inline]
-pub(crate) fn to_ns(ticks: u64) -> u64 {
+pub fn to_ns(ticks: u64) -> u64 {
     match NS_PER_TICK.get() {
         Some(&r) if r != 1.0 => (ticks as f64 * r) as u64,
         _ => ticks,
@@ -53,7 +53,7 @@ pub(crate) fn to_ns(ticks: u64) -> u64 {
 /// Nanoseconds since an arbitrary fixed point; never 0, never decreasing.
 #[cfg(unix)]
 #[inline]
-pub(crate) fn now_ns() -> u64 {
+pub fn now_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -70,7 +70,7 @@ pub(crate) fn now_ns() -> u64 {
 /// Nanoseconds since an arbitrary fixed point; never 0, never decreasing.
 #[cfg(not(unix))]
 #[inline]
-pub(crate) fn now_ns() -> u64 {
+pub fn now_ns() -> u64 {
     use std::time::Instant;
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);

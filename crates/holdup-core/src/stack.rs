@@ -1,6 +1,6 @@
 //! Stack capture for sampled events: raw return addresses into a per-thread buffer.
 //!
-//! Two unwinders, chosen with [`set_unwinder`](crate::profile::set_unwinder), measured on this
+//! Two unwinders, chosen with [`set_unwinder`](crate::set_unwinder), measured on this
 //! project's 2-core machine with `holdup-bench events`:
 //!
 //! - **DWARF** (framehop, in-process): reads the `.eh_frame` unwind tables of every object
@@ -31,9 +31,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Internal frames (capture, recording, hooks) that may sit on top of the caller's stack;
 /// captured in addition to the configured depth, then trimmed at export.
-pub(crate) const SLACK: usize = 16;
+pub const SLACK: usize = 16;
 
-/// How stacks are unwound; see [`set_unwinder`](crate::profile::set_unwinder).
+/// How stacks are unwound; see [`set_unwinder`](crate::set_unwinder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Unwinder {
@@ -53,7 +53,7 @@ const MODE_FP: u8 = 2;
 /// The unwinder in use; `Auto` resolves to DWARF or frame pointers on first capture.
 static MODE: AtomicU8 = AtomicU8::new(MODE_AUTO);
 
-pub(crate) fn set_unwinder(u: Unwinder) {
+pub fn set_unwinder(u: Unwinder) {
     let mode = match u {
         Unwinder::Auto => MODE_AUTO,
         Unwinder::Dwarf => MODE_DWARF,
@@ -63,7 +63,7 @@ pub(crate) fn set_unwinder(u: Unwinder) {
 }
 
 /// Which unwinder captures use now (after `Auto` was resolved, if it was).
-pub(crate) fn current_unwinder() -> Unwinder {
+pub fn current_unwinder() -> Unwinder {
     match MODE.load(Ordering::Relaxed) {
         MODE_DWARF => Unwinder::Dwarf,
         MODE_FP => Unwinder::FramePointers,
@@ -73,14 +73,14 @@ pub(crate) fn current_unwinder() -> Unwinder {
 
 /// Prepares the unwinder (reads the unwind tables of loaded objects) so the first sampled event
 /// does not pay for it. Called when a profile is enabled.
-pub(crate) fn warm_up() {
+pub fn warm_up() {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     imp::unwinder();
 }
 
 /// Whether stack capture is set up (the unwind tables were read), so that a capture costs
 /// microseconds rather than the set-up's milliseconds.
-pub(crate) fn ready() -> bool {
+pub fn ready() -> bool {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     return imp::is_set_up();
     #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -95,7 +95,7 @@ thread_local! {
 /// passes it to `f`. Passes an empty slice when no stack can be taken (thread exiting, or a
 /// capture already in progress on this thread).
 #[inline(never)]
-pub(crate) fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
+pub fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
     let mut f = Some(f);
     let r = STATE.try_with(|cell| {
         let Ok(mut state) = cell.try_borrow_mut() else {
@@ -112,7 +112,7 @@ pub(crate) fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
 }
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub(crate) use imp::{copy_cache, unwind_copy};
+pub use imp::{copy_cache, unwind_copy};
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
@@ -123,7 +123,7 @@ mod imp {
     use framehop::{ExplicitModuleSectionInfo, MustNotAllocateDuringUnwind, Unwinder as _};
 
     use super::{MODE, MODE_AUTO, MODE_DWARF, MODE_FP};
-    use crate::profile::modules;
+    use crate::modules;
     use crate::state::MAX_DEPTH;
 
     type Dwarf = UnwinderX86_64<Vec<u8>, MustNotAllocateDuringUnwind>;
@@ -225,7 +225,7 @@ mod imp {
         ))
     }
 
-    pub(crate) struct ThreadState {
+    pub(super) struct ThreadState {
         pub(super) pcs: [usize; MAX_DEPTH + super::SLACK],
         dwarf: Vec<u64>,
         cache: CacheX86_64<MustNotAllocateDuringUnwind>,
@@ -389,7 +389,7 @@ mod imp {
     /// taken with the registers `ip`, `sp` and `bp` (by a signal handler). Fills `out` with up to
     /// `max` code addresses plus one, innermost first (the interrupted instruction, then return
     /// addresses), stopping after the return address into the thread start marker.
-    pub(crate) fn unwind_copy(
+    pub fn unwind_copy(
         cache: &mut CacheX86_64<MustNotAllocateDuringUnwind>,
         (ip, sp, bp): (u64, u64, u64),
         stack: &[u8],
@@ -422,7 +422,7 @@ mod imp {
     }
 
     /// A rule cache for [`unwind_copy`].
-    pub(crate) fn copy_cache() -> Box<CacheX86_64<MustNotAllocateDuringUnwind>> {
+    pub fn copy_cache() -> Box<CacheX86_64<MustNotAllocateDuringUnwind>> {
         Box::new(CacheX86_64::new_in())
     }
 
@@ -498,7 +498,7 @@ mod imp {
 mod imp {
     use crate::state::MAX_DEPTH;
 
-    pub(crate) struct ThreadState {
+    pub(super) struct ThreadState {
         pub(super) pcs: [usize; MAX_DEPTH + super::SLACK],
     }
 

@@ -3,7 +3,7 @@
 //! (the `threadcreate` profile).
 //!
 //! Two kinds of records:
-//! - threads started through [`holdup::thread`](crate::thread) register when they start (name,
+//! - threads started through `holdup::thread` register when they start (name,
 //!   spawn site, parent, the spawner's stack) and leave when their closure returns;
 //! - any other thread (`main`, `std::thread::spawn`, a runtime's workers) registers the first
 //!   time it blocks in a holdup primitive (one allocation, on a path that is about to block
@@ -12,7 +12,7 @@
 //! Hooks publish a registered thread's wait state on their slow paths: a thread-local lookup and
 //! a few relaxed stores, only when the thread is about to block. A lock wait also publishes
 //! where the lock keeps its holder, so that readers find the holder at read time. Readers never
-//! stop anyone: they pin a record while they read the holder (see [`Record::holder_token`]).
+//! stop anyone: they pin a record while they read the holder (see `Record::holder_token`).
 //! Nothing here is on a primitive's fast path.
 
 use std::cell::{Cell, RefCell};
@@ -22,17 +22,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
-use crate::profile::Kind;
+use crate::kind::Kind;
 use crate::state::WaitPin;
 
-/// A thread started through [`holdup::thread`](crate::thread), as seen by
-/// [`registered`](crate::thread::registered).
+/// A thread started through `holdup::thread`, as seen by
+/// `holdup::thread::registered`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ThreadInfo {
     /// Rust's id of the thread.
     pub id: ThreadId,
-    /// The name given to the [`Builder`](crate::thread::Builder), if any.
+    /// The name given to the `holdup::thread::Builder`, if any.
     pub name: Option<String>,
     /// Where the thread was spawned (`file:line:column` of the `spawn` call).
     pub spawn_site: &'static Location<'static>,
@@ -61,7 +61,7 @@ pub struct Waiting {
 /// at `fs:0`), the address of a thread-local elsewhere. Locks store their holder's token; a
 /// signal handler can read it too. Never 0, and a multiple of 8.
 #[inline(always)]
-pub(crate) fn token() -> usize {
+pub fn token() -> usize {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     {
         let t: usize;
@@ -84,16 +84,16 @@ pub(crate) fn token() -> usize {
 
 /// What the spawning thread knows about a thread it spawns through `holdup::thread`.
 #[derive(Debug)]
-pub(crate) struct Spawn {
-    pub(crate) site: &'static Location<'static>,
+pub struct Spawn {
+    pub site: &'static Location<'static>,
     /// The spawning thread: OS id and name.
-    pub(crate) parent: (i64, Option<String>),
+    pub parent: (i64, Option<String>),
     /// The spawner's stack (return addresses, innermost first), when stack capture was ready.
-    pub(crate) stack: Box<[usize]>,
+    pub stack: Box<[usize]>,
     /// The child's token once it runs (0 before): what a `join` on it waits for.
-    pub(crate) token: Arc<AtomicUsize>,
+    pub token: Arc<AtomicUsize>,
     /// The spawner's leak-check scope, which the child inherits.
-    pub(crate) scope: u64,
+    pub scope: u64,
     /// Whether the child registered; until then the spawn counts as pending in its scope.
     registered: bool,
 }
@@ -121,7 +121,7 @@ fn pending(scope: u64, delta: i64) {
 }
 
 /// The number of threads spawned in `scope` that have not started running yet.
-pub(crate) fn pending_in(scope: u64) -> usize {
+pub fn pending_in(scope: u64) -> usize {
     let p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     p.iter()
         .find(|(s, _)| *s == scope)
@@ -130,14 +130,14 @@ pub(crate) fn pending_in(scope: u64) -> usize {
 
 impl Spawn {
     /// Called in the spawning thread.
-    pub(crate) fn here(site: &'static Location<'static>) -> Spawn {
+    pub fn here(site: &'static Location<'static>) -> Spawn {
         let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
         let scope = current_scope();
         pending(scope, 1);
         Spawn {
             site,
             parent,
-            stack: crate::profile::spawn_stack(),
+            stack: crate::collector::spawn_stack(),
             token: Arc::new(AtomicUsize::new(0)),
             scope,
             registered: false,
@@ -232,14 +232,14 @@ thread_local! {
 }
 
 /// A fresh scope id (never 0).
-pub(crate) fn new_scope() -> u64 {
+pub fn new_scope() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The calling thread's scope: the one it inherited or was given, else a fresh one (a thread
 /// holdup did not spawn is the root of its own scope).
-pub(crate) fn current_scope() -> u64 {
+pub fn current_scope() -> u64 {
     SCOPE
         .try_with(|s| {
             if s.get() == 0 {
@@ -251,7 +251,7 @@ pub(crate) fn current_scope() -> u64 {
 }
 
 /// Makes `scope` the calling thread's scope; returns the previous one.
-pub(crate) fn set_scope(scope: u64) -> u64 {
+pub fn set_scope(scope: u64) -> u64 {
     SCOPE.try_with(|s| s.replace(scope)).unwrap_or(0)
 }
 
@@ -262,7 +262,7 @@ fn remove(record: &Arc<Record>) {
 
 /// Registers the calling thread, started through `holdup::thread`, until the returned value is
 /// dropped (also on panic).
-pub(crate) fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
+pub fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
     spawn.token.store(token(), Ordering::Release);
     set_scope(spawn.scope);
     spawn.registered = true;
@@ -291,7 +291,7 @@ pub(crate) fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
 
 /// Removes the thread from the registry when dropped.
 #[derive(Debug)]
-pub(crate) struct Registration {
+pub struct Registration {
     record: Arc<Record>,
 }
 
@@ -307,8 +307,8 @@ impl Drop for Registration {
 }
 
 /// What a wait waits for, beyond its kind and site.
-#[derive(Clone, Copy)]
-pub(crate) enum Target<'a> {
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
     /// Nothing another thread holds (a channel, a condvar, a barrier).
     None,
     /// A lock: its holder word.
@@ -319,7 +319,7 @@ pub(crate) enum Target<'a> {
 
 /// Publishes that the calling thread starts waiting; returns whether it did (and so must call
 /// [`running`] when the wait ends). A thread not registered yet is registered now.
-pub(crate) fn waiting(kind: Kind, site: &'static Location<'static>, target: Target<'_>) -> bool {
+pub fn waiting(kind: Kind, site: &'static Location<'static>, target: Target<'_>) -> bool {
     CURRENT
         .try_with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
@@ -356,7 +356,7 @@ pub(crate) fn waiting(kind: Kind, site: &'static Location<'static>, target: Targ
 
 /// Publishes that the calling thread's wait ended; returns once no reader looks at the lock the
 /// thread waited for.
-pub(crate) fn running() {
+pub fn running() {
     let _ = CURRENT.try_with(|c| {
         if let Ok(c) = c.try_borrow()
             && let Some(c) = c.as_ref()
@@ -368,22 +368,22 @@ pub(crate) fn running() {
 
 /// A registered thread as read now, for dumps.
 #[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) id: ThreadId,
-    pub(crate) name: Option<String>,
-    pub(crate) os_tid: i64,
-    pub(crate) token: usize,
-    pub(crate) started: SystemTime,
+pub struct Entry {
+    pub id: ThreadId,
+    pub name: Option<String>,
+    pub os_tid: i64,
+    pub token: usize,
+    pub started: SystemTime,
     /// Site, parent and the spawner's stack, for threads started through `holdup::thread`.
-    pub(crate) spawn: Option<SpawnEntry>,
+    pub spawn: Option<SpawnEntry>,
     /// The leak-check scope it was spawned in (0 for threads holdup did not spawn).
-    pub(crate) scope: u64,
-    pub(crate) wait: Option<EntryWait>,
+    pub scope: u64,
+    pub wait: Option<EntryWait>,
 }
 
 /// Where a thread started through `holdup::thread` was spawned: the site, the parent (OS id
 /// and name) and the spawner's stack.
-pub(crate) type SpawnEntry = (
+pub type SpawnEntry = (
     &'static Location<'static>,
     (i64, Option<String>),
     Box<[usize]>,
@@ -391,18 +391,18 @@ pub(crate) type SpawnEntry = (
 
 /// A wait in progress, as read now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct EntryWait {
-    pub(crate) kind: Kind,
-    pub(crate) site: &'static Location<'static>,
+pub struct EntryWait {
+    pub kind: Kind,
+    pub site: &'static Location<'static>,
     /// When the wait began (`clock::now_ns`): identifies this wait.
-    pub(crate) since_ns: u64,
-    pub(crate) for_: Duration,
+    pub since_ns: u64,
+    pub for_: Duration,
     /// The token of the thread waited for (a lock's exclusive holder, a joined thread), or 0.
-    pub(crate) holder: usize,
+    pub holder: usize,
 }
 
 /// Every registered thread now, in registration order, with its wait state.
-pub(crate) fn entries() -> Vec<Entry> {
+pub fn entries() -> Vec<Entry> {
     let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
     threads
@@ -424,7 +424,7 @@ pub(crate) fn entries() -> Vec<Entry> {
 }
 
 /// The wait state of the thread with token `token`, if registered, read now.
-pub(crate) fn wait_of_token(token: usize) -> Option<EntryWait> {
+pub fn wait_of_token(token: usize) -> Option<EntryWait> {
     let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
     threads
@@ -454,7 +454,7 @@ fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
 
 /// The threads started through `holdup::thread` that run now, in start order, with their wait
 /// state.
-pub(crate) fn snapshot() -> Vec<ThreadInfo> {
+pub fn snapshot() -> Vec<ThreadInfo> {
     entries()
         .into_iter()
         .filter_map(|e| {
@@ -476,7 +476,7 @@ pub(crate) fn snapshot() -> Vec<ThreadInfo> {
 }
 
 /// Threads ever spawned through `holdup::thread`, per spawn site, in a stable order.
-pub(crate) fn created() -> Vec<(&'static Location<'static>, u64)> {
+pub fn created() -> Vec<(&'static Location<'static>, u64)> {
     let mut out = CREATED.lock().unwrap_or_else(|e| e.into_inner()).clone();
     out.sort_by(|a, b| {
         (a.0.file(), a.0.line(), a.0.column()).cmp(&(b.0.file(), b.0.line(), b.0.column()))
@@ -504,7 +504,7 @@ thread_local! {
 
 /// Marks the calling thread as holdup's own until it exits. Called first thing by every thread
 /// holdup starts for itself.
-pub(crate) fn mark_own_thread() {
+pub fn mark_own_thread() {
     let tid = os_tid();
     let _ = OWN_MARK.try_with(|m| {
         let mut m = m.borrow_mut();
@@ -516,19 +516,19 @@ pub(crate) fn mark_own_thread() {
 }
 
 /// The OS ids of holdup's own threads alive now.
-pub(crate) fn own_threads() -> Vec<i64> {
+pub fn own_threads() -> Vec<i64> {
     OWN.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// The calling thread's OS id (Linux `gettid`), or 0 elsewhere.
 #[cfg(target_os = "linux")]
-pub(crate) fn os_tid() -> i64 {
+pub fn os_tid() -> i64 {
     // SAFETY: gettid has no preconditions and cannot fail.
     i64::from(unsafe { libc::gettid() })
 }
 
 /// The calling thread's OS id (Linux `gettid`), or 0 elsewhere.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn os_tid() -> i64 {
+pub fn os_tid() -> i64 {
     0
 }

@@ -4,27 +4,27 @@
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug)]
-pub(crate) struct Budget {
+pub struct Budget {
     used: AtomicUsize,
 }
 
 impl Budget {
     #[cfg(not(holdup_loom))]
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         Budget {
             used: AtomicUsize::new(0),
         }
     }
 
     #[cfg(holdup_loom)]
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Budget {
             used: AtomicUsize::new(0),
         }
     }
 
     /// Takes one unit if fewer than `max` are taken.
-    pub(crate) fn try_take(&self, max: usize) -> bool {
+    pub fn try_take(&self, max: usize) -> bool {
         self.used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < max).then_some(n + 1)
@@ -32,7 +32,7 @@ impl Budget {
             .is_ok()
     }
 
-    pub(crate) fn used(&self) -> usize {
+    pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 }

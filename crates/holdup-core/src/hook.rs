@@ -19,20 +19,18 @@ use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clock::{self, now_ns};
-use crate::profile::{self, COLLECTOR, Kind, Labels};
+use crate::collector::{self as profile, COLLECTOR};
+use crate::kind::{Kind, Labels, Site};
 use crate::registry::{self, Target};
 use crate::state::Contention;
-
-/// A primitive's creation site (from `#[track_caller]` constructors).
-pub(crate) type Site = &'static Location<'static>;
 
 /// What every lock carries for profiling: where it was created, who waits for it, who holds it
 /// exclusively, and whether that holder wrote through its guard. Guards hold one reference to
 /// it, so that a guard is std's guard plus one pointer.
 #[derive(Debug)]
-pub(crate) struct LockMeta {
-    pub(crate) site: Site,
-    pub(crate) contention: Contention,
+pub struct LockMeta {
+    site: Site,
+    contention: Contention,
     /// The exclusive holder's [`registry::token`], 0 when not held exclusively: set when an
     /// exclusive guard is made, cleared before it unlocks. Dumps read it to name the holder of
     /// the lock a thread waits for (and to find deadlocks); shared (read) holders are not
@@ -51,9 +49,10 @@ impl RefUnwindSafe for LockMeta {}
 impl UnwindSafe for LockMeta {}
 
 impl LockMeta {
+    /// Metadata for a lock created at the caller's location (the `lock` label).
     #[track_caller]
     #[inline]
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         LockMeta {
             site: Location::caller(),
             contention: Contention::new(),
@@ -62,10 +61,16 @@ impl LockMeta {
         }
     }
 
+    /// Where the lock was created.
+    #[inline]
+    pub fn site(&self) -> Site {
+        self.site
+    }
+
     /// Records the calling thread as the exclusive holder: one store into the lock's own memory,
     /// which the acquiring thread owns already.
     #[inline(always)]
-    pub(crate) fn set_holder(&self) {
+    pub fn set_holder(&self) {
         self.holder.store(registry::token(), Ordering::Relaxed);
     }
 
@@ -75,7 +80,7 @@ impl LockMeta {
     ///
     /// The caller holds the lock exclusively.
     #[inline]
-    pub(crate) unsafe fn mark_written(&self) {
+    pub unsafe fn mark_written(&self) {
         // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
         unsafe { *self.written.get() = true };
     }
@@ -86,7 +91,7 @@ impl LockMeta {
     ///
     /// The caller holds the lock exclusively.
     #[inline]
-    pub(crate) unsafe fn clear_written(&self) {
+    pub unsafe fn clear_written(&self) {
         // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
         unsafe { *self.written.get() = false };
     }
@@ -97,7 +102,7 @@ impl LockMeta {
     ///
     /// The caller holds the lock exclusively.
     #[inline]
-    pub(crate) unsafe fn take_written(&self) -> bool {
+    pub unsafe fn take_written(&self) -> bool {
         // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
         unsafe { std::mem::replace(&mut *self.written.get(), false) }
     }
@@ -108,7 +113,7 @@ impl LockMeta {
 /// lock's [`Contention`]; both end with the wait, also if it unwinds.
 #[derive(Debug)]
 #[must_use]
-pub(crate) struct Wait<'a> {
+pub struct Wait<'a> {
     /// When the wait started, in clock ticks; 0 when it is not timed.
     start: u64,
     /// The lock whose waiters count this thread, until it acquires it.
@@ -134,7 +139,7 @@ impl Drop for Wait<'_> {
 impl Wait<'_> {
     /// The operation turned out not to wait: this thread runs the initializer of a once-cell
     /// it was about to wait for. Stops showing and timing the wait.
-    pub(crate) fn cancel(&mut self) {
+    pub fn cancel(&mut self) {
         self.start = 0;
         if self.published {
             self.published = false;
@@ -148,7 +153,7 @@ impl Wait<'_> {
 /// charged).
 #[cold]
 #[inline(never)]
-pub(crate) fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
+pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
     let (c, site) = (&meta.contention, meta.site);
     let published = registry::waiting(kind, site, Target::Lock(&meta.holder));
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
@@ -173,7 +178,7 @@ pub(crate) fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
 
 /// The lock waited for after [`contended`] is now held.
 #[inline]
-pub(crate) fn acquired(wait: Wait<'_>) {
+pub fn acquired(wait: Wait<'_>) {
     if wait.registered.is_some() {
         acquired_slow(wait);
         keep_caller_frame(wait_site_marker());
@@ -210,14 +215,14 @@ fn acquired_slow(mut wait: Wait<'_>) {
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.
 #[cold]
 #[inline(never)]
-pub(crate) fn blocking(site: Site, kind: Kind) -> Wait<'static> {
+pub fn blocking(site: Site, kind: Kind) -> Wait<'static> {
     blocking_for(site, kind, Target::None)
 }
 
 /// As [`blocking`], for a wait on something another thread will do (`target`).
 #[cold]
 #[inline(never)]
-pub(crate) fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'static> {
+pub fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'static> {
     let published = registry::waiting(kind, site, target);
     let timed = COLLECTOR.settings.block_rate() > 0 && !profile::in_profiler();
     Wait {
@@ -231,7 +236,7 @@ pub(crate) fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'
 
 /// The wait started by [`blocking`] ended (the thread was woken, or the operation completed).
 #[inline]
-pub(crate) fn woken(wait: Wait<'_>) {
+pub fn woken(wait: Wait<'_>) {
     if wait.start != 0 {
         woken_slow(wait);
         keep_caller_frame(wait_site_marker());
@@ -292,7 +297,7 @@ fn block_event(d: u64, labels: Labels) {
 /// The uncontended path is one relaxed load, a branch, and for exclusive releases two plain
 /// stores to the lock's own memory (the holder and the written flag).
 #[inline(always)]
-pub(crate) fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
+pub fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
     if meta.contention.has_waiters() {
         release_contended(meta, kind, exclusive, unlock);
         keep_caller_frame(meta.site);

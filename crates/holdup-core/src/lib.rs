@@ -1,0 +1,178 @@
+//! The recording core of [holdup](https://docs.rs/holdup): what every front end records
+//! through. Applications use the `holdup` crate; this one is for code that makes primitives.
+//!
+//! A lock of any kind (a `lock_api::RawMutex`, another runtime's primitive) records into the same
+//! mutex and block profiles, the same thread registry and the same dumps as `holdup::sync` by
+//! embedding a [`LockMeta`] and calling the hooks around its slow paths:
+//!
+//! | hook                                  | called when                                         |
+//! |---------------------------------------|-----------------------------------------------------|
+//! | [`hook::contended`]                   | a lock's fast path failed, before blocking          |
+//! | [`hook::acquired`]                    | the lock waited for is now held                     |
+//! | [`LockMeta::set_holder`]              | an exclusive guard is made                          |
+//! | [`hook::release`]                     | a guard is dropped (wrapping the unlock)            |
+//! | [`hook::blocking`] / [`hook::woken`]  | around any other wait (condvar, channel, join, ...) |
+//!
+//! ```
+//! use holdup_core::{hook, Kind, LockMeta};
+//!
+//! /// A spin lock that shows up in holdup's profiles and dumps.
+//! struct SpinLock {
+//!     locked: std::sync::atomic::AtomicBool,
+//!     meta: LockMeta,
+//! }
+//!
+//! impl SpinLock {
+//!     #[track_caller]
+//!     const fn new() -> Self {
+//!         SpinLock { locked: std::sync::atomic::AtomicBool::new(false), meta: LockMeta::new() }
+//!     }
+//!
+//!     fn try_lock(&self) -> bool {
+//!         use std::sync::atomic::Ordering;
+//!         self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+//!     }
+//!
+//!     fn with<R>(&self, f: impl FnOnce() -> R) -> R {
+//!         if !self.try_lock() {
+//!             let wait = hook::contended(&self.meta, Kind::Mutex);
+//!             while !self.try_lock() {
+//!                 std::hint::spin_loop();
+//!             }
+//!             hook::acquired(wait);
+//!         }
+//!         self.meta.set_holder();
+//!         let r = f();
+//!         hook::release(&self.meta, Kind::Mutex, true, || {
+//!             self.locked.store(false, std::sync::atomic::Ordering::Release)
+//!         });
+//!         r
+//!     }
+//! }
+//!
+//! static LOCK: SpinLock = SpinLock::new();
+//! assert_eq!(LOCK.with(|| 1 + 1), 2);
+//! ```
+//!
+//! # One core per process
+//!
+//! The profiles, their settings, the registry of threads and tasks and the dump's signal
+//! handler are global state, and they live only here: two versions of the `holdup` facade in
+//! one program share one set of profiles as long as they share this crate (the pattern of `log`
+//! and `tracing-core`).
+//!
+//! # The facade's interface
+//!
+//! The modules hidden from these docs (`registry`, `collector`, `table`, `stack`, `capture`,
+//! ...) are the interface between this crate and `holdup`: public because `holdup` is another
+//! crate, not meant for other users, and free to change with `holdup`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod loom;
+#[doc(hidden)]
+pub mod state;
+
+// Under loom (`--cfg holdup_loom`) only the lock-free state and its models are built. The
+// modules are declared one by one, not through a macro, so that rustfmt sees them.
+#[cfg(all(target_os = "linux", target_arch = "x86_64", not(holdup_loom)))]
+#[doc(hidden)]
+pub mod capture;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod clock;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod collector;
+#[cfg(not(holdup_loom))]
+pub mod hook;
+#[cfg(not(holdup_loom))]
+mod kind;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod modules;
+#[cfg(not(holdup_loom))]
+mod owner;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod registry;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod stack;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod table;
+
+#[cfg(not(holdup_loom))]
+pub use hook::LockMeta;
+#[cfg(not(holdup_loom))]
+pub use kind::{Kind, Labels, Site};
+#[cfg(not(holdup_loom))]
+pub use owner::Owner;
+#[cfg(not(holdup_loom))]
+pub use stack::Unwinder;
+
+#[cfg(not(holdup_loom))]
+use collector::COLLECTOR;
+
+/// Sets the fraction of contended releases recorded in the mutex profile (Go's
+/// `runtime.SetMutexProfileFraction`): 1 in `rate` on average, `0` off, negative only reads.
+/// Returns the previous rate.
+#[cfg(not(holdup_loom))]
+pub fn set_mutex_profile_fraction(rate: i64) -> i64 {
+    if rate > 0 {
+        collector::warm_up();
+    }
+    COLLECTOR.settings.set_mutex_fraction(rate)
+}
+
+/// Sets the block profile rate in nanoseconds (Go's `runtime.SetBlockProfileRate`): waits of at
+/// least `rate_ns` are always recorded, shorter ones with probability `d / rate_ns`; `0` or
+/// less turns the profile off.
+#[cfg(not(holdup_loom))]
+pub fn set_block_profile_rate(rate_ns: i64) {
+    if rate_ns > 0 {
+        collector::warm_up();
+    }
+    COLLECTOR.settings.set_block_rate(rate_ns);
+}
+
+/// The current mutex profile fraction (0 when off).
+#[cfg(not(holdup_loom))]
+pub fn mutex_profile_fraction() -> i64 {
+    COLLECTOR.settings.mutex_fraction()
+}
+
+/// The current block profile rate in nanoseconds (0 when off).
+#[cfg(not(holdup_loom))]
+pub fn block_profile_rate() -> i64 {
+    COLLECTOR.settings.block_rate()
+}
+
+/// Sets how many frames a recorded stack keeps (default 128, Go's `profstackdepth`; clamped to
+/// 1..=1024) and returns the previous depth.
+#[cfg(not(holdup_loom))]
+pub fn set_stack_depth(depth: usize) -> usize {
+    COLLECTOR.settings.set_depth(depth)
+}
+
+/// Sets the most buckets each profile keeps (default 8192) and returns the previous bound;
+/// events past it go to a per-lock overflow bucket.
+#[cfg(not(holdup_loom))]
+pub fn set_max_buckets(n: usize) -> usize {
+    COLLECTOR.settings.set_max_buckets(n)
+}
+
+/// Chooses how stacks are captured; see [`Unwinder`].
+#[cfg(not(holdup_loom))]
+pub fn set_unwinder(unwinder: Unwinder) {
+    stack::set_unwinder(unwinder);
+}
+
+/// The unwinder in use; [`Unwinder::Auto`] until the first capture has decided.
+#[cfg(not(holdup_loom))]
+pub fn unwinder() -> Unwinder {
+    stack::current_unwinder()
+}

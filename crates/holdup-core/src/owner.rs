@@ -1,0 +1,68 @@
+//! Who waits and who holds: an OS thread or a task of an async runtime.
+
+/// The owner of a wait or of a held lock.
+///
+/// Threads are named by their token (see `registry::token`: the thread pointer on Linux
+/// x86_64, never 0 and a multiple of 8), tasks by the id their runtime gives them. A lock keeps
+/// its exclusive holder as one word ([`Owner::to_word`]), so that making a guard stays one
+/// store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Owner {
+    /// An OS thread, by token.
+    Thread(usize),
+    /// A task of an async runtime, by its id (below 2^63).
+    Task(u64),
+}
+
+impl Owner {
+    /// The calling thread.
+    #[inline(always)]
+    pub fn current_thread() -> Owner {
+        Owner::Thread(crate::registry::token())
+    }
+
+    /// The owner as one non-zero word: a thread's token as it is (a multiple of 8), a task's id
+    /// shifted left by one with the low bit set.
+    #[inline]
+    pub fn to_word(self) -> usize {
+        match self {
+            Owner::Thread(token) => token,
+            Owner::Task(id) => ((id as usize) << 1) | 1,
+        }
+    }
+
+    /// The owner a word made by [`to_word`](Owner::to_word) stands for; `None` for 0 (no
+    /// owner).
+    #[inline]
+    pub fn from_word(word: usize) -> Option<Owner> {
+        match word {
+            0 => None,
+            w if w & 1 == 1 => Some(Owner::Task((w >> 1) as u64)),
+            w => Some(Owner::Thread(w)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for o in [
+            Owner::Thread(8),
+            Owner::Thread(0x7f00_dead_bee0),
+            Owner::Task(0),
+            Owner::Task(1),
+            Owner::Task(u64::MAX >> 1),
+        ] {
+            assert_ne!(o.to_word(), 0);
+            assert_eq!(Owner::from_word(o.to_word()), Some(o));
+        }
+        assert_eq!(Owner::from_word(0), None);
+        assert_eq!(
+            Owner::current_thread(),
+            Owner::Thread(crate::registry::token())
+        );
+    }
+}
