@@ -80,7 +80,7 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [--quick] [--settings F:R,...]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [--quick] [--settings F:R,...]\n\
                      \n\
                      Runs the named parts (all by default), each variant side by side in this process.\n\
                      --quick        shorter runs (for smoke checks)\n\
@@ -109,6 +109,7 @@ fn main() {
     }
     let all = what.is_empty();
     let known = [
+        "sizes",
         "uncontended",
         "contended",
         "events",
@@ -131,6 +132,9 @@ fn main() {
             "release"
         }
     );
+    if all || what.contains(&"sizes") {
+        sizes();
+    }
     if all || what.contains(&"uncontended") {
         uncontended(&opts);
     }
@@ -154,6 +158,46 @@ fn main() {
     }
     if all || what.contains(&"leak") {
         leak(&opts);
+    }
+}
+
+/// The bytes a profiled primitive takes, against std's and parking_lot's: what a struct of many
+/// locks grows by when a program adopts holdup.
+fn sizes() {
+    use std::mem::size_of;
+    println!("\n== size of a primitive (bytes) ==");
+    println!(
+        "{:<18} {:>5} {:>12} {:>7}",
+        "", "std", "parking_lot", "holdup"
+    );
+    let rows = [
+        (
+            "Mutex<u64>",
+            size_of::<std::sync::Mutex<u64>>(),
+            size_of::<parking_lot::Mutex<u64>>(),
+            size_of::<holdup::sync::Mutex<u64>>(),
+        ),
+        (
+            "RwLock<u64>",
+            size_of::<std::sync::RwLock<u64>>(),
+            size_of::<parking_lot::RwLock<u64>>(),
+            size_of::<holdup::sync::RwLock<u64>>(),
+        ),
+        (
+            "Condvar",
+            size_of::<std::sync::Condvar>(),
+            size_of::<parking_lot::Condvar>(),
+            size_of::<holdup::sync::Condvar>(),
+        ),
+        (
+            "MutexGuard<u64>",
+            size_of::<std::sync::MutexGuard<'static, u64>>(),
+            size_of::<parking_lot::MutexGuard<'static, u64>>(),
+            size_of::<holdup::sync::MutexGuard<'static, u64>>(),
+        ),
+    ];
+    for (what, std, pl, h) in rows {
+        println!("{what:<18} {std:>5} {pl:>12} {h:>7}");
     }
 }
 

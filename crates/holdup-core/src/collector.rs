@@ -16,7 +16,7 @@ use crate::table::Table;
 #[derive(Debug)]
 pub struct Collector {
     /// The rates, depth and bucket bound, read on every recording.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// The mutex profile's buckets.
     pub mutex: Table,
     /// The block profile's buckets.

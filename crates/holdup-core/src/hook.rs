@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::clock::{self, now_ns};
 use crate::collector::{self as profile, COLLECTOR};
 use crate::kind::{Kind, Labels, Site};
-use crate::registry::{self, Target};
+use crate::owner::Owner;
+use crate::registry::{self, Published, Target};
 use crate::state::Contention;
 
 /// What every lock carries for profiling: where it was created, who waits for it, who holds it
@@ -38,6 +39,13 @@ pub struct LockMeta {
     holder: AtomicUsize,
     /// Set through `DerefMut` of an exclusive guard; read and cleared when that guard releases.
     written: UnsafeCell<bool>,
+}
+
+impl Default for LockMeta {
+    #[track_caller]
+    fn default() -> Self {
+        LockMeta::new()
+    }
 }
 
 // SAFETY: `written` is only accessed by the thread holding the lock exclusively (see
@@ -72,6 +80,18 @@ impl LockMeta {
     #[inline(always)]
     pub fn set_holder(&self) {
         self.holder.store(registry::token(), Ordering::Relaxed);
+    }
+
+    /// Records `owner` (a task, for a lock an async runtime hands to tasks) as the exclusive
+    /// holder; [`set_holder`](LockMeta::set_holder) is this for the calling thread.
+    #[inline]
+    pub fn set_holder_owner(&self, owner: Owner) {
+        self.holder.store(owner.to_word(), Ordering::Relaxed);
+    }
+
+    /// The exclusive holder now, if any.
+    pub fn holder(&self) -> Option<Owner> {
+        Owner::from_word(self.holder.load(Ordering::Relaxed))
     }
 
     /// Records that the exclusive holder writes through its guard.
@@ -109,8 +129,9 @@ impl LockMeta {
 }
 
 /// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends. While it
-/// lasts, a registered thread shows it as its wait state, and a lock waiter is counted in the
-/// lock's [`Contention`]; both end with the wait, also if it unwinds.
+/// lasts, the waiter's registry record shows it as its wait state, and a lock waiter is counted
+/// in the lock's contention state; both end with the wait, also if it unwinds, on whichever
+/// thread it ends.
 #[derive(Debug)]
 #[must_use]
 pub struct Wait<'a> {
@@ -118,8 +139,8 @@ pub struct Wait<'a> {
     start: u64,
     /// The lock whose waiters count this thread, until it acquires it.
     registered: Option<&'a Contention>,
-    /// Whether the thread's wait state was published in the registry.
-    published: bool,
+    /// The wait as published in its waiter's record (ended wherever this is dropped).
+    published: Option<Published>,
     site: Site,
     kind: Kind,
 }
@@ -130,9 +151,6 @@ impl Drop for Wait<'_> {
         if let Some(c) = self.registered.take() {
             c.leave();
         }
-        if self.published {
-            registry::running();
-        }
     }
 }
 
@@ -141,10 +159,7 @@ impl Wait<'_> {
     /// it was about to wait for. Stops showing and timing the wait.
     pub fn cancel(&mut self) {
         self.start = 0;
-        if self.published {
-            self.published = false;
-            registry::running();
-        }
+        self.published = None;
     }
 }
 

@@ -72,8 +72,7 @@
 #![warn(missing_docs)]
 
 mod loom;
-#[doc(hidden)]
-pub mod state;
+mod state;
 
 // Under loom (`--cfg holdup_loom`) only the lock-free state and its models are built. The
 // modules are declared one by one, not through a macro, so that rustfmt sees them.
@@ -156,6 +155,12 @@ pub fn block_profile_rate() -> i64 {
 #[cfg(not(holdup_loom))]
 pub fn set_stack_depth(depth: usize) -> usize {
     COLLECTOR.settings.set_depth(depth)
+}
+
+/// How many frames a recorded stack keeps.
+#[cfg(not(holdup_loom))]
+pub fn stack_depth() -> usize {
+    COLLECTOR.settings.depth()
 }
 
 /// Sets the most buckets each profile keeps (default 8192) and returns the previous bound;

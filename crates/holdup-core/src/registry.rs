@@ -1,13 +1,20 @@
-//! The thread registry: which threads exist in holdup's view, what each waits for right now,
+//! The registry: which threads and tasks exist in holdup's view, what each waits for right now,
 //! and who holds the lock it waits for. Also counts every thread ever spawned, per spawn site
 //! (the `threadcreate` profile).
 //!
-//! Two kinds of records:
+//! A wait belongs to its waiter's record, not to the thread that happens to run it: the
+//! [`Published`] handle a wait gets ends that record's wait wherever it is dropped, so a task
+//! that starts waiting on one worker thread and resumes on another ends its own wait. Records
+//! are owned by an [`Owner`]: a thread (by token) or a task (by id).
+//!
+//! Three kinds of records:
 //! - threads started through `holdup::thread` register when they start (name,
 //!   spawn site, parent, the spawner's stack) and leave when their closure returns;
 //! - any other thread (`main`, `std::thread::spawn`, a runtime's workers) registers the first
 //!   time it blocks in a holdup primitive (one allocation, on a path that is about to block
-//!   anyway) and leaves when it exits (a thread-local destructor).
+//!   anyway) and leaves when it exits (a thread-local destructor);
+//! - tasks of an async runtime register through [`register_task`] when spawned and leave when
+//!   the returned [`TaskRegistration`] is dropped.
 //!
 //! Hooks publish a registered thread's wait state on their slow paths: a thread-local lookup and
 //! a few relaxed stores, only when the thread is about to block. A lock wait also publishes
@@ -22,7 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
-use crate::kind::Kind;
+use crate::kind::{Kind, Site};
+use crate::owner::Owner;
 use crate::state::WaitPin;
 
 /// A thread started through `holdup::thread`, as seen by
@@ -145,14 +153,16 @@ impl Spawn {
     }
 }
 
-/// A registered thread: what is fixed at start, and its published wait state.
+/// A registered thread or task: what is fixed at start, and its published wait state.
 #[derive(Debug)]
-struct Record {
+pub struct Record {
+    /// Rust's id of the thread (for a task, of the thread that registered it).
     id: ThreadId,
     name: Option<String>,
+    /// The OS thread id; 0 for a task.
     os_tid: i64,
     started: SystemTime,
-    token: usize,
+    owner: Owner,
     /// `None` for threads registered on their first wait.
     spawn: Option<Spawn>,
     /// The wait (0 when running; otherwise `Kind as u8 + 1`), pinned by readers that look at
@@ -162,18 +172,22 @@ struct Record {
     since_ns: AtomicU64,
     /// While waiting for a lock: the lock's holder word (see `LockMeta`), else null.
     holder: AtomicPtr<AtomicUsize>,
-    /// While waiting for a thread (join): that thread's token, else 0.
+    /// While waiting for a thread or task (join): its owner word (`Owner::to_word`), else 0.
     target: AtomicUsize,
 }
 
 impl Record {
     fn new(name: Option<String>, spawn: Option<Spawn>) -> Record {
+        Record::owned_by(Owner::current_thread(), os_tid(), name, spawn)
+    }
+
+    fn owned_by(owner: Owner, os_tid: i64, name: Option<String>, spawn: Option<Spawn>) -> Record {
         Record {
             id: std::thread::current().id(),
             name,
-            os_tid: os_tid(),
+            os_tid,
             started: SystemTime::now(),
-            token: token(),
+            owner,
             spawn,
             wait: WaitPin::new(),
             site: AtomicPtr::new(std::ptr::null_mut()),
@@ -183,13 +197,13 @@ impl Record {
         }
     }
 
-    /// The token of the thread this one waits for (the holder of the lock, or the thread being
-    /// joined), 0 if none or unknown, read now.
+    /// The owner word (`Owner::to_word`) of what this record waits for (the holder of the
+    /// lock, or the thread being joined), 0 if none or unknown, read now.
     ///
     /// The holder word lives in the lock, which may be freed once the wait ends, so it is read
     /// under the wait's pin (`state::WaitPin`, model-checked): `running` does not return while
     /// a reader is inside.
-    fn holder_token(&self) -> usize {
+    fn holder_word(&self) -> usize {
         self.wait
             .read(|| {
                 let holder = self.holder.load(Ordering::Acquire);
@@ -313,17 +327,18 @@ pub enum Target<'a> {
     None,
     /// A lock: its holder word.
     Lock(&'a AtomicUsize),
-    /// A thread, by token (0 if it has not started yet).
-    Thread(usize),
+    /// A thread or task (a join), by owner; `None` if it has not started yet.
+    Owner(Option<Owner>),
 }
 
-/// Publishes that the calling thread starts waiting; returns whether it did (and so must call
-/// [`running`] when the wait ends). A thread not registered yet is registered now.
-pub fn waiting(kind: Kind, site: &'static Location<'static>, target: Target<'_>) -> bool {
+/// Publishes that the calling thread starts waiting, in its own record (a thread not
+/// registered yet is registered now); `None` if it could not (during thread exit, or while the
+/// registry's thread-local is in use).
+pub fn waiting(kind: Kind, site: Site, target: Target<'_>) -> Option<Published> {
     CURRENT
         .try_with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
-                return false;
+                return None;
             };
             let r = &c
                 .get_or_insert_with(|| {
@@ -336,43 +351,111 @@ pub fn waiting(kind: Kind, site: &'static Location<'static>, target: Target<'_>)
                     Current { record, lazy: true }
                 })
                 .record;
-            r.since_ns.store(crate::clock::now_ns(), Ordering::Relaxed);
-            r.site.store(
-                (site as *const Location<'static>).cast_mut(),
-                Ordering::Relaxed,
-            );
-            let (holder, thread) = match target {
-                Target::None => (std::ptr::null_mut(), 0),
-                Target::Lock(h) => ((h as *const AtomicUsize).cast_mut(), 0),
-                Target::Thread(t) => (std::ptr::null_mut(), t),
-            };
-            r.holder.store(holder, Ordering::Relaxed);
-            r.target.store(thread, Ordering::Relaxed);
-            r.wait.begin(kind as u8 + 1);
-            true
+            Some(Published::begin(r.clone(), kind, site, target))
         })
-        .unwrap_or(false)
+        .ok()
+        .flatten()
 }
 
-/// Publishes that the calling thread's wait ended; returns once no reader looks at the lock the
-/// thread waited for.
-pub fn running() {
-    let _ = CURRENT.try_with(|c| {
-        if let Ok(c) = c.try_borrow()
-            && let Some(c) = c.as_ref()
-        {
-            c.record.wait.end();
-        }
-    });
+/// A wait in progress, published in its waiter's record (a thread's or a task's); dropping it
+/// ends that record's wait, on whatever thread it is dropped, and returns once no reader looks
+/// at the lock it waited for.
+#[derive(Debug)]
+#[must_use = "the wait ends when this is dropped"]
+pub struct Published {
+    record: Arc<Record>,
 }
 
-/// A registered thread as read now, for dumps.
+impl Published {
+    fn begin(record: Arc<Record>, kind: Kind, site: Site, target: Target<'_>) -> Published {
+        let r = &record;
+        r.since_ns.store(crate::clock::now_ns(), Ordering::Relaxed);
+        r.site.store(
+            (site as *const Location<'static>).cast_mut(),
+            Ordering::Relaxed,
+        );
+        let (holder, owner) = match target {
+            Target::None => (std::ptr::null_mut(), 0),
+            Target::Lock(h) => ((h as *const AtomicUsize).cast_mut(), 0),
+            Target::Owner(o) => (std::ptr::null_mut(), o.map_or(0, Owner::to_word)),
+        };
+        r.holder.store(holder, Ordering::Relaxed);
+        r.target.store(owner, Ordering::Relaxed);
+        r.wait.begin(kind as u8 + 1);
+        Published { record }
+    }
+
+    /// Whose wait this is.
+    pub fn owner(&self) -> Owner {
+        self.record.owner
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        self.record.wait.end();
+    }
+}
+
+/// A task's record, for async runtimes: registered by [`register_task`], removed when dropped.
+/// Its waits are published with [`TaskRegistration::waiting`] from whichever thread polls the
+/// task.
+#[derive(Debug)]
+pub struct TaskRegistration {
+    record: Arc<Record>,
+}
+
+/// Registers a task with the runtime's id for it (below 2^63), its name and where it was
+/// spawned; it shows as [`Owner::Task`] until the returned registration is dropped.
+pub fn register_task(id: u64, name: Option<String>, site: Site) -> TaskRegistration {
+    let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
+    let spawn = Spawn {
+        site,
+        parent,
+        stack: Box::default(),
+        token: Arc::new(AtomicUsize::new(Owner::Task(id).to_word())),
+        scope: current_scope(),
+        registered: true,
+    };
+    let record = Arc::new(Record::owned_by(Owner::Task(id), 0, name, Some(spawn)));
+    TASKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(record.clone());
+    TaskRegistration { record }
+}
+
+impl TaskRegistration {
+    /// Publishes that the task starts waiting; the wait ends when the returned value is
+    /// dropped, on any thread.
+    pub fn waiting(&self, kind: Kind, site: Site, target: Target<'_>) -> Published {
+        Published::begin(self.record.clone(), kind, site, target)
+    }
+
+    /// The task's owner.
+    pub fn owner(&self) -> Owner {
+        self.record.owner
+    }
+}
+
+impl Drop for TaskRegistration {
+    fn drop(&mut self) {
+        let mut tasks = TASKS.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.retain(|t| !Arc::ptr_eq(t, &self.record));
+    }
+}
+
+/// Registered tasks.
+static TASKS: Mutex<Vec<Arc<Record>>> = Mutex::new(Vec::new());
+
+/// A registered thread or task as read now, for dumps.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: ThreadId,
     pub name: Option<String>,
+    /// The OS thread id; 0 for a task.
     pub os_tid: i64,
-    pub token: usize,
+    pub owner: Owner,
     pub started: SystemTime,
     /// Site, parent and the spawner's stack, for threads started through `holdup::thread`.
     pub spawn: Option<SpawnEntry>,
@@ -397,21 +480,30 @@ pub struct EntryWait {
     /// When the wait began (`clock::now_ns`): identifies this wait.
     pub since_ns: u64,
     pub for_: Duration,
-    /// The token of the thread waited for (a lock's exclusive holder, a joined thread), or 0.
-    pub holder: usize,
+    /// Who is waited for (a lock's exclusive holder, a joined thread or task), if known.
+    pub holder: Option<Owner>,
 }
 
 /// Every registered thread now, in registration order, with its wait state.
 pub fn entries() -> Vec<Entry> {
-    let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    read(&THREADS)
+}
+
+/// Every registered task now, in registration order, with its wait state.
+pub fn tasks() -> Vec<Entry> {
+    read(&TASKS)
+}
+
+fn read(records: &Mutex<Vec<Arc<Record>>>) -> Vec<Entry> {
+    let records = records.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
-    threads
+    records
         .iter()
         .map(|r| Entry {
             id: r.id,
             name: r.name.clone(),
             os_tid: r.os_tid,
-            token: r.token,
+            owner: r.owner,
             started: r.started,
             spawn: r
                 .spawn
@@ -423,13 +515,17 @@ pub fn entries() -> Vec<Entry> {
         .collect()
 }
 
-/// The wait state of the thread with token `token`, if registered, read now.
-pub fn wait_of_token(token: usize) -> Option<EntryWait> {
-    let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+/// The wait state of `owner`, if registered, read now.
+pub fn wait_of_owner(owner: Owner) -> Option<EntryWait> {
+    let records = match owner {
+        Owner::Thread(_) => &THREADS,
+        Owner::Task(_) => &TASKS,
+    };
+    let records = records.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
-    threads
+    records
         .iter()
-        .find(|r| r.token == token)
+        .find(|r| r.owner == owner)
         .and_then(|r| wait_of(r, now))
 }
 
@@ -440,7 +536,7 @@ fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
         return None;
     }
     let since_ns = r.since_ns.load(Ordering::Relaxed);
-    let holder = r.holder_token();
+    let holder = Owner::from_word(r.holder_word());
     // SAFETY: `site` was stored from a `&'static Location` by `waiting`.
     let site: &'static Location<'static> = unsafe { &*site };
     Some(EntryWait {
@@ -531,4 +627,66 @@ pub fn os_tid() -> i64 {
 #[cfg(not(target_os = "linux"))]
 pub fn os_tid() -> i64 {
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn here() -> Site {
+        Location::caller()
+    }
+
+    fn wait_of_task(owner: Owner) -> Option<EntryWait> {
+        tasks()
+            .into_iter()
+            .find(|e| e.owner == owner)
+            .and_then(|e| e.wait)
+    }
+
+    #[test]
+    fn a_task_ends_its_own_wait_on_another_thread() {
+        let site = here();
+        let task = register_task(41, Some("worker-task".into()), site);
+        assert_eq!(task.owner(), Owner::Task(41));
+        let holder = AtomicUsize::new(Owner::Task(7).to_word());
+        let wait = task.waiting(Kind::Mutex, site, Target::Lock(&holder));
+        let seen = wait_of_task(Owner::Task(41)).expect("the task's wait is published");
+        assert_eq!(
+            (seen.kind, seen.holder),
+            (Kind::Mutex, Some(Owner::Task(7)))
+        );
+        // The thread that polled the task when the wait began shows nothing.
+        assert!(
+            entries()
+                .iter()
+                .filter(|e| e.os_tid == os_tid())
+                .all(|e| e.wait.is_none())
+        );
+        // The task resumes on another worker: dropping its wait there ends the task's wait.
+        std::thread::spawn(move || drop(wait)).join().unwrap();
+        assert_eq!(wait_of_task(Owner::Task(41)), None);
+        drop(task);
+        assert!(tasks().iter().all(|e| e.owner != Owner::Task(41)));
+    }
+
+    #[test]
+    fn a_thread_wait_ended_elsewhere_ends_the_waiters_record() {
+        let site = here();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let waiter = std::thread::spawn(move || {
+            let wait = waiting(Kind::Condvar, site, Target::None).expect("published");
+            tx.send((wait, Owner::current_thread())).unwrap();
+            done_rx.recv().unwrap();
+        });
+        let (wait, owner) = rx.recv().unwrap();
+        assert_eq!(wait.owner(), owner);
+        assert_eq!(wait_of_owner(owner).map(|w| w.kind), Some(Kind::Condvar));
+        drop(wait); // ended on this thread, for the waiter's record
+        assert_eq!(wait_of_owner(owner), None);
+        done_tx.send(()).unwrap();
+        waiter.join().unwrap();
+    }
 }

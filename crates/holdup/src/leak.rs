@@ -533,7 +533,7 @@ impl Guard {
     pub fn with(options: Options) -> Guard {
         // Threads spawned from now on record their spawner's stack (once per process: reads the
         // unwind tables), so that a report names the function that spawned a leak.
-        crate::profile::warm_up();
+        holdup_core::collector::warm_up();
         let scope = registry::new_scope();
         let previous_scope = registry::set_scope(scope);
         let baseline: HashSet<i64> = dump::task_ids().into_iter().collect();

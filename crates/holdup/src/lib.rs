@@ -122,9 +122,11 @@
 // The recording core, under the names the facade's modules use for it.
 use holdup_core::{hook, registry};
 
+mod counts;
 pub mod dump;
 pub mod leak;
 pub mod profile;
+mod symbols;
 pub mod sync;
 pub mod thread;
 

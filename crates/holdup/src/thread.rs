@@ -31,10 +31,10 @@ pub use std::thread::{
 };
 
 use crate::hook;
-use crate::profile::Kind;
 use crate::registry::{self, Target};
 pub use crate::registry::{ThreadInfo, Waiting};
 use holdup_core::Site;
+use holdup_core::{Kind, Owner};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -223,7 +223,7 @@ impl<T> JoinHandle<T> {
         let wait = hook::blocking_for(
             self.site,
             Kind::Join,
-            Target::Thread(self.target.load(Ordering::Acquire)),
+            Target::Owner(Owner::from_word(self.target.load(Ordering::Acquire))),
         );
         let r = self.inner.join();
         hook::woken(wait);
@@ -316,7 +316,7 @@ impl<T> ScopedJoinHandle<'_, T> {
         let wait = hook::blocking_for(
             self.site,
             Kind::Join,
-            Target::Thread(self.target.load(Ordering::Acquire)),
+            Target::Owner(Owner::from_word(self.target.load(Ordering::Acquire))),
         );
         let r = self.inner.join();
         hook::woken(wait);

@@ -4,27 +4,27 @@
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     used: AtomicUsize,
 }
 
 impl Budget {
     #[cfg(not(holdup_loom))]
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Budget {
             used: AtomicUsize::new(0),
         }
     }
 
     #[cfg(holdup_loom)]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Budget {
             used: AtomicUsize::new(0),
         }
     }
 
     /// Takes one unit if fewer than `max` are taken.
-    pub fn try_take(&self, max: usize) -> bool {
+    pub(crate) fn try_take(&self, max: usize) -> bool {
         self.used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < max).then_some(n + 1)
@@ -32,7 +32,7 @@ impl Budget {
             .is_ok()
     }
 
-    pub fn used(&self) -> usize {
+    pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 }

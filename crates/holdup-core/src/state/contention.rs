@@ -32,7 +32,7 @@
 use crate::loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 #[derive(Debug)]
-pub struct Contention {
+pub(crate) struct Contention {
     waiters: AtomicU32,
     head: AtomicU64,
     tail: AtomicU64,
@@ -52,31 +52,31 @@ macro_rules! contention_init {
 
 impl Contention {
     #[cfg(not(holdup_loom))]
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         contention_init!()
     }
 
     #[cfg(holdup_loom)]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         contention_init!()
     }
 
     /// Whether any waiter is registered: the one relaxed load a release pays.
     #[inline]
-    pub fn has_waiters(&self) -> bool {
+    pub(crate) fn has_waiters(&self) -> bool {
         self.waiters() != 0
     }
 
     /// The number of registered waiters.
     #[inline]
-    pub fn waiters(&self) -> u32 {
+    pub(crate) fn waiters(&self) -> u32 {
         self.waiters.load(Ordering::Relaxed)
     }
 
     /// A thread starts waiting at `now`. Its start is stored before its registration is
     /// published (release), so a release that sees it waiting (acquire) also sees when it began
     /// and never charges from a previous episode's times.
-    pub fn enter(&self, now: u64) {
+    pub(crate) fn enter(&self, now: u64) {
         let mut n = self.waiters.load(Ordering::Relaxed);
         loop {
             if n == 0 {
@@ -96,7 +96,7 @@ impl Contention {
     /// A registered thread stops waiting (it acquired the primitive, or gave up because the
     /// wait unwound). Returns the time of the last contended release, which is when this waiter
     /// was woken if it is at least the time the waiter entered.
-    pub fn leave(&self) -> u64 {
+    pub(crate) fn leave(&self) -> u64 {
         self.waiters.fetch_sub(1, Ordering::Relaxed);
         self.released.load(Ordering::Relaxed)
     }
@@ -104,7 +104,7 @@ impl Contention {
     /// A contended release at `now`, before the unlock: the waiting that accrued since the
     /// previous charge (in nanoseconds, summed over waiters), Go's way. `exclusive` releases
     /// (mutex, write lock) never run concurrently with another release of the same lock.
-    pub fn charge(&self, now: u64, exclusive: bool) -> u64 {
+    pub(crate) fn charge(&self, now: u64, exclusive: bool) -> u64 {
         let n = u64::from(self.waiters.load(Ordering::Acquire));
         self.released.store(now, Ordering::Relaxed);
         if n == 0 {

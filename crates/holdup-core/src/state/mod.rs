@@ -10,8 +10,8 @@ mod pin;
 mod publication;
 mod settings;
 
-pub use budget::Budget;
-pub use contention::Contention;
-pub use pin::WaitPin;
-pub use publication::Publication;
-pub use settings::{MAX_DEPTH, Settings};
+pub(crate) use budget::Budget;
+pub(crate) use contention::Contention;
+pub(crate) use pin::WaitPin;
+pub(crate) use publication::Publication;
+pub(crate) use settings::{MAX_DEPTH, Settings};

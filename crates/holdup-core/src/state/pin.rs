@@ -27,7 +27,7 @@ const VALUE_SHIFT: u32 = 24;
 const READERS: u32 = (1 << VALUE_SHIFT) - 1;
 
 #[derive(Debug)]
-pub struct WaitPin {
+pub(crate) struct WaitPin {
     /// `value << 24 | readers`; value 0 while not waiting, else the wait's value (`Kind as u8
     /// + 1` in the registry).
     word: AtomicU32,
@@ -43,18 +43,18 @@ macro_rules! pin_init {
 
 impl WaitPin {
     #[cfg(not(holdup_loom))]
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         pin_init!()
     }
 
     #[cfg(holdup_loom)]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         pin_init!()
     }
 
     /// Publishes a wait (`value` ≠ 0), replacing one in progress if any. Whatever the waiter
     /// stored before (relaxed) is seen by a reader that sees the wait on.
-    pub fn begin(&self, value: u8) {
+    pub(crate) fn begin(&self, value: u8) {
         debug_assert_ne!(value, 0);
         let _ = self
             .word
@@ -65,7 +65,7 @@ impl WaitPin {
 
     /// Ends the wait; returns once no reader is inside [`read`](Self::read), so that what the
     /// wait pointed to may be freed.
-    pub fn end(&self) {
+    pub(crate) fn end(&self) {
         let word = self.word.load(Ordering::Relaxed);
         let value = word & !READERS;
         if value == 0 {
@@ -81,13 +81,13 @@ impl WaitPin {
     }
 
     /// The wait's value now (0: not waiting), for readers that dereference nothing.
-    pub fn current(&self) -> u8 {
+    pub(crate) fn current(&self) -> u8 {
         (self.word.load(Ordering::Acquire) >> VALUE_SHIFT) as u8
     }
 
     /// Runs `f` if the wait is on, pinned: until `f` returns, the waiter's `end` does not
     /// return, so `f` may dereference what the wait points to. `None` if the wait is off.
-    pub fn read<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
         let word = self.word.fetch_add(1, Ordering::Acquire);
         let r = (word >> VALUE_SHIFT != 0).then(f);
         self.word.fetch_sub(1, Ordering::Release);

@@ -23,7 +23,7 @@ use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 const ON: usize = 1 << (usize::BITS - 1);
 
 #[derive(Debug)]
-pub struct Publication<T> {
+pub(crate) struct Publication<T> {
     ptr: AtomicPtr<T>,
     /// `ON` while published, plus the handlers inside `with`.
     word: AtomicUsize,
@@ -40,25 +40,25 @@ macro_rules! publication_init {
 
 impl<T> Publication<T> {
     #[cfg(not(holdup_loom))]
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         publication_init!()
     }
 
     #[cfg(holdup_loom)]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         publication_init!()
     }
 
     /// Publishes `value` (nothing is published now), which must stay valid until
     /// [`unpublish`](Self::unpublish) returns.
-    pub fn publish(&self, value: *mut T) {
+    pub(crate) fn publish(&self, value: *mut T) {
         self.ptr.store(value, Ordering::Relaxed);
         self.word.fetch_or(ON, Ordering::Release);
     }
 
     /// Takes the value back; returns once no [`with`](Self::with) can be using it, so that
     /// the caller may free it.
-    pub fn unpublish(&self) {
+    pub(crate) fn unpublish(&self) {
         self.word.fetch_and(!ON, Ordering::Relaxed);
         let mut spins = 0u32;
         while self.word.load(Ordering::Acquire) & !ON != 0 {
@@ -69,7 +69,7 @@ impl<T> Publication<T> {
     }
 
     /// Runs `f` on the published value, if any. Async-signal-safe (atomics only), for handlers.
-    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
         let word = self.word.fetch_add(1, Ordering::Acquire);
         let r = if word & ON != 0 {
             // Set after the pointer was stored (release, read here through the RMW chain).

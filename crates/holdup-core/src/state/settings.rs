@@ -5,12 +5,12 @@ use crate::loom::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 /// Default stack depth, as Go's `profstackdepth`.
 pub(crate) const DEFAULT_DEPTH: usize = 128;
 /// Largest stack depth accepted, as Go's `maxProfStackDepth`.
-pub const MAX_DEPTH: usize = 1024;
+pub(crate) const MAX_DEPTH: usize = 1024;
 /// Default bound on profile buckets per profile.
 pub(crate) const DEFAULT_MAX_BUCKETS: usize = 8192;
 
 #[derive(Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     mutex_fraction: AtomicI64,
     block_rate: AtomicI64,
     depth: AtomicUsize,
@@ -30,18 +30,18 @@ macro_rules! settings_init {
 
 impl Settings {
     #[cfg(not(holdup_loom))]
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         settings_init!()
     }
 
     #[cfg(holdup_loom)]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         settings_init!()
     }
 
     /// Go's `SetMutexProfileFraction`: a negative rate only reads; otherwise stores it and
     /// returns the previous value.
-    pub fn set_mutex_fraction(&self, rate: i64) -> i64 {
+    pub(crate) fn set_mutex_fraction(&self, rate: i64) -> i64 {
         if rate < 0 {
             self.mutex_fraction.load(Ordering::Acquire)
         } else {
@@ -51,41 +51,41 @@ impl Settings {
 
     /// Acquire: a rate seen on is published after the clock and unwinder it needs.
     #[inline]
-    pub fn mutex_fraction(&self) -> i64 {
+    pub(crate) fn mutex_fraction(&self) -> i64 {
         self.mutex_fraction.load(Ordering::Acquire)
     }
 
     /// Go's `SetBlockProfileRate`: `<= 0` turns the profile off.
-    pub fn set_block_rate(&self, rate_ns: i64) {
+    pub(crate) fn set_block_rate(&self, rate_ns: i64) {
         self.block_rate.store(rate_ns.max(0), Ordering::Release);
     }
 
     /// Acquire: a rate seen on is published after the clock and unwinder it needs.
     #[inline]
-    pub fn block_rate(&self) -> i64 {
+    pub(crate) fn block_rate(&self) -> i64 {
         self.block_rate.load(Ordering::Acquire)
     }
 
     /// Whether either profile records; waits are only timed when one does.
     #[inline]
-    pub fn any_on(&self) -> bool {
+    pub(crate) fn any_on(&self) -> bool {
         self.mutex_fraction() > 0 || self.block_rate() > 0
     }
 
-    pub fn set_depth(&self, depth: usize) -> usize {
+    pub(crate) fn set_depth(&self, depth: usize) -> usize {
         self.depth
             .swap(depth.clamp(1, MAX_DEPTH), Ordering::Relaxed)
     }
 
-    pub fn depth(&self) -> usize {
+    pub(crate) fn depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
     }
 
-    pub fn set_max_buckets(&self, n: usize) -> usize {
+    pub(crate) fn set_max_buckets(&self, n: usize) -> usize {
         self.max_buckets.swap(n.max(1), Ordering::Relaxed)
     }
 
-    pub fn max_buckets(&self) -> usize {
+    pub(crate) fn max_buckets(&self) -> usize {
         self.max_buckets.load(Ordering::Relaxed)
     }
 }

@@ -85,8 +85,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use watchdog::{Incident, Watchdog, WatchdogBuilder};
 
-use crate::profile::{self, CountProfile, DumpFrame, Frame, Kind};
+use crate::counts::{CountFrame, CountProfile};
 use crate::registry::{self, Entry, EntryWait};
+use crate::symbols::{self, DumpFrame, Frame};
+use holdup_core::{Kind, Owner};
 
 /// How a dump is taken.
 #[derive(Debug, Clone)]
@@ -462,11 +464,11 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
         entries.retain(|e| only.contains(&e.os_tid));
     }
     let (tasks, captured, source) = collect(options, only);
-    // Tokens (each thread's identity as locks record it) → OS thread ids.
-    let mut by_token: HashMap<usize, i64> = entries.iter().map(|e| (e.token, e.os_tid)).collect();
+    // Owners (each thread's identity as locks and waits record it) → OS thread ids.
+    let mut by_owner: HashMap<Owner, i64> = entries.iter().map(|e| (e.owner, e.os_tid)).collect();
     for (tid, c) in &captured {
         if let Captured::Stack { token, .. } = c {
-            by_token.insert(*token, *tid);
+            by_owner.insert(Owner::Thread(*token), *tid);
         }
     }
     let by_tid: HashMap<i64, &Entry> = entries.iter().map(|e| (e.os_tid, e)).collect();
@@ -496,7 +498,7 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
                 .map_or(&empty[..], |s| &s.2[..]),
         );
     }
-    let symbolized = profile::symbolize_stacks(&stacks);
+    let symbolized = symbols::symbolize_stacks(&stacks);
     // One name per thread, the fullest known: the registry's (std's name, whole), else the name
     // a spawned thread recorded for its parent (`main` for the main thread), else the kernel's
     // (cut to 15 bytes).
@@ -552,7 +554,7 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
             kind: w.kind,
             lock: w.site,
             for_: w.for_,
-            holder: holder_of(&w, &by_token, &thread_ref),
+            holder: holder_of(&w, &by_owner, &thread_ref),
         });
         let spawn = entry
             .and_then(|e| e.spawn.as_ref())
@@ -580,7 +582,7 @@ fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
     attach_holdings(&mut threads);
     // Go lists the current goroutine first, then the others in creation order.
     threads.sort_by_key(|t| (!t.current, t.thread.tid));
-    let deadlocks = find_deadlocks(&threads, &entries, &by_token);
+    let deadlocks = find_deadlocks(&threads, &entries, &by_owner);
     ThreadDump {
         time,
         elapsed: started.elapsed(),
@@ -696,7 +698,7 @@ impl ThreadDump {
                 .frames
                 .iter()
                 .zip(&t.text)
-                .map(|(f, &(pc, offset))| profile::CountFrame {
+                .map(|(f, &(pc, offset))| CountFrame {
                     pc,
                     function: f.function.clone(),
                     offset,
@@ -859,14 +861,14 @@ fn attach_holdings(threads: &mut [Thread]) {
 
 fn holder_of(
     w: &EntryWait,
-    by_token: &HashMap<usize, i64>,
+    by_owner: &HashMap<Owner, i64>,
     thread_ref: &impl Fn(i64) -> ThreadRef,
 ) -> Holder {
     match (w.holder, w.kind) {
-        (0, Kind::RwLockWrite) => Holder::Readers,
-        (0, _) => Holder::None,
-        (t, _) => by_token
-            .get(&t)
+        (None, Kind::RwLockWrite) => Holder::Readers,
+        (None, _) => Holder::None,
+        (Some(owner), _) => by_owner
+            .get(&owner)
             .map_or(Holder::Unidentified, |&tid| Holder::Thread(thread_ref(tid))),
     }
 }
@@ -878,12 +880,12 @@ fn trim(frames: &[DumpFrame], depth: usize) -> Vec<DumpFrame> {
     let mut start = 0;
     let first = (0..frames.len()).find(|&i| !is_system(name(i)));
     if let Some(i) = first
-        && profile::is_internal(name(i))
+        && symbols::is_internal(name(i))
     {
         let mut leaf = i;
         let mut j = i;
-        while j < frames.len() && (profile::is_internal(name(j)) || is_system(name(j))) {
-            if profile::is_internal(name(j)) {
+        while j < frames.len() && (symbols::is_internal(name(j)) || is_system(name(j))) {
+            if symbols::is_internal(name(j)) {
                 leaf = j;
             }
             j += 1;
@@ -891,10 +893,10 @@ fn trim(frames: &[DumpFrame], depth: usize) -> Vec<DumpFrame> {
         start = leaf;
     }
     let mut end = (start..frames.len())
-        .find(|&i| profile::is_thread_start(name(i)))
+        .find(|&i| symbols::is_thread_start(name(i)))
         .unwrap_or(frames.len());
     // holdup's spawn trampoline and std's start-up frames at the root.
-    while end > start + 1 && (profile::is_internal(name(end - 1)) || is_system(name(end - 1))) {
+    while end > start + 1 && (symbols::is_internal(name(end - 1)) || is_system(name(end - 1))) {
         end -= 1;
     }
     frames[start..end].iter().take(depth).cloned().collect()
@@ -914,7 +916,7 @@ fn is_system(function: &str) -> bool {
 
 /// Whether a frame is the program's own: neither holdup's, nor std's or libc's.
 pub(crate) fn is_program(function: &str) -> bool {
-    !profile::is_internal(function) && !is_system(function)
+    !symbols::is_internal(function) && !is_system(function)
 }
 
 /// The function that called `holdup::thread::spawn`: the first frame of the spawner's stack
@@ -989,7 +991,7 @@ fn collect(
     }
     let tids32: Vec<i32> = tids.iter().filter_map(|&t| i32::try_from(t).ok()).collect();
     // Stack capture needs the unwind tables; reading them once costs milliseconds.
-    crate::profile::warm_up();
+    holdup_core::collector::warm_up();
     // States are read before the signals: a thread answering one is running for a moment.
     let tasks: BTreeMap<i64, Task> = tids.iter().map(|&t| (t, read_task(t))).collect();
     let outcomes = match capture::capture(&tids32, options.timeout, options.stack_bytes) {
@@ -1004,7 +1006,7 @@ fn collect(
             return (tasks, captured, "signals unavailable");
         }
     };
-    let mut cache = crate::profile::copy_cache();
+    let mut cache = holdup_core::stack::copy_cache();
     let depth = options.depth + 32;
     let mut captured = HashMap::with_capacity(tids32.len());
     for (&tid, outcome) in tids32.iter().zip(outcomes) {
@@ -1018,7 +1020,7 @@ fn collect(
                 handler_ns,
             } => {
                 let mut pcs = Vec::with_capacity(32);
-                crate::profile::unwind_copy(&mut cache, (ip, sp, bp), &stack, depth, &mut pcs);
+                holdup_core::stack::unwind_copy(&mut cache, (ip, sp, bp), &stack, depth, &mut pcs);
                 Captured::Stack {
                     pcs,
                     token,
@@ -1161,7 +1163,7 @@ pub(super) fn cycles(next: &HashMap<i64, i64>) -> Vec<Vec<i64>> {
 fn find_deadlocks(
     threads: &[Thread],
     entries: &[Entry],
-    by_token: &HashMap<usize, i64>,
+    by_owner: &HashMap<Owner, i64>,
 ) -> Vec<Deadlock> {
     // thread → the thread it waits for.
     let next: HashMap<i64, i64> = threads
@@ -1174,7 +1176,7 @@ fn find_deadlocks(
             _ => None,
         })
         .collect();
-    let token_of: HashMap<i64, usize> = entries.iter().map(|e| (e.os_tid, e.token)).collect();
+    let owner_of: HashMap<i64, Owner> = entries.iter().map(|e| (e.os_tid, e.owner)).collect();
     let before: HashMap<i64, EntryWait> = entries
         .iter()
         .filter_map(|e| Some((e.os_tid, e.wait?)))
@@ -1184,13 +1186,13 @@ fn find_deadlocks(
         .filter(|cycle| {
             // Confirm: every wait of the cycle is the same wait, on the same holder, as read now.
             cycle.iter().all(|tid| {
-                let (Some(token), Some(was)) = (token_of.get(tid), before.get(tid)) else {
+                let (Some(owner), Some(was)) = (owner_of.get(tid), before.get(tid)) else {
                     return false;
                 };
-                registry::wait_of_token(*token).is_some_and(|now| {
+                registry::wait_of_owner(*owner).is_some_and(|now| {
                     now.since_ns == was.since_ns
                         && now.holder == was.holder
-                        && by_token.contains_key(&now.holder)
+                        && now.holder.is_some_and(|h| by_owner.contains_key(&h))
                 })
             })
         })

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{Deadlock, Detail, Options, ThreadDump, ThreadRef, Wait};
 use crate::registry;
+use holdup_core::Owner;
 
 /// Something the [`Watchdog`] found, with the dump taken when it found it.
 #[derive(Debug, Clone)]
@@ -126,7 +127,7 @@ impl WatchdogBuilder {
     ///
     /// The OS error if the thread cannot be created.
     pub fn start(self) -> io::Result<Watchdog> {
-        crate::profile::warm_up();
+        holdup_core::collector::warm_up();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -264,10 +265,10 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
 
 /// Whether the registry's waits form a cycle (threads waiting for each other's locks).
 fn has_cycle(entries: &[registry::Entry]) -> bool {
-    let tid_of: HashMap<usize, i64> = entries.iter().map(|e| (e.token, e.os_tid)).collect();
+    let tid_of: HashMap<Owner, i64> = entries.iter().map(|e| (e.owner, e.os_tid)).collect();
     let next: HashMap<i64, i64> = entries
         .iter()
-        .filter_map(|e| Some((e.os_tid, *tid_of.get(&e.wait?.holder)?)))
+        .filter_map(|e| Some((e.os_tid, *tid_of.get(&e.wait?.holder?)?)))
         .filter(|(waiter, holder)| waiter != holder) // as the dump's deadlocks
         .collect();
     !super::cycles(&next).is_empty()

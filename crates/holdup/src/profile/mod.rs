@@ -10,15 +10,11 @@
 //! [`crate::set_mutex_profile_fraction`] and [`crate::set_block_profile_rate`].
 
 mod snapshot;
-mod symbolize;
-mod threads;
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub(crate) use holdup_core::stack::{copy_cache, unwind_copy};
+pub use crate::counts::{CountProfile, threadcreate};
+pub use crate::symbols::Frame;
 pub use holdup_core::{Kind, Unwinder};
-pub use snapshot::{Frame, Profile, Sample};
-pub(crate) use threads::CountFrame;
-pub use threads::{CountProfile, goroutine, threadcreate};
+pub use snapshot::{Profile, Sample};
 
 use holdup_core::collector::{COLLECTOR, profiler_scope};
 
@@ -31,7 +27,7 @@ pub(crate) fn function_names(pcs: &[u64]) -> Vec<(u64, String)> {
         .iter()
         .filter_map(|&pc| usize::try_from(pc).ok())
         .collect();
-    let resolved = profiler_scope(|| symbolize::resolve(&addrs));
+    let resolved = profiler_scope(|| crate::symbols::resolve(&addrs));
     addrs
         .iter()
         .filter_map(|a| {
@@ -43,76 +39,13 @@ pub(crate) fn function_names(pcs: &[u64]) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// One frame of a stack symbolized for a dump: the frame, its offset in its function, and the
-/// code address Go's text formats list for it.
-#[derive(Debug, Clone)]
-pub(crate) struct DumpFrame {
-    pub(crate) frame: Frame,
-    pub(crate) offset: u64,
-    pub(crate) text_pc: u64,
+/// Every thread of the process now and what each waits for, like Go's
+/// `pprof.Lookup("goroutine")`: a [thread dump](crate::dump::threads) grouped by stack and
+/// labels `wait` (the kind of holdup primitive, `running`, or `unknown`), `lock` (its creation
+/// site) and `held_by` (the lock's holder).
+pub fn goroutine() -> CountProfile {
+    crate::dump::threads().to_count_profile()
 }
-
-/// Symbolizes stacks of code addresses plus one (return addresses), expanding inlined calls,
-/// innermost first; nothing is trimmed.
-pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
-    profiler_scope(|| {
-        let mut addrs: Vec<usize> = stacks
-            .iter()
-            .flat_map(|s| s.iter())
-            .filter(|&&a| a > 1)
-            .map(|&a| a - 1)
-            .collect();
-        addrs.sort_unstable();
-        addrs.dedup();
-        let syms = symbolize::resolve(&addrs);
-        stacks
-            .iter()
-            .map(|stack| {
-                let mut out = Vec::new();
-                for &ret in stack.iter().filter(|&&a| a > 1) {
-                    let Some(sym) = syms.get(&(ret - 1)) else {
-                        continue;
-                    };
-                    if sym.frames.is_empty() {
-                        out.push(DumpFrame {
-                            frame: Frame {
-                                function: String::new(),
-                                file: String::new(),
-                                line: 0,
-                                address: ret - 1,
-                                inlined: false,
-                            },
-                            offset: 0,
-                            text_pc: (ret - 1) as u64,
-                        });
-                        continue;
-                    }
-                    let last = sym.frames.len() - 1;
-                    for (i, f) in sym.frames.iter().enumerate() {
-                        let inlined = i < last;
-                        out.push(DumpFrame {
-                            frame: Frame {
-                                function: f.function.to_string(),
-                                file: f.file.to_string(),
-                                line: f.line,
-                                address: ret - 1,
-                                inlined,
-                            },
-                            offset: sym.offset + u64::from(inlined),
-                            text_pc: snapshot::text_pc(ret, inlined),
-                        });
-                    }
-                }
-                out
-            })
-            .collect()
-    })
-}
-
-pub(crate) use snapshot::{is_internal, is_thread_start};
-
-/// Prepares stack capture ahead of the first event (called when a profile is turned on).
-pub(crate) use holdup_core::collector::warm_up;
 
 /// A snapshot of the mutex profile: contended releases, on the stack of the thread that
 /// released, with the waiting they ended.
@@ -125,7 +58,7 @@ pub fn mutex() -> Profile {
         snapshot::Which::Mutex,
         records,
         overflowed,
-        COLLECTOR.settings.mutex_fraction(),
+        holdup_core::mutex_profile_fraction(),
     )
 }
 

@@ -10,8 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use holdup_pprof::legacy::{self, ContentionKind, TextFrame, TextRecord};
 use holdup_pprof::{LineInfo, MappingInfo, ProfileBuilder};
 
-use super::symbolize::{self, SymFrame};
-use super::{COLLECTOR, Kind, profiler_scope};
+use super::{Kind, profiler_scope};
+use crate::symbols::{
+    self as symbolize, Frame, SymFrame, is_glue, is_internal, is_thread_start, text_pc,
+};
 use holdup_core::table::{NO_STACK, OVERFLOW, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,45 +114,6 @@ impl Sample {
     /// Whether any frame's function name contains `needle`.
     pub fn has_function(&self, needle: &str) -> bool {
         self.frames.iter().any(|f| f.function.contains(needle))
-    }
-}
-
-/// One frame of a [`Sample`]'s stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Frame {
-    /// The demangled function name without hash, e.g. `app::Cache::get`; empty if unknown.
-    pub function: String,
-    /// The source file, or empty.
-    pub file: String,
-    /// The source line, or 0.
-    pub line: u32,
-    /// The code address (a return address minus one); shared by the frames of one address when
-    /// calls were inlined.
-    pub address: usize,
-    /// Whether this call was inlined into the next frame.
-    pub inlined: bool,
-}
-
-impl Frame {
-    /// The function name.
-    pub fn function(&self) -> &str {
-        &self.function
-    }
-
-    /// The function name (same as [`function`](Frame::function)).
-    pub fn name(&self) -> &str {
-        &self.function
-    }
-
-    /// The source file, or `""`.
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-
-    /// The source line, or 0.
-    pub fn line(&self) -> u32 {
-        self.line
     }
 }
 
@@ -500,7 +463,7 @@ impl Profile {
     /// broken by count, stack and labels so that output is deterministic).
     fn resolve(&self) -> Vec<Resolved> {
         profiler_scope(|| {
-            let depth = COLLECTOR.settings.depth();
+            let depth = holdup_core::stack_depth();
             let mut addrs: Vec<usize> = self
                 .records
                 .iter()
@@ -654,72 +617,7 @@ impl Ord for Name<'_> {
     }
 }
 
-/// The address Go's text formats list for a frame of return address `ret`: the return address
-/// itself for an inlined call, the call (one byte before) for the physical frame.
-pub(crate) fn text_pc(ret: usize, inlined: bool) -> u64 {
-    if inlined { ret as u64 } else { ret as u64 - 1 }
-}
-
-/// Whether a function belongs to holdup's implementation (recording, hooks, primitives).
-///
-/// A trait method on a holdup type, `<holdup::X as Trait>::f`, is holdup's when the trait is
-/// holdup's or the standard library's (`Drop`, `Deref`), and the program's when the trait is the
-/// program's own (an extension trait on holdup's types).
-pub(crate) fn is_internal(function: &str) -> bool {
-    if function.contains("::tests::") {
-        return false;
-    }
-    match function.strip_prefix('<') {
-        Some(rest) if is_holdup_path(rest) => match trait_of(rest) {
-            Some(t) => {
-                is_holdup_path(t)
-                    || ["core::", "std::", "alloc::"]
-                        .iter()
-                        .any(|p| t.starts_with(p))
-            }
-            None => true,
-        },
-        Some(_) => false,
-        None => is_holdup_path(function),
-    }
-}
-
-/// Whether a path is in the facade or in the recording core (`holdup_core`).
-fn is_holdup_path(path: &str) -> bool {
-    path.starts_with("holdup::") || path.starts_with("holdup_core::")
-}
-
-/// The trait path of `Type as Trait>::method` (the text after `<`), if any.
-fn trait_of(qualified: &str) -> Option<&str> {
-    // Find " as " at the outermost angle-bracket level.
-    let mut depth = 0usize;
-    for (i, c) in qualified.char_indices() {
-        match c {
-            '<' => depth += 1,
-            '>' if depth == 0 => return None,
-            '>' => depth -= 1,
-            ' ' if depth == 0 && qualified[i..].starts_with(" as ") => {
-                return Some(&qualified[i + 4..]);
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Drop glue and `mem::drop` between a guard's `drop` and the code that dropped it.
-fn is_glue(function: &str) -> bool {
-    (function.starts_with("core::ptr::drop_in_place<")
-        && (function.contains("holdup::") || function.contains("holdup_core::")))
-        || function == "core::mem::drop"
-}
-
 use holdup_core::collector::RECORD_FN;
-
-/// std's (and libtest's) marker between a thread's start-up code and its closure (and `main`).
-pub(crate) fn is_thread_start(function: &str) -> bool {
-    function.contains("::__rust_begin_short_backtrace")
-}
 
 /// Removes holdup's own frames from the top of the stack, keeping the outermost one (the public
 /// API the program called, such as `Mutex::lock` or `MutexGuard::drop`) as the leaf, like Go's
@@ -831,33 +729,6 @@ mod tests {
         locs.iter()
             .map(|l| l.lines().map(|f| &*f.function).collect())
             .collect()
-    }
-
-    #[test]
-    fn internal_frames_are_holdups_own() {
-        assert!(is_internal("holdup::sync::mutex::Mutex<T>::lock"));
-        assert!(is_internal("holdup_core::hook::release_contended"));
-        assert!(is_internal(
-            "<holdup_core::hook::Wait as core::ops::drop::Drop>::drop"
-        ));
-        assert!(is_internal(
-            "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"
-        ));
-        assert!(is_internal(
-            "<holdup::sync::once::LazyLock<T,F> as core::ops::deref::Deref>::deref"
-        ));
-        assert!(
-            !is_internal("<holdup::sync::mutex::Mutex<T> as app::LockExt>::with"),
-            "an extension trait is the program's"
-        );
-        assert!(!is_internal("<app::Cache as holdup::Whatever>::f"));
-        assert!(!is_internal("holdup::tests::some_test"));
-        assert!(!is_internal("app::main"));
-        assert_eq!(
-            trait_of("holdup::A<T> as core::ops::drop::Drop>::drop"),
-            Some("core::ops::drop::Drop>::drop")
-        );
-        assert_eq!(trait_of("holdup::A<B<C> as D>::f"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@ use std::panic::Location;
 use std::sync::{self as std_sync, BarrierWaitResult};
 
 use crate::hook;
-use crate::profile::Kind;
+use holdup_core::Kind;
 use holdup_core::Site;
 
 /// A barrier, a drop-in replacement for [`std::sync::Barrier`] that feeds the block profile.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::MutexGuard;
 use crate::hook;
-use crate::profile::Kind;
+use holdup_core::Kind;
 use holdup_core::Site;
 
 /// A condition variable, a drop-in replacement for [`std::sync::Condvar`] that works with

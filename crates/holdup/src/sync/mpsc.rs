@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use crate::hook;
-use crate::profile::Kind;
+use holdup_core::Kind;
 use holdup_core::Site;
 
 /// The sending half of an unbounded [`channel`]; mirrors [`std::sync::mpsc::Sender`]. Sending

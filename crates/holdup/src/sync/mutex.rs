@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
 use crate::hook::{self, LockMeta};
-use crate::profile::Kind;
+use holdup_core::Kind;
 
 /// A mutual exclusion primitive, a drop-in replacement for [`std::sync::Mutex`] that feeds the
 /// mutex and block profiles.

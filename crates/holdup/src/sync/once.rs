@@ -5,7 +5,7 @@ use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 use std::sync::{self as std_sync, OnceState};
 
 use crate::hook;
-use crate::profile::Kind;
+use holdup_core::Kind;
 use holdup_core::Site;
 
 /// A cell written once, a drop-in replacement for [`std::sync::OnceLock`] that feeds the block

@@ -63,14 +63,6 @@ pub(crate) struct CountFrame {
     pub(crate) inlined: bool,
 }
 
-/// Every thread of the process now and what each waits for, like Go's
-/// `pprof.Lookup("goroutine")`: a [thread dump](crate::dump::threads) grouped by stack and
-/// labels `wait` (the kind of holdup primitive, `running`, or `unknown`), `lock` (its creation
-/// site) and `held_by` (the lock's holder).
-pub fn goroutine() -> CountProfile {
-    crate::dump::threads().to_count_profile()
-}
-
 /// The threads ever spawned through [`holdup::thread`](crate::thread), per spawn site, like
 /// Go's `pprof.Lookup("threadcreate")`.
 pub fn threadcreate() -> CountProfile {

@@ -1,4 +1,7 @@
-//! Address → function, file and line, at report time only, with a process-wide cache.
+//! Symbols: code addresses to functions, files and lines (at report time only, with a
+//! process-wide cache), the frame types every report shares, and the rules that tell holdup's
+//! own frames and the thread start-up frames from the program's (used by profiles, dumps and
+//! leak reports alike).
 //!
 //! Inlined calls are expanded: one address yields several frames, innermost first. On Linux the
 //! DWARF line tables are read by blazesym (the first report pays tens of milliseconds to load
@@ -6,6 +9,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use holdup_core::collector::profiler_scope;
 
 /// One logical frame of an address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -210,9 +215,206 @@ fn names(raw: &str) -> (String, &str) {
     }
 }
 
+/// One frame of a [`Sample`]'s stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Frame {
+    /// The demangled function name without hash, e.g. `app::Cache::get`; empty if unknown.
+    pub function: String,
+    /// The source file, or empty.
+    pub file: String,
+    /// The source line, or 0.
+    pub line: u32,
+    /// The code address (a return address minus one); shared by the frames of one address when
+    /// calls were inlined.
+    pub address: usize,
+    /// Whether this call was inlined into the next frame.
+    pub inlined: bool,
+}
+
+impl Frame {
+    /// The function name.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The function name (same as [`function`](Frame::function)).
+    pub fn name(&self) -> &str {
+        &self.function
+    }
+
+    /// The source file, or `""`.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The source line, or 0.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+/// One frame of a stack symbolized for a dump: the frame, its offset in its function, and the
+/// code address Go's text formats list for it.
+#[derive(Debug, Clone)]
+pub(crate) struct DumpFrame {
+    pub(crate) frame: Frame,
+    pub(crate) offset: u64,
+    pub(crate) text_pc: u64,
+}
+
+/// Symbolizes stacks of code addresses plus one (return addresses), expanding inlined calls,
+/// innermost first; nothing is trimmed.
+pub(crate) fn symbolize_stacks(stacks: &[&[usize]]) -> Vec<Vec<DumpFrame>> {
+    profiler_scope(|| {
+        let mut addrs: Vec<usize> = stacks
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter(|&&a| a > 1)
+            .map(|&a| a - 1)
+            .collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        let syms = resolve(&addrs);
+        stacks
+            .iter()
+            .map(|stack| {
+                let mut out = Vec::new();
+                for &ret in stack.iter().filter(|&&a| a > 1) {
+                    let Some(sym) = syms.get(&(ret - 1)) else {
+                        continue;
+                    };
+                    if sym.frames.is_empty() {
+                        out.push(DumpFrame {
+                            frame: Frame {
+                                function: String::new(),
+                                file: String::new(),
+                                line: 0,
+                                address: ret - 1,
+                                inlined: false,
+                            },
+                            offset: 0,
+                            text_pc: (ret - 1) as u64,
+                        });
+                        continue;
+                    }
+                    let last = sym.frames.len() - 1;
+                    for (i, f) in sym.frames.iter().enumerate() {
+                        let inlined = i < last;
+                        out.push(DumpFrame {
+                            frame: Frame {
+                                function: f.function.to_string(),
+                                file: f.file.to_string(),
+                                line: f.line,
+                                address: ret - 1,
+                                inlined,
+                            },
+                            offset: sym.offset + u64::from(inlined),
+                            text_pc: text_pc(ret, inlined),
+                        });
+                    }
+                }
+                out
+            })
+            .collect()
+    })
+}
+
+/// The address Go's text formats list for a frame of return address `ret`: the return address
+/// itself for an inlined call, the call (one byte before) for the physical frame.
+pub(crate) fn text_pc(ret: usize, inlined: bool) -> u64 {
+    if inlined { ret as u64 } else { ret as u64 - 1 }
+}
+
+/// Whether a function belongs to holdup's implementation (recording, hooks, primitives).
+///
+/// A trait method on a holdup type, `<holdup::X as Trait>::f`, is holdup's when the trait is
+/// holdup's or the standard library's (`Drop`, `Deref`), and the program's when the trait is the
+/// program's own (an extension trait on holdup's types).
+pub(crate) fn is_internal(function: &str) -> bool {
+    if function.contains("::tests::") {
+        return false;
+    }
+    match function.strip_prefix('<') {
+        Some(rest) if is_holdup_path(rest) => match trait_of(rest) {
+            Some(t) => {
+                is_holdup_path(t)
+                    || ["core::", "std::", "alloc::"]
+                        .iter()
+                        .any(|p| t.starts_with(p))
+            }
+            None => true,
+        },
+        Some(_) => false,
+        None => is_holdup_path(function),
+    }
+}
+
+/// Whether a path is in the facade or in the recording core (`holdup_core`).
+fn is_holdup_path(path: &str) -> bool {
+    path.starts_with("holdup::") || path.starts_with("holdup_core::")
+}
+
+/// The trait path of `Type as Trait>::method` (the text after `<`), if any.
+pub(crate) fn trait_of(qualified: &str) -> Option<&str> {
+    // Find " as " at the outermost angle-bracket level.
+    let mut depth = 0usize;
+    for (i, c) in qualified.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth == 0 => return None,
+            '>' => depth -= 1,
+            ' ' if depth == 0 && qualified[i..].starts_with(" as ") => {
+                return Some(&qualified[i + 4..]);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Drop glue and `mem::drop` between a guard's `drop` and the code that dropped it.
+pub(crate) fn is_glue(function: &str) -> bool {
+    (function.starts_with("core::ptr::drop_in_place<")
+        && (function.contains("holdup::") || function.contains("holdup_core::")))
+        || function == "core::mem::drop"
+}
+
+/// std's (and libtest's) marker between a thread's start-up code and its closure (and `main`).
+pub(crate) fn is_thread_start(function: &str) -> bool {
+    function.contains("::__rust_begin_short_backtrace")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::resolve;
+    use super::{is_internal, resolve, trait_of};
+
+    #[test]
+    fn internal_frames_are_holdups_own() {
+        assert!(is_internal("holdup::sync::mutex::Mutex<T>::lock"));
+        assert!(is_internal("holdup_core::hook::release_contended"));
+        assert!(is_internal(
+            "<holdup_core::hook::Wait as core::ops::drop::Drop>::drop"
+        ));
+        assert!(is_internal(
+            "<holdup::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"
+        ));
+        assert!(is_internal(
+            "<holdup::sync::once::LazyLock<T,F> as core::ops::deref::Deref>::deref"
+        ));
+        assert!(
+            !is_internal("<holdup::sync::mutex::Mutex<T> as app::LockExt>::with"),
+            "an extension trait is the program's"
+        );
+        assert!(!is_internal("<app::Cache as holdup::Whatever>::f"));
+        assert!(!is_internal("holdup::tests::some_test"));
+        assert!(!is_internal("app::main"));
+        assert_eq!(
+            trait_of("holdup::A<T> as core::ops::drop::Drop>::drop"),
+            Some("core::ops::drop::Drop>::drop")
+        );
+        assert_eq!(trait_of("holdup::A<B<C> as D>::f"), None);
+    }
 
     #[inline(never)]
     fn marker_function_for_symbolization() -> usize {
@@ -230,7 +432,7 @@ mod tests {
             "{}",
             f.function
         );
-        assert!(f.file.ends_with("symbolize.rs"), "{}", f.file);
+        assert!(f.file.ends_with("symbols.rs"), "{}", f.file);
         assert!(f.line > 0);
         assert_eq!(sym.offset, 4);
     }
