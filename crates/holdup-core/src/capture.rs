@@ -263,7 +263,7 @@ unsafe fn answer(table: &Table, info: &libc::siginfo_t, ctx: &libc::ucontext_t) 
         ip,
         sp,
         bp,
-        token: crate::registry::token(),
+        token: crate::owner::token(),
         len,
         err,
         handler_ns: raw_ns().saturating_sub(start),

@@ -32,7 +32,7 @@ use crate::state::Contention;
 pub struct LockMeta {
     site: Site,
     contention: Contention,
-    /// The exclusive holder's [`registry::token`], 0 when not held exclusively: set when an
+    /// The exclusive holder's [`token`](crate::owner::token), 0 when not held exclusively: set when an
     /// exclusive guard is made, cleared before it unlocks. Dumps read it to name the holder of
     /// the lock a thread waits for (and to find deadlocks); shared (read) holders are not
     /// tracked, since every reader would write to one cache line.
@@ -79,7 +79,7 @@ impl LockMeta {
     /// which the acquiring thread owns already.
     #[inline(always)]
     pub fn set_holder(&self) {
-        self.holder.store(registry::token(), Ordering::Relaxed);
+        self.holder.store(crate::owner::token(), Ordering::Relaxed);
     }
 
     /// Records `owner` (a task, for a lock an async runtime hands to tasks) as the exclusive

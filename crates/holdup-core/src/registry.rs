@@ -64,31 +64,7 @@ pub struct Waiting {
     pub for_: Duration,
 }
 
-/// A number that identifies a running thread and costs one instruction to read: the thread
-/// pointer on Linux x86_64 (the address of the thread's TCB, which the x86-64 TLS ABI stores
-/// at `fs:0`), the address of a thread-local elsewhere. Locks store their holder's token; a
-/// signal handler can read it too. Never 0, and a multiple of 8.
-#[inline(always)]
-pub fn token() -> usize {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    {
-        let t: usize;
-        // SAFETY: reads the word at `fs:0`, which the x86-64 TLS ABI requires to hold the
-        // thread pointer itself in every thread (glibc and musl both set it up before any Rust
-        // code runs); no other memory is touched.
-        unsafe {
-            std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) t, options(nostack, readonly, preserves_flags, pure));
-        }
-        t
-    }
-    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-    {
-        thread_local! {
-            static MARK: u64 = const { 0 };
-        }
-        MARK.with(|m| m as *const u64 as usize)
-    }
-}
+pub use crate::owner::token;
 
 /// What the spawning thread knows about a thread it spawns through `holdup::thread`.
 #[derive(Debug)]

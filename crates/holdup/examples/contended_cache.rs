@@ -9,7 +9,7 @@
 //! `/debug/pprof/` while it runs (`--linger S` keeps serving afterwards, for curl and pprof).
 //!
 //! ```text
-//! cargo run --release -p holdup --example contended_cache [-- --workers 4 --seconds 2 --out DIR
+//! cargo run --release -p holdup --features http --example contended_cache [-- --workers 4 --seconds 2 --out DIR
 //!                                                            --http 127.0.0.1:6060|off --linger S]
 //! ```
 

@@ -78,7 +78,7 @@
 //!
 //! [`http::serve`] serves the profiles at Go's `/debug/pprof/` paths on a background thread, for
 //! `go tool pprof http://127.0.0.1:6060/debug/pprof/mutex`, curl, Grafana Alloy and Parca
-//! (loopback only unless opted in with a token; feature `http`, on by default).
+//! (loopback only unless opted in with a token; feature `http`, off by default).
 //!
 //! # Cost
 //!
@@ -106,9 +106,13 @@
 //!
 //! # Crate features
 //!
-//! - `http` (on by default): [`http`], the `/debug/pprof/` server on a thread of its own. It
-//!   brings hyper and a private current-thread tokio runtime; the application needs no runtime
-//!   of its own. Without it, profiles, dumps and leak checks all work; write them yourself with
+//! None is on by default: a library that uses holdup's locks adds no HTTP stack and no runtime to
+//! its users' builds. The application turns on what it serves:
+//!
+//! - `http`: [`http`](mod@http), the `/debug/pprof/` server on a thread of its own
+//!   (`holdup = { version = "0.1", features = ["http"] }`). It brings hyper and a private
+//!   current-thread tokio runtime; the application needs no runtime of its own. Without it,
+//!   profiles, dumps and leak checks all work; write them yourself with
 //!   [`profile::Profile::write_pprof`] and [`dump::ThreadDump::write_text`].
 //! - `axum`: [`http::router()`](http) as well, the same endpoints as an axum `Router` for an
 //!   application that already serves HTTP with axum.
