@@ -148,7 +148,7 @@ fn every_dependency_is_one_its_row_allows() {
             } else {
                 "dependency"
             };
-            if row.must_not.contains(&d.name) && !(d.dev && row.may.get(&d.name).is_some()) {
+            if row.must_not.contains(&d.name) && !(d.dev && row.may.contains_key(&d.name)) {
                 problems.push(format!(
                     "`{krate}` has the {kind} `{}`, which its row forbids",
                     d.name

@@ -14,119 +14,15 @@
 //! time; block events are timed from the start of a wait to its end, kept if at least `rate`
 //! nanoseconds long or else with probability `d/rate`, and weighted to stay unbiased.
 
-use std::cell::{Cell, UnsafeCell};
-use std::panic::{Location, RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::panic::Location;
 
 use crate::clock::{self, now_ns};
 use crate::collector::{self as profile, COLLECTOR};
+use crate::contended;
 use crate::kind::{Kind, Labels, Site};
-use crate::owner::Owner;
+pub use crate::meta::LockMeta;
 use crate::registry::{self, Published, Target};
-use crate::state::Contention;
-
-/// What every lock carries for profiling: where it was created, who waits for it, who holds it
-/// exclusively, and whether that holder wrote through its guard. Guards hold one reference to
-/// it, so that a guard is std's guard plus one pointer.
-#[derive(Debug)]
-pub struct LockMeta {
-    site: Site,
-    contention: Contention,
-    /// The exclusive holder's [`token`](crate::owner::token), 0 when not held exclusively: set when an
-    /// exclusive guard is made, cleared before it unlocks. Dumps read it to name the holder of
-    /// the lock a thread waits for (and to find deadlocks); shared (read) holders are not
-    /// tracked, since every reader would write to one cache line.
-    holder: AtomicUsize,
-    /// Set through `DerefMut` of an exclusive guard; read and cleared when that guard releases.
-    written: UnsafeCell<bool>,
-}
-
-impl Default for LockMeta {
-    #[track_caller]
-    fn default() -> Self {
-        LockMeta::new()
-    }
-}
-
-// SAFETY: `written` is only accessed by the thread holding the lock exclusively (see
-// `mark_written` and `take_written`), which the lock itself serializes.
-unsafe impl Sync for LockMeta {}
-// The flag is reset by every exclusive release, so a panic cannot leave it inconsistent for
-// the next holder; poisoning is std's, unchanged.
-impl RefUnwindSafe for LockMeta {}
-impl UnwindSafe for LockMeta {}
-
-impl LockMeta {
-    /// Metadata for a lock created at the caller's location (the `lock` label).
-    #[track_caller]
-    #[inline]
-    pub const fn new() -> Self {
-        LockMeta {
-            site: Location::caller(),
-            contention: Contention::new(),
-            holder: AtomicUsize::new(0),
-            written: UnsafeCell::new(false),
-        }
-    }
-
-    /// Where the lock was created.
-    #[inline]
-    pub fn site(&self) -> Site {
-        self.site
-    }
-
-    /// Records the calling thread as the exclusive holder: one store into the lock's own memory,
-    /// which the acquiring thread owns already.
-    #[inline(always)]
-    pub fn set_holder(&self) {
-        self.holder.store(crate::owner::token(), Ordering::Relaxed);
-    }
-
-    /// Records `owner` (a task, for a lock an async runtime hands to tasks) as the exclusive
-    /// holder; [`set_holder`](LockMeta::set_holder) is this for the calling thread.
-    #[inline]
-    pub fn set_holder_owner(&self, owner: Owner) {
-        self.holder.store(owner.to_word(), Ordering::Relaxed);
-    }
-
-    /// The exclusive holder now, if any.
-    pub fn holder(&self) -> Option<Owner> {
-        Owner::from_word(self.holder.load(Ordering::Relaxed))
-    }
-
-    /// Records that the exclusive holder writes through its guard.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the lock exclusively.
-    #[inline]
-    pub unsafe fn mark_written(&self) {
-        // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
-        unsafe { *self.written.get() = true };
-    }
-
-    /// Clears the written flag, before an exclusive release.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the lock exclusively.
-    #[inline]
-    pub unsafe fn clear_written(&self) {
-        // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
-        unsafe { *self.written.get() = false };
-    }
-
-    /// Returns and clears the written flag, before an exclusive release.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the lock exclusively.
-    #[inline]
-    pub unsafe fn take_written(&self) -> bool {
-        // SAFETY: the caller holds the lock exclusively, so no other thread accesses the flag.
-        unsafe { std::mem::replace(&mut *self.written.get(), false) }
-    }
-}
 
 /// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends. While it
 /// lasts, the waiter's registry record shows it as its wait state, and a lock waiter is counted
@@ -137,8 +33,9 @@ impl LockMeta {
 pub struct Wait<'a> {
     /// When the wait started, in clock ticks; 0 when it is not timed.
     start: u64,
-    /// The lock whose waiters count this thread, until it acquires it.
-    registered: Option<&'a Contention>,
+    /// The lock whose profiled waiters count this thread (in the contention table), until it
+    /// acquires it.
+    registered: Option<&'a LockMeta>,
     /// The wait as published in its waiter's record (ended wherever this is dropped).
     published: Option<Published>,
     site: Site,
@@ -148,8 +45,8 @@ pub struct Wait<'a> {
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
         // Only reached with a registration when the wait unwound (a panic in std's lock).
-        if let Some(c) = self.registered.take() {
-            c.leave();
+        if let Some(meta) = self.registered.take() {
+            contended::leave(meta);
         }
     }
 }
@@ -169,8 +66,8 @@ impl Wait<'_> {
 #[cold]
 #[inline(never)]
 pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
-    let (c, site) = (&meta.contention, meta.site);
-    let published = registry::waiting(kind, site, Target::Lock(&meta.holder));
+    let site = meta.site();
+    let published = registry::waiting(kind, site, Target::Lock(meta.holder_word()));
     if !COLLECTOR.settings.any_on() || profile::in_profiler() {
         return Wait {
             start: 0,
@@ -181,10 +78,10 @@ pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
         };
     }
     let now = clock::now();
-    c.enter(now);
+    contended::enter(meta, now);
     Wait {
         start: now,
-        registered: Some(c),
+        registered: Some(meta),
         published,
         site,
         kind,
@@ -203,10 +100,10 @@ pub fn acquired(wait: Wait<'_>) {
 #[cold]
 #[inline(never)]
 fn acquired_slow(mut wait: Wait<'_>) {
-    let Some(c) = wait.registered.take() else {
+    let Some(meta) = wait.registered.take() else {
         return;
     };
-    let released = c.leave();
+    let released = contended::leave(meta);
     if COLLECTOR.settings.block_rate() <= 0 {
         return;
     }
@@ -304,23 +201,36 @@ fn block_event(d: u64, labels: Labels) {
     profile::record_block(labels, count, delay);
 }
 
-/// A lock is released by its holder: `unlock` runs std's unlock. When threads wait, the
-/// waiting that accrued during this critical section is charged before the unlock, and (1 in
-/// `fraction`) recorded after it on this thread's stack, scaled by the fraction (Go 1.20+
-/// scales at record time). `exclusive` releases also report and reset the written flag.
+/// How a lock being released was held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Shared (a read lock): no holder was recorded.
+    Shared,
+    /// Exclusive (a mutex, a write lock), and whether the guard was written through (`&mut`
+    /// taken: the `mutated` label). The guard keeps that flag, usually in a register, so
+    /// marking it costs nothing.
+    Exclusive {
+        /// Whether `&mut` was taken through the guard.
+        written: bool,
+    },
+}
+
+/// A lock is released by its holder: `unlock` runs std's unlock. When profiled threads wait,
+/// the waiting that accrued during this critical section is charged before the unlock, and (1
+/// in `fraction`) recorded after it on this thread's stack, scaled by the fraction (Go 1.20+
+/// scales at record time). Exclusive releases clear the holder and label the event with the
+/// guard's written flag.
 ///
-/// The uncontended path is one relaxed load, a branch, and for exclusive releases two plain
-/// stores to the lock's own memory (the holder and the written flag).
+/// The uncontended path is one relaxed load, a branch, and for exclusive releases one plain
+/// store to the lock's own memory (the holder).
 #[inline(always)]
-pub fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
-    if meta.contention.has_waiters() {
-        release_contended(meta, kind, exclusive, unlock);
-        keep_caller_frame(meta.site);
+pub fn release(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce()) {
+    if meta.has_waiters() {
+        release_contended(meta, kind, access, unlock);
+        keep_caller_frame(meta.site());
     } else {
-        if exclusive {
-            meta.holder.store(0, Ordering::Relaxed);
-            // SAFETY: an exclusive release runs while its guard still holds the lock.
-            unsafe { meta.clear_written() };
+        if access != Access::Shared {
+            meta.clear_holder();
         }
         unlock();
     }
@@ -328,15 +238,18 @@ pub fn release(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce
 
 #[cold]
 #[inline(never)]
-fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl FnOnce()) {
+fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce()) {
     // The waiting is charged before the unlock: once unlocked, a woken waiter can acquire,
     // release and charge the same interval to itself before this thread gets to it.
-    let delay = clock::to_ns(meta.contention.charge(clock::now(), exclusive));
-    if exclusive {
-        meta.holder.store(0, Ordering::Relaxed);
-    }
-    // SAFETY: an exclusive release runs while its guard still holds the lock.
-    let written = exclusive.then(|| unsafe { meta.take_written() });
+    let exclusive = access != Access::Shared;
+    let delay = clock::to_ns(contended::charge(meta, clock::now(), exclusive));
+    let written = match access {
+        Access::Shared => None,
+        Access::Exclusive { written } => {
+            meta.clear_holder();
+            Some(written)
+        }
+    };
     unlock();
     let fraction = COLLECTOR.settings.mutex_fraction();
     if fraction <= 0 || profile::in_profiler() {
@@ -348,7 +261,7 @@ fn release_contended(meta: &LockMeta, kind: Kind, exclusive: bool, unlock: impl 
     let delay = (delay.min(i64::MAX as u64) as i64).saturating_mul(fraction);
     profile::record_mutex(
         Labels {
-            site: meta.site,
+            site: meta.site(),
             kind,
             mutated: written,
         },

@@ -43,7 +43,7 @@
 //!         }
 //!         self.meta.set_holder();
 //!         let r = f();
-//!         hook::release(&self.meta, Kind::Mutex, true, || {
+//!         hook::release(&self.meta, Kind::Mutex, hook::Access::Exclusive { written: false }, || {
 //!             self.locked.store(false, std::sync::atomic::Ordering::Release)
 //!         });
 //!         r
@@ -86,9 +86,13 @@ pub mod clock;
 #[doc(hidden)]
 pub mod collector;
 #[cfg(not(holdup_loom))]
+mod contended;
+#[cfg(not(holdup_loom))]
 pub mod hook;
 #[cfg(not(holdup_loom))]
 mod kind;
+#[cfg(not(holdup_loom))]
+mod meta;
 #[cfg(not(holdup_loom))]
 #[doc(hidden)]
 pub mod modules;
@@ -105,9 +109,9 @@ pub mod stack;
 pub mod table;
 
 #[cfg(not(holdup_loom))]
-pub use hook::LockMeta;
-#[cfg(not(holdup_loom))]
 pub use kind::{Kind, Labels, Site};
+#[cfg(not(holdup_loom))]
+pub use meta::LockMeta;
 #[cfg(not(holdup_loom))]
 pub use owner::Owner;
 #[cfg(not(holdup_loom))]

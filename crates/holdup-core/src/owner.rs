@@ -14,6 +14,9 @@ pub enum Owner {
     Task(u64),
 }
 
+/// The bit of an owner word that marks a task.
+const TASK: usize = 1;
+
 impl Owner {
     /// The calling thread.
     #[inline(always)]
@@ -21,13 +24,13 @@ impl Owner {
         Owner::Thread(token())
     }
 
-    /// The owner as one non-zero word: a thread's token as it is (a multiple of 8), a task's id
-    /// shifted left by one with the low bit set.
+    /// The owner as one non-zero word: a thread's token as it is (a multiple of 8), a task's
+    /// id shifted left by one with bit 0 set.
     #[inline]
     pub fn to_word(self) -> usize {
         match self {
             Owner::Thread(token) => token,
-            Owner::Task(id) => ((id as usize) << 1) | 1,
+            Owner::Task(id) => ((id as usize) << 1) | TASK,
         }
     }
 
@@ -37,7 +40,7 @@ impl Owner {
     pub fn from_word(word: usize) -> Option<Owner> {
         match word {
             0 => None,
-            w if w & 1 == 1 => Some(Owner::Task((w >> 1) as u64)),
+            w if w & TASK != 0 => Some(Owner::Task((w >> 1) as u64)),
             w => Some(Owner::Thread(w)),
         }
     }

@@ -16,15 +16,17 @@
 //! Waiters that arrive during a critical section are assumed spread evenly between the oldest
 //! and newest one, which is exact for a single waiter and for waiters that arrived together.
 //!
-//! Everything is a plain atomic: no lock, so a release with waiters costs a clock read and a
-//! few atomic operations, and so does a waiter. Races between an arriving waiter and a release
-//! can misplace one waiter's start by the width of the race (nanoseconds); they never corrupt
-//! the count, never charge an interval twice (concurrent read unlocks swap the times), and never
+//! Everything is a plain atomic, so the state needs no lock of its own. It lives in the
+//! contention table (`crate::contended`) while the lock has waiters, and the table's shard lock
+//! serializes its users today; the orderings below keep it correct without that lock (the loom
+//! models check it alone), so that the table may become lock-free. Races between an arriving
+//! waiter and a release can misplace one waiter's start by the width of the race
+//! (nanoseconds); they never corrupt the count, never charge an interval twice (concurrent read unlocks swap the times), and never
 //! reach back into an earlier episode (a waiter's start is published before its registration).
 //!
 //! | field      | written by                              | read by                          |
 //! |------------|-----------------------------------------|----------------------------------|
-//! | `waiters`  | `enter` (+1), `leave` (-1)              | every release (one relaxed load) |
+//! | `waiters`  | `enter` (+1), `leave` (-1)              | `charge`, the table (`leave`)    |
 //! | `head`     | `enter` of the first waiter, `charge`   | `charge`                         |
 //! | `tail`     | `enter`, `charge`                       | `charge`                         |
 //! | `released` | `charge` (the last contended release)   | `leave` (when a waiter woke)     |
@@ -61,8 +63,8 @@ impl Contention {
         contention_init!()
     }
 
-    /// Whether any waiter is registered: the one relaxed load a release pays.
-    #[inline]
+    /// Whether any waiter is registered.
+    #[cfg(test)]
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiters() != 0
     }

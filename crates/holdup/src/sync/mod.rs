@@ -26,3 +26,24 @@ pub use std::sync::{
     Arc, BarrierWaitResult, LockResult, OnceState, PoisonError, TryLockError, TryLockResult,
     WaitTimeoutResult, Weak, atomic,
 };
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use std::mem::size_of;
+
+    /// A profiled lock must not change a program's cache behaviour much: two words over std's,
+    /// whatever it guards (issue 11's goal: `Mutex<u64>` within 32 bytes).
+    #[test]
+    fn a_profiled_lock_is_two_words_larger_than_stds() {
+        assert_eq!(size_of::<super::Mutex<u64>>(), 32);
+        assert_eq!(
+            size_of::<super::Mutex<[u8; 64]>>(),
+            size_of::<std::sync::Mutex<[u8; 64]>>() + 16
+        );
+        assert_eq!(
+            size_of::<super::RwLock<u64>>(),
+            size_of::<std::sync::RwLock<u64>>() + 16
+        );
+        assert_eq!(size_of::<super::Condvar>(), 16);
+    }
+}

@@ -3,7 +3,7 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::hook::{self, LockMeta};
+use crate::hook::{self, Access, LockMeta};
 use holdup_core::Kind;
 
 /// A mutual exclusion primitive, a drop-in replacement for [`std::sync::Mutex`] that feeds the
@@ -19,8 +19,10 @@ use holdup_core::Kind;
 ///
 /// - The creation site (`#[track_caller]` on [`new`](Mutex::new)) names the lock in profiles
 ///   (the `lock` label). A `static` gets the site of its `Mutex::new` call at compile time.
-/// - Each mutex is 56 bytes larger (creation site, waiter accounting, holder); guards are one
-///   pointer larger.
+/// - Each mutex is two words larger (its creation site and its holder: a `Mutex<u64>` is 32
+///   bytes against std's 16); while it has waiters, their accounting lives in a table keyed by
+///   the lock's address. Guards are two words larger (the lock's metadata and the written
+///   flag).
 /// - The unstable `MappedMutexGuard` and value accessors are not mirrored.
 ///
 /// ```
@@ -55,6 +57,8 @@ pub struct Mutex<T: ?Sized> {
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     inner: ManuallyDrop<std_sync::MutexGuard<'a, T>>,
     meta: &'a LockMeta,
+    /// Whether `&mut` was taken through this guard (the `mutated` label).
+    written: bool,
 }
 
 impl<T> Mutex<T> {
@@ -145,6 +149,7 @@ impl<T: ?Sized> Mutex<T> {
         MutexGuard {
             inner: ManuallyDrop::new(g),
             meta: &self.meta,
+            written: false,
         }
     }
 }
@@ -181,7 +186,10 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         // The wait releases the mutex inside std: run the release hooks here, without
         // unlocking. (Unlike a guard's drop, a sampled event is thus recorded while the mutex is
         // still held.)
-        hook::release(this.meta, Kind::Mutex, true, || ());
+        let access = Access::Exclusive {
+            written: this.written,
+        };
+        hook::release(this.meta, Kind::Mutex, access, || ());
         (inner, this.meta)
     }
 
@@ -190,6 +198,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         MutexGuard {
             inner: ManuallyDrop::new(inner),
             meta,
+            written: false,
         }
     }
 }
@@ -206,8 +215,7 @@ impl<T: ?Sized> Deref for MutexGuard<'_, T> {
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: this guard holds the mutex.
-        unsafe { self.meta.mark_written() };
+        self.written = true;
         &mut self.inner
     }
 }
@@ -215,7 +223,10 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        hook::release(self.meta, Kind::Mutex, true, || {
+        let access = Access::Exclusive {
+            written: self.written,
+        };
+        hook::release(self.meta, Kind::Mutex, access, || {
             // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
             unsafe { ManuallyDrop::drop(&mut self.inner) }
         });

@@ -3,7 +3,7 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::hook::{self, LockMeta};
+use crate::hook::{self, Access, LockMeta};
 use holdup_core::Kind;
 
 /// A reader-writer lock, a drop-in replacement for [`std::sync::RwLock`] that feeds the mutex
@@ -27,8 +27,9 @@ use holdup_core::Kind;
 ///   (`examples/contended_cache.rs`) is about: such a section can take `read()` (`RwLock<T>`
 ///   is shared only for `T: Sync`, so everything it does through `&T` works through a read
 ///   guard), unless it must be alone while it writes through `&` (to atomics, say).
-/// - Each lock is 56 bytes larger, guards one pointer larger; the unstable mapped guards are
-///   not mirrored.
+/// - Each lock is two words larger (creation site and writer; waiters' accounting lives in a
+///   table while there are waiters), read guards one word and write guards two words larger;
+///   the unstable mapped guards are not mirrored.
 ///
 /// ```
 /// use holdup::sync::RwLock;
@@ -61,6 +62,8 @@ pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
     inner: ManuallyDrop<std_sync::RwLockWriteGuard<'a, T>>,
     meta: &'a LockMeta,
+    /// Whether `&mut` was taken through this guard (the `mutated` label).
+    written: bool,
 }
 
 impl<T> RwLock<T> {
@@ -206,6 +209,7 @@ impl<T: ?Sized> RwLock<T> {
         RwLockWriteGuard {
             inner: ManuallyDrop::new(g),
             meta: &self.meta,
+            written: false,
         }
     }
 }
@@ -238,7 +242,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let mut this = ManuallyDrop::new(s);
         let meta = this.meta;
         let mut read = None;
-        hook::release(meta, Kind::RwLockWrite, true, || {
+        let access = Access::Exclusive {
+            written: this.written,
+        };
+        hook::release(meta, Kind::RwLockWrite, access, || {
             // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
             let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
             read = Some(std_sync::RwLockWriteGuard::downgrade(inner));
@@ -272,8 +279,7 @@ impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: this guard holds the write lock.
-        unsafe { self.meta.mark_written() };
+        self.written = true;
         &mut self.inner
     }
 }
@@ -281,7 +287,7 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        hook::release(self.meta, Kind::RwLockRead, false, || {
+        hook::release(self.meta, Kind::RwLockRead, Access::Shared, || {
             // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
             unsafe { ManuallyDrop::drop(&mut self.inner) }
         });
@@ -291,7 +297,10 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        hook::release(self.meta, Kind::RwLockWrite, true, || {
+        let access = Access::Exclusive {
+            written: self.written,
+        };
+        hook::release(self.meta, Kind::RwLockWrite, access, || {
             // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
             unsafe { ManuallyDrop::drop(&mut self.inner) }
         });
