@@ -172,9 +172,11 @@ impl Dumper {
 fn install(lost: u64) -> Option<i32> {
     let (lo, hi) = (libc::SIGRTMIN() + 4, libc::SIGRTMAX());
     for sig in (lo..=hi).filter(|&s| !(0..64).contains(&s) || lost & (1 << s) == 0) {
-        // SAFETY: a zeroed sigaction is a valid out-parameter and a valid start for `act`.
-        let (mut old, mut act): (libc::sigaction, libc::sigaction) =
-            unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: a zeroed sigaction (plain integers and a null-able handler) is a valid
+        // out-parameter.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `act` starts empty and is filled in below.
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: with a null new action, sigaction only reads the current action into `old`.
         if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0
             || old.sa_sigaction != libc::SIG_DFL
@@ -196,17 +198,29 @@ fn install(lost: u64) -> Option<i32> {
 
 /// The signal handler. Async-signal-safe: see the module docs.
 extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: errno is thread-local; reading and restoring it is what a handler must do.
-    let errno = unsafe { *libc::__errno_location() };
+    let errno = errno_location();
+    // SAFETY: reads this thread's errno (saved, to be restored on return, as a handler must).
+    let saved = unsafe { *errno };
     if !info.is_null() && !ctx.is_null() {
+        // SAFETY: `info` is the kernel's siginfo for this signal, valid while the handler runs.
+        let info = unsafe { &*info };
+        // SAFETY: with SA_SIGINFO, `ctx` is the kernel's ucontext_t of the interrupted code,
+        // valid while the handler runs.
+        let ctx = unsafe { &*(ctx as *const libc::ucontext_t) };
         TABLE.with(|table| {
-            // SAFETY: the table is alive while `with` runs; `info` and `ctx` are the kernel's,
-            // valid for the handler's duration.
-            unsafe { answer(table, &*info, &*(ctx as *const libc::ucontext_t)) }
+            // SAFETY: `with` passes the published table, alive until it returns.
+            unsafe { answer(table, info, ctx) }
         });
     }
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = errno };
+    // SAFETY: restores this thread's errno.
+    unsafe { *errno = saved };
+}
+
+/// The address of the calling thread's `errno` (async-signal-safe: it only reads the TLS
+/// pointer).
+fn errno_location() -> *mut libc::c_int {
+    // SAFETY: __errno_location has no preconditions and returns this thread's errno address.
+    unsafe { libc::__errno_location() }
 }
 
 /// Fills this thread's slot, if the signal belongs to this table's dump.
@@ -308,8 +322,8 @@ fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize, i32) {
             libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), n as libc::c_ulong, 0)
         };
         if got < 0 {
-            // SAFETY: errno is thread-local.
-            let e = unsafe { *libc::__errno_location() };
+            // SAFETY: reads this thread's errno, set by the failed call.
+            let e = unsafe { *errno_location() };
             return (done, if done == 0 { e } else { 0 });
         }
         let chunk = at - done;
@@ -468,27 +482,42 @@ fn wait_until(mut done: impl FnMut() -> bool, deadline: Instant) {
 /// Sends `sig` to thread `tid` with the dump's generation as its value; returns 0 or the OS
 /// error.
 fn queue_signal(pid: i32, tid: i32, sig: i32, generation: usize) -> i32 {
-    // SAFETY: a zeroed siginfo is valid; the fields set are those of an SI_QUEUE signal.
+    // SAFETY: a zeroed siginfo (integers and unions of integers) is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let head = SigQueueInfo {
+        signo: sig,
+        errno: 0,
+        code: libc::SI_QUEUE,
+        _pad: 0,
+        pid,
+        uid,
+        value: generation,
+    };
+    // SAFETY: writes the fields of an SI_QUEUE siginfo at its start: `SigQueueInfo` is the head
+    // of Linux's x86_64 layout and smaller than `siginfo_t` (checked below at compile time).
     unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let raw = (&mut info as *mut libc::siginfo_t).cast::<SigQueueInfo>();
-        (*raw).signo = sig;
-        (*raw).code = libc::SI_QUEUE;
-        (*raw).pid = pid;
-        (*raw).uid = libc::getuid();
-        (*raw).value = generation;
-        if libc::syscall(
+        (&mut info as *mut libc::siginfo_t)
+            .cast::<SigQueueInfo>()
+            .write(head)
+    };
+    // SAFETY: rt_tgsigqueueinfo reads `info`, a valid siginfo on this stack; it signals a thread
+    // of this process only.
+    let r = unsafe {
+        libc::syscall(
             libc::SYS_rt_tgsigqueueinfo,
             pid,
             tid,
             sig,
             &info as *const libc::siginfo_t,
-        ) == 0
-        {
-            0
-        } else {
-            *libc::__errno_location()
-        }
+        )
+    };
+    if r == 0 {
+        0
+    } else {
+        // SAFETY: reads this thread's errno, set by the failed call.
+        unsafe { *errno_location() }
     }
 }
 

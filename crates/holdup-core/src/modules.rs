@@ -160,9 +160,11 @@ unsafe extern "C" fn callback(
 ) -> libc::c_int {
     // Nothing below may unwind across the FFI boundary.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the loader passes a valid dl_phdr_info and `data` is the `Collect` from
-        // `loaded`.
-        let (info, collect) = unsafe { (&*info, &mut *data.cast::<Collect>()) };
+        // SAFETY: the loader passes a valid dl_phdr_info, alive during the callback.
+        let info = unsafe { &*info };
+        // SAFETY: `data` is the `&mut Collect` that `loaded` passed, borrowed by nobody else
+        // while the loader runs this callback.
+        let collect = unsafe { &mut *data.cast::<Collect>() };
         // SAFETY: inside the callback the loader keeps the object loaded.
         if let Some(m) = unsafe { read_module(info, collect.unwind_tables) } {
             collect.modules.push(m);

@@ -428,22 +428,24 @@ mod imp {
 
     /// The calling thread's stack: its lowest address and one past its highest, or `(0, 0)`.
     fn stack_bounds() -> (u64, u64) {
-        // SAFETY: pthread_getattr_np initializes `attr` for the calling thread; we read the
-        // stack range from it and destroy it; all pointers are to locals.
-        unsafe {
-            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-                return (0, 0);
-            }
-            let mut addr: *mut libc::c_void = std::ptr::null_mut();
-            let mut size: libc::size_t = 0;
-            let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
-            libc::pthread_attr_destroy(&mut attr);
-            if ok {
-                (addr as u64, addr as u64 + size as u64)
-            } else {
-                (0, 0)
-            }
+        // SAFETY: a zeroed pthread_attr_t is a valid out-parameter.
+        let mut attr: libc::pthread_attr_t = unsafe { std::mem::zeroed() };
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        // SAFETY: initializes `attr`, a local, with the calling thread's attributes.
+        if unsafe { libc::pthread_getattr_np(me, &mut attr) } != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        // SAFETY: reads the stack range from `attr`, initialized above, into locals.
+        let ok = unsafe { libc::pthread_attr_getstack(&attr, &mut addr, &mut size) } == 0;
+        // SAFETY: destroys `attr`, initialized above and not used afterwards.
+        unsafe { libc::pthread_attr_destroy(&mut attr) };
+        if ok {
+            (addr as u64, addr as u64 + size as u64)
+        } else {
+            (0, 0)
         }
     }
 

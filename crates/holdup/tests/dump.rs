@@ -283,12 +283,12 @@ fn a_thread_with_signals_blocked_is_listed_without_a_stack_and_the_dump_complete
     let t = std::thread::Builder::new()
         .name("no-signals".into())
         .spawn(move || {
-            // SAFETY: blocks every signal for this thread only; the set is a local.
-            unsafe {
-                let mut all: libc::sigset_t = std::mem::zeroed();
-                libc::sigfillset(&mut all);
-                libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-            }
+            // SAFETY: a zeroed sigset_t is a valid set to fill.
+            let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+            // SAFETY: fills `all`, a local.
+            unsafe { libc::sigfillset(&mut all) };
+            // SAFETY: blocks every signal for this thread only.
+            unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut()) };
             ready.send(()).unwrap();
             let _ = stopped.recv();
         })
@@ -394,11 +394,12 @@ fn five_hundred_dumps_while_threads_hammer_locks_and_channels() {
 fn dumping_while_holding_a_holdup_lock_and_under_a_signal_storm_does_not_deadlock() {
     // A signal-heavy program: a thread sends SIGUSR2 (no-op handler) to every thread nonstop.
     extern "C" fn noop(_: libc::c_int) {}
+    // SAFETY: a zeroed sigaction is a valid start.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = noop as *const () as usize;
+    act.sa_flags = libc::SA_RESTART;
     // SAFETY: installs a handler that does nothing; SA_RESTART keeps syscalls restarting.
     unsafe {
-        let mut act: libc::sigaction = std::mem::zeroed();
-        act.sa_sigaction = noop as *const () as usize;
-        act.sa_flags = libc::SA_RESTART;
         libc::sigaction(libc::SIGUSR2, &act, std::ptr::null_mut());
     }
     // Its own threads and the dumping thread are the targets (not other tests' threads).
@@ -424,8 +425,10 @@ fn dumping_while_holding_a_holdup_lock_and_under_a_signal_storm_does_not_deadloc
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 for &tid in &targets {
+                    // SAFETY: getpid has no preconditions.
+                    let pid = unsafe { libc::getpid() };
                     // SAFETY: sends a signal whose handler does nothing.
-                    unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR2) };
+                    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGUSR2) };
                 }
             }
         })
@@ -566,28 +569,29 @@ extern "C" fn host_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc
 
 /// Sets `sig`'s disposition: the default, or `host_handler`.
 fn set_disposition(sig: i32, host: bool) {
-    // SAFETY: a zeroed sigaction is valid; `host_handler` only touches an atomic
-    // (async-signal-safe), and SIG_DFL is the default action.
-    unsafe {
-        let mut act: libc::sigaction = std::mem::zeroed();
-        act.sa_sigaction = if host {
-            host_handler as *const () as usize
-        } else {
-            libc::SIG_DFL
-        };
-        act.sa_flags = libc::SA_SIGINFO;
-        libc::sigemptyset(&mut act.sa_mask);
-        assert_eq!(libc::sigaction(sig, &act, std::ptr::null_mut()), 0);
-    }
+    // SAFETY: a zeroed sigaction is a valid start.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = if host {
+        host_handler as *const () as usize
+    } else {
+        libc::SIG_DFL
+    };
+    act.sa_flags = libc::SA_SIGINFO;
+    // SAFETY: empties the mask inside `act`, a local.
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    // SAFETY: `host_handler` only touches an atomic (async-signal-safe), and SIG_DFL is the
+    // default action.
+    let set = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
+    assert_eq!(set, 0);
 }
 
 /// Whether `sig`'s disposition is the default.
 fn is_default(sig: i32) -> bool {
-    // SAFETY: with a null new action, sigaction only reads the current one.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
-    }
+    // SAFETY: a zeroed sigaction is a valid out-parameter.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: with a null new action, sigaction only reads the current one into `old`.
+    let read = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+    read == 0 && old.sa_sigaction == libc::SIG_DFL
 }
 
 /// The host takes holdup's signal back: reset to the default (whose action, for a real-time

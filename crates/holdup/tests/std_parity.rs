@@ -1777,6 +1777,8 @@ mod once {
 
     /// `Once::call_once`.
     #[test]
+    // std's doc example, kept as written: one `unsafe` block around a `static mut` write and read.
+    #[allow(clippy::multiple_unsafe_ops_per_block)]
     fn doc_once_call_once() {
         use holdup::sync::Once;
 

@@ -115,8 +115,9 @@ impl Options {
         }
     }
 
-    /// How long the dump waits for the threads' answers (all threads at once). A thread that
-    /// does not answer in time is listed with "stack unavailable".
+    /// How long the dump waits for the threads' answers, in total (one deadline for every
+    /// thread, though they are signalled in waves). A thread that does not answer in time is
+    /// listed with "stack unavailable".
     pub fn timeout(mut self, timeout: Duration) -> Options {
         self.timeout = timeout;
         self
