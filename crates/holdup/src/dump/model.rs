@@ -1,0 +1,340 @@
+//! The dump's model: threads, their waits and holders, deadlocks, and the dump itself.
+
+use super::*;
+
+/// A thread, as named in a dump.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct ThreadRef {
+    /// The OS thread id (Linux `gettid`), or 0 where unknown.
+    pub tid: i64,
+    /// The thread's name, if it has one.
+    pub name: Option<String>,
+}
+
+impl fmt::Display for ThreadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "thread {}", self.tid)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Who a waiting thread waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Holder {
+    /// Nothing another thread holds (channels, condvars, barriers, once-cells), or the lock was
+    /// being handed over when the dump read it.
+    None,
+    /// This thread holds the lock exclusively (or is the thread being joined).
+    Thread(ThreadRef),
+    /// A `RwLock` held for reading (readers are not tracked).
+    Readers,
+    /// A thread holds the lock but is not among the dumped threads (it may have just exited).
+    Unidentified,
+}
+
+/// A wait in progress in a holdup primitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Wait {
+    /// The operation.
+    pub kind: Kind,
+    /// Where the primitive was created (for a join, where the joined thread was spawned).
+    pub lock: &'static Location<'static>,
+    /// How long the thread has been waiting.
+    pub for_: Duration,
+    /// Who holds what the thread waits for.
+    pub holder: Holder,
+}
+
+/// Where a thread started through [`holdup::thread`](crate::thread) was spawned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Spawn {
+    /// The `spawn` call.
+    pub site: &'static Location<'static>,
+    /// The function that called `spawn`, when the spawner's stack was captured (stack capture
+    /// is set up by the first dump, watchdog or enabled profile).
+    pub function: Option<String>,
+    /// The thread that spawned it.
+    pub parent: ThreadRef,
+}
+
+/// A lock a thread holds exclusively while other threads of the dump wait for it.
+///
+/// Locks are known to be held from their waiters: each waiter reads the lock's exclusive holder
+/// (see [`Holder`]). Locks nobody waits for, and locks held for reading (read locks are not
+/// tracked), are not listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Held {
+    /// [`Kind::Mutex`], or [`Kind::RwLockWrite`] for a `RwLock` held for writing.
+    pub kind: Kind,
+    /// Where the lock was created.
+    pub lock: &'static Location<'static>,
+    /// How many threads of the dump wait for it.
+    pub waiters: usize,
+}
+
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}:{}",
+            self.kind.as_str(),
+            self.lock.file(),
+            self.lock.line()
+        )
+    }
+}
+
+/// Whether a thread's stack was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StackStatus {
+    /// The frames are the thread's stack.
+    Captured,
+    /// No stack: why.
+    Unavailable(String),
+}
+
+/// One thread of a [`ThreadDump`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Thread {
+    /// The thread, by OS id and name.
+    pub thread: ThreadRef,
+    /// The kernel's state letter (`R` running, `S` sleeping, `D` uninterruptible, ...), if read.
+    pub kernel_state: Option<char>,
+    /// Its stack, innermost first (holdup's own frames trimmed to the public call, as in
+    /// profiles); empty when unavailable.
+    pub frames: Vec<Frame>,
+    /// Whether the stack was taken, or why not.
+    pub stack: StackStatus,
+    /// What it waits for in a holdup primitive, if anything.
+    pub wait: Option<Wait>,
+    /// The locks it holds exclusively that other threads wait for (see [`Held`]), in the order
+    /// of their creation sites.
+    pub holding: Vec<Held>,
+    /// Where it was spawned, for threads started through `holdup::thread`.
+    pub spawn: Option<Spawn>,
+    /// Whether this is the thread that took the dump.
+    pub current: bool,
+    /// How long its signal handler ran (the time it was interrupted, minus signal delivery).
+    pub interrupted_for: Option<Duration>,
+    pub(super) text: Vec<(u64, u64)>,
+}
+
+impl Thread {
+    /// The OS thread id.
+    pub fn tid(&self) -> i64 {
+        self.thread.tid
+    }
+
+    /// The thread's name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.thread.name.as_deref()
+    }
+
+    /// Whether any frame's function name contains `needle`.
+    pub fn has_function(&self, needle: &str) -> bool {
+        self.frames.iter().any(|f| f.function.contains(needle))
+    }
+
+    /// The bracketed status of a full entry: `mutex wait, 5.2s, lock src/cache.rs:12 held by
+    /// thread 4120 "worker-1"`, followed by the locks it holds that others wait for (`; holding
+    /// mutex src/pool.rs:30 (3 waiting)`).
+    pub fn status(&self) -> String {
+        let mut s = self.activity();
+        for (i, h) in self.holding.iter().enumerate() {
+            s.push_str(if i == 0 { "; holding " } else { ", " });
+            let _ = write!(s, "{h} ({} waiting)", h.waiters);
+        }
+        s
+    }
+
+    /// What the thread is doing: its wait, or its kernel state.
+    fn activity(&self) -> String {
+        if let Some(w) = &self.wait {
+            let mut s = format!("{} wait, {}, ", w.kind.as_str(), human(w.for_));
+            let site = format!("{}:{}", w.lock.file(), w.lock.line());
+            match w.kind {
+                Kind::Mutex | Kind::RwLockRead | Kind::RwLockWrite => {
+                    let _ = write!(s, "lock {site}");
+                    match &w.holder {
+                        Holder::Thread(t) => {
+                            let _ = write!(s, " held by {t}");
+                        }
+                        Holder::Readers => s.push_str(" held for reading"),
+                        Holder::Unidentified => s.push_str(" held by a thread not in this dump"),
+                        Holder::None => {}
+                    }
+                }
+                Kind::Join => {
+                    let _ = write!(s, "thread spawned at {site}");
+                    if let Holder::Thread(t) = &w.holder {
+                        let _ = write!(s, " ({t})");
+                    }
+                }
+                Kind::ChanRecv | Kind::ChanSend => {
+                    let _ = write!(s, "channel {site}");
+                }
+                _ => {
+                    let _ = write!(s, "{} {site}", w.kind.as_str());
+                }
+            }
+            return s;
+        }
+        if self.current {
+            return "running, taking this dump".to_owned();
+        }
+        match self.kernel_state {
+            Some('R') => "running".to_owned(),
+            Some(c) => format!(
+                "{}, not in a holdup primitive (wait unknown to holdup)",
+                state_name(c)
+            ),
+            None => "not in a holdup primitive (wait unknown to holdup)".to_owned(),
+        }
+    }
+}
+
+/// A wait-for cycle: each thread waits for what the next one holds, the last for the first's.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Deadlock {
+    /// The threads of the cycle, in wait-for order.
+    pub links: Vec<DeadlockLink>,
+}
+
+/// One thread of a [`Deadlock`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DeadlockLink {
+    /// The waiting thread.
+    pub thread: ThreadRef,
+    /// What it waits for.
+    pub kind: Kind,
+    /// The primitive's creation site.
+    pub lock: &'static Location<'static>,
+    /// How long it has waited.
+    pub for_: Duration,
+    /// The thread holding it (the next link's thread).
+    pub held_by: ThreadRef,
+    /// The waiting thread's stack.
+    pub frames: Vec<Frame>,
+}
+
+impl Deadlock {
+    /// The locks of the cycle, `file:line`, in wait-for order.
+    pub fn locks(&self) -> Vec<String> {
+        self.links
+            .iter()
+            .map(|l| format!("{}:{}", l.lock.file(), l.lock.line()))
+            .collect()
+    }
+
+    /// One line: `thread 1 "a" waits for mutex a.rs:3 held by thread 2 "b"; thread 2 ...`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .links
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} waits for {} {}:{} held by {}",
+                    l.thread,
+                    l.kind.as_str(),
+                    l.lock.file(),
+                    l.lock.line(),
+                    l.held_by
+                )
+            })
+            .collect();
+        parts.join("; ")
+    }
+}
+
+impl fmt::Display for Deadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "deadlock: {} threads wait for each other",
+            self.links.len()
+        )?;
+        for l in &self.links {
+            writeln!(
+                f,
+                "  {} waits {} for {} {}:{}, held by {}:",
+                l.thread,
+                human(l.for_),
+                l.kind.as_str(),
+                l.lock.file(),
+                l.lock.line(),
+                l.held_by
+            )?;
+            write_frames(f, &l.frames, "    ")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every thread of the process at one moment, with what each waits for. See the
+/// [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ThreadDump {
+    pub(super) time: SystemTime,
+    pub(super) elapsed: Duration,
+    pub(super) threads: Vec<Thread>,
+    pub(super) deadlocks: Vec<Deadlock>,
+    pub(super) source: &'static str,
+}
+
+impl ThreadDump {
+    /// When the dump was taken.
+    pub fn time(&self) -> SystemTime {
+        self.time
+    }
+
+    /// How long taking the dump took (listing, signalling, copying, unwinding, symbolizing).
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The longest time any thread spent in its dump signal handler.
+    pub fn longest_interruption(&self) -> Duration {
+        self.threads
+            .iter()
+            .filter_map(|t| t.interrupted_for)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The threads: the one that took the dump first, then by OS thread id.
+    pub fn threads(&self) -> &[Thread] {
+        &self.threads
+    }
+
+    /// The number of threads.
+    pub fn len(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Whether no thread was found (never the case on Linux: the dumping thread is listed).
+    pub fn is_empty(&self) -> bool {
+        self.threads.is_empty()
+    }
+
+    /// The thread with this OS id.
+    pub fn thread(&self, tid: i64) -> Option<&Thread> {
+        self.threads.iter().find(|t| t.thread.tid == tid)
+    }
+
+    /// The wait-for cycles found (see the [module docs](self#deadlocks)).
+    pub fn deadlocks(&self) -> &[Deadlock] {
+        &self.deadlocks
+    }
+}
