@@ -33,37 +33,6 @@ use crate::kind::{Kind, Site};
 use crate::owner::Owner;
 use crate::state::WaitPin;
 
-/// A thread started through `holdup::thread`, as seen by
-/// `holdup::thread::registered`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ThreadInfo {
-    /// Rust's id of the thread.
-    pub id: ThreadId,
-    /// The name given to the `holdup::thread::Builder`, if any.
-    pub name: Option<String>,
-    /// Where the thread was spawned (`file:line:column` of the `spawn` call).
-    pub spawn_site: &'static Location<'static>,
-    /// The OS thread id (Linux `gettid`), or 0 where unknown.
-    pub os_tid: i64,
-    /// When the thread started running.
-    pub started: SystemTime,
-    /// What the thread is waiting for in a holdup primitive right now, if anything.
-    pub waiting: Option<Waiting>,
-}
-
-/// A wait in progress in a holdup primitive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Waiting {
-    /// The operation.
-    pub kind: Kind,
-    /// Where the primitive was created (for a join, where the thread was spawned).
-    pub lock: &'static Location<'static>,
-    /// How long the thread has been waiting.
-    pub for_: Duration,
-}
-
 pub use crate::owner::token;
 
 /// What the spawning thread knows about a thread it spawns through `holdup::thread`.
@@ -437,7 +406,7 @@ pub struct Entry {
     pub spawn: Option<SpawnEntry>,
     /// The leak-check scope it was spawned in (0 for threads holdup did not spawn).
     pub scope: u64,
-    pub wait: Option<EntryWait>,
+    pub wait: Option<WaitState>,
 }
 
 /// Where a thread started through `holdup::thread` was spawned: the site, the parent (OS id
@@ -448,14 +417,15 @@ pub type SpawnEntry = (
     Box<[usize]>,
 );
 
-/// A wait in progress, as read now.
+/// A wait in progress, as read now: the raw state readers resolve (holders as owners).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryWait {
+pub struct WaitState {
     pub kind: Kind,
     pub site: &'static Location<'static>,
     /// When the wait began (`clock::now_ns`): identifies this wait.
     pub since_ns: u64,
-    pub for_: Duration,
+    /// How long it has waited, as of the read.
+    pub waited: Duration,
     /// Who is waited for (a lock's exclusive holder, a joined thread or task), if known.
     pub holder: Option<Owner>,
 }
@@ -492,7 +462,7 @@ fn read(records: &Mutex<Vec<Arc<Record>>>) -> Vec<Entry> {
 }
 
 /// The wait state of `owner`, if registered, read now.
-pub fn wait_of_owner(owner: Owner) -> Option<EntryWait> {
+pub fn wait_of_owner(owner: Owner) -> Option<WaitState> {
     let records = match owner {
         Owner::Thread(_) => &THREADS,
         Owner::Task(_) => &TASKS,
@@ -505,7 +475,7 @@ pub fn wait_of_owner(owner: Owner) -> Option<EntryWait> {
         .and_then(|r| wait_of(r, now))
 }
 
-fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
+fn wait_of(r: &Record, now: u64) -> Option<WaitState> {
     let kind = r.wait.current();
     let site = r.site.load(Ordering::Relaxed);
     if kind == 0 || site.is_null() {
@@ -515,36 +485,13 @@ fn wait_of(r: &Record, now: u64) -> Option<EntryWait> {
     let holder = Owner::from_word(r.holder_word());
     // SAFETY: `site` was stored from a `&'static Location` by `waiting`.
     let site: &'static Location<'static> = unsafe { &*site };
-    Some(EntryWait {
+    Some(WaitState {
         kind: Kind::from_u8(kind - 1)?,
         site,
         since_ns,
-        for_: Duration::from_nanos(now.saturating_sub(since_ns)),
+        waited: Duration::from_nanos(now.saturating_sub(since_ns)),
         holder,
     })
-}
-
-/// The threads started through `holdup::thread` that run now, in start order, with their wait
-/// state.
-pub fn snapshot() -> Vec<ThreadInfo> {
-    entries()
-        .into_iter()
-        .filter_map(|e| {
-            let (spawn_site, _, _) = e.spawn?;
-            Some(ThreadInfo {
-                id: e.id,
-                name: e.name,
-                spawn_site,
-                os_tid: e.os_tid,
-                started: e.started,
-                waiting: e.wait.map(|w| Waiting {
-                    kind: w.kind,
-                    lock: w.site,
-                    for_: w.for_,
-                }),
-            })
-        })
-        .collect()
 }
 
 /// Threads ever spawned through `holdup::thread`, per spawn site, in a stable order.
@@ -614,7 +561,7 @@ mod tests {
         Location::caller()
     }
 
-    fn wait_of_task(owner: Owner) -> Option<EntryWait> {
+    fn wait_of_task(owner: Owner) -> Option<WaitState> {
         tasks()
             .into_iter()
             .find(|e| e.owner == owner)

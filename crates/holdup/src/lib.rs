@@ -133,6 +133,7 @@ pub mod profile;
 mod symbols;
 pub mod sync;
 pub mod thread;
+mod wait;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]

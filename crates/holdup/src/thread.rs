@@ -32,7 +32,28 @@ pub use std::thread::{
 
 use crate::hook;
 use crate::registry::{self, Target};
-pub use crate::registry::{ThreadInfo, Waiting};
+/// A wait in progress, as [`registered`] shows it: the same type dumps show
+/// ([`dump::Wait`](crate::dump::Wait)).
+pub use crate::wait::Wait as Waiting;
+
+/// A thread started through [`holdup::thread`](crate::thread), as seen by [`registered`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadInfo {
+    /// Rust's id of the thread.
+    pub id: std_thread::ThreadId,
+    /// The name given to the [`Builder`], if any.
+    pub name: Option<String>,
+    /// Where the thread was spawned (`file:line:column` of the `spawn` call).
+    pub spawn_site: &'static Location<'static>,
+    /// The OS thread id (Linux `gettid`), or 0 where unknown.
+    pub os_tid: i64,
+    /// When the thread started running.
+    pub started: std::time::SystemTime,
+    /// What the thread is waiting for in a holdup primitive right now, if anything; its holder
+    /// is named when the holder is a thread started through `holdup::thread` too.
+    pub waiting: Option<Waiting>,
+}
 use holdup_core::Site;
 use holdup_core::{Kind, Owner};
 use std::sync::Arc;
@@ -40,7 +61,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The threads started through this module that are running now, in start order.
 pub fn registered() -> Vec<ThreadInfo> {
-    registry::snapshot()
+    let entries = registry::entries();
+    let by_owner = entries.iter().map(|e| (e.owner, e.os_tid)).collect();
+    let thread_ref = |tid: i64| crate::wait::ThreadRef {
+        tid,
+        name: entries
+            .iter()
+            .find(|e| e.os_tid == tid)
+            .and_then(|e| e.name.clone()),
+    };
+    entries
+        .iter()
+        .filter_map(|e| {
+            let (spawn_site, _, _) = e.spawn.as_ref()?;
+            Some(ThreadInfo {
+                id: e.id,
+                name: e.name.clone(),
+                spawn_site,
+                os_tid: e.os_tid,
+                started: e.started,
+                waiting: e
+                    .wait
+                    .as_ref()
+                    .map(|w| Waiting::resolve(w, &by_owner, &thread_ref)),
+            })
+        })
+        .collect()
 }
 
 /// Spawns a thread, as [`std::thread::spawn`]; the call site is registered as its spawn site.

@@ -26,6 +26,7 @@ fn waiting_on(site: &str) -> usize {
         .iter()
         .filter(|t| {
             t.waiting
+                .as_ref()
                 .is_some_and(|w| format!("{}:{}", w.lock.file(), w.lock.line()) == site)
         })
         .count()
@@ -536,10 +537,11 @@ fn the_watchdog_reports_a_wait_longer_than_the_threshold() {
                     .thread(thread.tid)
                     .map(|t| t.status())
                     .unwrap_or_default();
-                let _ = found_tx
-                    .lock()
-                    .unwrap()
-                    .send((wait.kind, wait.for_, entry, i.to_string()));
+                let _ =
+                    found_tx
+                        .lock()
+                        .unwrap()
+                        .send((wait.kind, wait.waited, entry, i.to_string()));
             }
         })
         .start()

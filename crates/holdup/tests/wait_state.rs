@@ -64,10 +64,10 @@ fn lock_waits_show_kind_and_site() {
     };
     assert_wait(wait_of("ws-mutex"), Kind::Mutex, &m_site);
     assert_wait(wait_of("ws-read"), Kind::RwLockRead, &rw_site);
-    let waited = wait_of("ws-mutex").for_;
+    let waited = wait_of("ws-mutex").waited;
     std::thread::sleep(Duration::from_millis(20));
     assert!(
-        wait_of("ws-mutex").for_ > waited,
+        wait_of("ws-mutex").waited > waited,
         "the wait's age does not grow"
     );
     drop(g);

@@ -98,12 +98,9 @@ pub(super) fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump
                 None,
             ),
         };
-        let wait = entry.and_then(|e| e.wait).map(|w| Wait {
-            kind: w.kind,
-            lock: w.site,
-            for_: w.for_,
-            holder: holder_of(&w, &by_owner, &thread_ref),
-        });
+        let wait = entry
+            .and_then(|e| e.wait.as_ref())
+            .map(|w| Wait::resolve(w, &by_owner, &thread_ref));
         let spawn = entry
             .and_then(|e| e.spawn.as_ref())
             .map(|(site, parent, _)| Spawn {
@@ -175,20 +172,6 @@ pub(super) fn attach_holdings(threads: &mut [Thread]) {
         if let Some(locks) = held.remove(&t.thread.tid) {
             t.holding = locks.into_values().collect();
         }
-    }
-}
-
-pub(super) fn holder_of(
-    w: &EntryWait,
-    by_owner: &HashMap<Owner, i64>,
-    thread_ref: &impl Fn(i64) -> ThreadRef,
-) -> Holder {
-    match (w.holder, w.kind) {
-        (None, Kind::RwLockWrite) => Holder::Readers,
-        (None, _) => Holder::None,
-        (Some(owner), _) => by_owner
-            .get(&owner)
-            .map_or(Holder::Unidentified, |&tid| Holder::Thread(thread_ref(tid))),
     }
 }
 

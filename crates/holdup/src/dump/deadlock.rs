@@ -53,7 +53,7 @@ pub(super) fn find_deadlocks(
         })
         .collect();
     let owner_of: HashMap<i64, Owner> = entries.iter().map(|e| (e.os_tid, e.owner)).collect();
-    let before: HashMap<i64, EntryWait> = entries
+    let before: HashMap<i64, WaitState> = entries
         .iter()
         .filter_map(|e| Some((e.os_tid, e.wait?)))
         .collect();
@@ -85,7 +85,7 @@ pub(super) fn find_deadlocks(
                         thread: t.thread.clone(),
                         kind: w.kind,
                         lock: w.lock,
-                        for_: w.for_,
+                        waited: w.waited,
                         held_by: h.clone(),
                         frames: t.frames.clone(),
                     })

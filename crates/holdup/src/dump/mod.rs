@@ -98,8 +98,9 @@ pub(crate) use text::{human, write_frames};
 pub use watchdog::{Incident, Watchdog, WatchdogBuilder};
 
 use crate::counts::{CountFrame, CountProfile};
-use crate::registry::{self, Entry, EntryWait};
+use crate::registry::{self, Entry, WaitState};
 use crate::symbols::{self, DumpFrame, Frame};
+pub use crate::wait::{Holder, ThreadRef, Wait};
 use holdup_core::{Kind, Owner};
 
 /// How a dump is taken.

@@ -2,55 +2,6 @@
 
 use super::*;
 
-/// A thread, as named in a dump.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub struct ThreadRef {
-    /// The OS thread id (Linux `gettid`), or 0 where unknown.
-    pub tid: i64,
-    /// The thread's name, if it has one.
-    pub name: Option<String>,
-}
-
-impl fmt::Display for ThreadRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "thread {}", self.tid)?;
-        if let Some(name) = &self.name {
-            write!(f, " {name:?}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Who a waiting thread waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Holder {
-    /// Nothing another thread holds (channels, condvars, barriers, once-cells), or the lock was
-    /// being handed over when the dump read it.
-    None,
-    /// This thread holds the lock exclusively (or is the thread being joined).
-    Thread(ThreadRef),
-    /// A `RwLock` held for reading (readers are not tracked).
-    Readers,
-    /// A thread holds the lock but is not among the dumped threads (it may have just exited).
-    Unidentified,
-}
-
-/// A wait in progress in a holdup primitive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Wait {
-    /// The operation.
-    pub kind: Kind,
-    /// Where the primitive was created (for a join, where the joined thread was spawned).
-    pub lock: &'static Location<'static>,
-    /// How long the thread has been waiting.
-    pub for_: Duration,
-    /// Who holds what the thread waits for.
-    pub holder: Holder,
-}
-
 /// Where a thread started through [`holdup::thread`](crate::thread) was spawned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -160,7 +111,7 @@ impl Thread {
     /// What the thread is doing: its wait, or its kernel state.
     fn activity(&self) -> String {
         if let Some(w) = &self.wait {
-            let mut s = format!("{} wait, {}, ", w.kind.as_str(), human(w.for_));
+            let mut s = format!("{} wait, {}, ", w.kind.as_str(), human(w.waited));
             let site = format!("{}:{}", w.lock.file(), w.lock.line());
             match w.kind {
                 Kind::Mutex | Kind::RwLockRead | Kind::RwLockWrite => {
@@ -222,7 +173,7 @@ pub struct DeadlockLink {
     /// The primitive's creation site.
     pub lock: &'static Location<'static>,
     /// How long it has waited.
-    pub for_: Duration,
+    pub waited: Duration,
     /// The thread holding it (the next link's thread).
     pub held_by: ThreadRef,
     /// The waiting thread's stack.
@@ -270,7 +221,7 @@ impl fmt::Display for Deadlock {
                 f,
                 "  {} waits {} for {} {}:{}, held by {}:",
                 l.thread,
-                human(l.for_),
+                human(l.waited),
                 l.kind.as_str(),
                 l.lock.file(),
                 l.lock.line(),

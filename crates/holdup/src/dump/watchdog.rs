@@ -53,7 +53,7 @@ impl Incident {
                 let status = t.map_or_else(String::new, |t| t.status());
                 format!(
                     "holdup watchdog: {thread} has waited {} [{status}]",
-                    super::human(wait.for_)
+                    super::human(wait.waited)
                 )
             }
         }
@@ -219,7 +219,7 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
         let long: Vec<(i64, u64)> = entries
             .iter()
             .filter_map(|e| Some((e.os_tid, e.wait?)))
-            .filter(|(_, w)| w.for_ >= cfg.threshold)
+            .filter(|(_, w)| w.waited >= cfg.threshold)
             .map(|(tid, w)| (tid, w.since_ns))
             .filter(|k| !seen_waits.contains(k))
             .collect();
