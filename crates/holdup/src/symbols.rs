@@ -233,22 +233,26 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The function name.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `function`: records expose their fields, without getters")]
     pub fn function(&self) -> &str {
         &self.function
     }
 
-    /// The function name (same as [`function`](Frame::function)).
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `function`: records expose their fields, without getters")]
     pub fn name(&self) -> &str {
         &self.function
     }
 
-    /// The source file, or `""`.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `file`: records expose their fields, without getters")]
     pub fn file(&self) -> &str {
         &self.file
     }
 
-    /// The source line, or 0.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `line`: records expose their fields, without getters")]
     pub fn line(&self) -> u32 {
         self.line
     }

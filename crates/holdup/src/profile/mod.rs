@@ -5,9 +5,9 @@
 //! ([`mutex`], [`block`]) takes a snapshot of the buckets; symbolization happens only when a
 //! snapshot is written or iterated, so recording stays cheap.
 //!
-//! The settings here are process-wide and take effect immediately:
-//! [`set_stack_depth`], [`set_max_buckets`], [`set_unwinder`]. The two rates are set with
-//! [`crate::set_mutex_profile_fraction`] and [`crate::set_block_profile_rate`].
+//! Every setting is here, process-wide and in effect immediately: Go's two rates
+//! ([`set_mutex_profile_fraction`], [`set_block_profile_rate`], also at the crate root under
+//! the same names), [`set_stack_depth`], [`set_max_buckets`] and [`set_unwinder`].
 
 mod snapshot;
 
@@ -96,4 +96,34 @@ pub fn set_unwinder(unwinder: Unwinder) {
 /// The unwinder in use; [`Unwinder::Auto`] until the first capture has decided.
 pub fn unwinder() -> Unwinder {
     holdup_core::unwinder()
+}
+
+/// Controls the fraction of contended releases recorded in the mutex profile, like Go's
+/// `runtime.SetMutexProfileFraction`: on average 1 in `rate` is recorded. `0` turns the
+/// profile off (the default), a negative value only reads the current rate. Returns the
+/// previous rate.
+///
+/// Waits that started while the profile was off are not charged.
+///
+/// ```
+/// let before = holdup::set_mutex_profile_fraction(100);
+/// assert_eq!(holdup::set_mutex_profile_fraction(-1), 100);
+/// holdup::set_mutex_profile_fraction(before);
+/// ```
+pub fn set_mutex_profile_fraction(rate: i64) -> i64 {
+    holdup_core::set_mutex_profile_fraction(rate)
+}
+
+/// Controls the block profile, like Go's `runtime.SetBlockProfileRate`: waits of at least
+/// `rate_ns` nanoseconds are always recorded, shorter ones with probability `d / rate_ns`
+/// (weighted to stay unbiased). `1` records every wait; `0` or less turns the profile off (the
+/// default).
+pub fn set_block_profile_rate(rate_ns: i64) {
+    holdup_core::set_block_profile_rate(rate_ns);
+}
+
+/// The current block profile rate in nanoseconds (0 when off). Go has no getter; this one is
+/// for tests and reports.
+pub fn block_profile_rate() -> i64 {
+    holdup_core::block_profile_rate()
 }

@@ -86,22 +86,26 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// The stack, innermost frame first.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `frames`: records expose their fields, without getters")]
     pub fn frames(&self) -> &[Frame] {
         &self.frames
     }
 
-    /// Number of events.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `count`: records expose their fields, without getters")]
     pub fn count(&self) -> i64 {
         self.count
     }
 
-    /// Total delay in nanoseconds.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `delay_ns`: records expose their fields, without getters")]
     pub fn delay_ns(&self) -> i64 {
         self.delay_ns
     }
 
-    /// All labels, by key.
+    #[doc(hidden)]
+    #[deprecated(note = "read the field `labels`: records expose their fields, without getters")]
     pub fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels
     }
@@ -258,7 +262,8 @@ impl Profile {
             .into_iter()
     }
 
-    /// Same as [`samples`](Profile::samples).
+    #[doc(hidden)]
+    #[deprecated(note = "use `samples()`, or iterate `&profile`")]
     pub fn iter(&self) -> std::vec::IntoIter<Sample> {
         self.samples()
     }
