@@ -17,7 +17,7 @@ use crate::registry;
 /// The function name of the one frame of a `threadcreate` sample.
 const SPAWN_FRAME: &str = "holdup::thread::spawn";
 
-/// A count profile: [`goroutine`] (the threads now, and what each waits for) or
+/// A count profile: [`goroutine`](crate::profile::goroutine) (the threads now, and what each waits for) or
 /// [`threadcreate`] (the threads ever spawned), in Go's formats for those profiles.
 ///
 /// ```

@@ -215,7 +215,7 @@ fn names(raw: &str) -> (String, &str) {
     }
 }
 
-/// One frame of a [`Sample`]'s stack.
+/// One frame of a [`Sample`](crate::profile::Sample)'s stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Frame {

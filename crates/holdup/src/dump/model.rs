@@ -234,7 +234,7 @@ impl fmt::Display for Deadlock {
 }
 
 /// Every thread of the process at one moment, with what each waits for. See the
-/// [module docs](self).
+/// [module docs](crate::dump).
 #[derive(Debug, Clone)]
 pub struct ThreadDump {
     pub(super) time: SystemTime,
@@ -284,7 +284,7 @@ impl ThreadDump {
         self.threads.iter().find(|t| t.thread.tid == tid)
     }
 
-    /// The wait-for cycles found (see the [module docs](self#deadlocks)).
+    /// The wait-for cycles found (see the [module docs](crate::dump#deadlocks)).
     pub fn deadlocks(&self) -> &[Deadlock] {
         &self.deadlocks
     }
