@@ -7,6 +7,7 @@
 //! cargo run --release -p holdup-bench -- --quick      # shorter runs, for CI smoke checks
 //! cargo run --release -p holdup-bench -- sizes | uncontended | contended | events | callgrind | http | cli | dump | leak
 //! cargo run --release -p holdup-bench -- contended --settings 100:0,0:10000   # more rows
+//! cargo run --release -p holdup-bench -- compare --threads 2,4   # against Go (BENCHMARKS.md)
 //! RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=target/fp \
 //!     cargo run --release -p holdup-bench -- events   # frame-pointer unwinding too
 //! ```
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 mod callgrind;
 mod cli;
+mod compare;
 mod contended;
 mod dump;
 mod events;
@@ -70,6 +72,8 @@ struct Options {
     quick: bool,
     /// Extra holdup settings for the contended benchmark (`--settings 100:0,0:10000`).
     extra: Vec<Setting>,
+    /// Thread counts for `compare` (`--threads 1,2,4`); 2 when empty.
+    threads: Vec<usize>,
 }
 
 fn main() {
@@ -82,6 +86,7 @@ fn main() {
     let mut opts = Options {
         quick: false,
         extra: Vec::new(),
+        threads: Vec::new(),
     };
     let mut what: Vec<&str> = Vec::new();
     let mut it = args.iter();
@@ -90,13 +95,26 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [sizes] [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [--quick] [--settings F:R,...]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [compare] [--quick] [--settings F:R,...] [--threads N,...]\n\
                      \n\
-                     Runs the named parts (all by default), each variant side by side in this process.\n\
+                     Runs the named parts (all but `compare` by default), each variant side by side in this process.\n\
+                     compare        holdup against Go on the same workloads (builds go/ with the Go toolchain;\n\
+                     \x20              writes BENCHMARKS.md unless --quick)\n\
                      --quick        shorter runs (for smoke checks)\n\
-                     --settings     extra holdup rows for `contended`: mutex fraction : block rate in ns"
+                     --settings     extra holdup rows for `contended`: mutex fraction : block rate in ns\n\
+                     --threads      thread counts for `compare` (default 2)"
                 );
                 return;
+            }
+            "--threads" => {
+                let list = it.next().map(String::as_str).unwrap_or("");
+                match list.split(',').map(str::parse::<usize>).collect() {
+                    Ok(v) if !list.is_empty() => opts.threads = v,
+                    _ => {
+                        eprintln!("holdup-bench: --threads wants a list of counts, like 1,2,4");
+                        std::process::exit(2);
+                    }
+                }
             }
             "--settings" => {
                 let list = it.next().map(String::as_str).unwrap_or("");
@@ -110,7 +128,7 @@ fn main() {
             }
             other if other.starts_with("--") => {
                 eprintln!(
-                    "holdup-bench: unknown option {other} (known: --quick, --settings F:R,...)"
+                    "holdup-bench: unknown option {other} (known: --quick, --settings F:R,..., --threads N,...)"
                 );
                 std::process::exit(2);
             }
@@ -128,6 +146,7 @@ fn main() {
         "cli",
         "dump",
         "leak",
+        "compare",
     ];
     if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
         eprintln!("holdup-bench: unknown benchmark {bad:?}; choose from {known:?} (and --quick)");
@@ -168,6 +187,10 @@ fn main() {
     }
     if all || what.contains(&"leak") {
         leak::leak(&opts);
+    }
+    // Not part of `all`: it takes minutes and needs the Go toolchain.
+    if what.contains(&"compare") {
+        compare::compare(&opts);
     }
 }
 

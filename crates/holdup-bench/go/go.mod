@@ -1,0 +1,3 @@
+module holdupbench
+
+go 1.22
