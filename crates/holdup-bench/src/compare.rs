@@ -24,20 +24,29 @@ const WORKLOADS: [(&str, &str); 2] = [
 /// Keys of the `short` workload's map.
 const SHORT_KEYS: u64 = 1000;
 
-/// One row of a comparison: what runs, and the row whose result its ratio is taken against.
+/// Who runs a row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Std,
+    ParkingLot,
+    Holdup,
+    Go,
+}
+
+/// One row of a comparison. A holdup or Go row's ratio is taken against the same side's row
+/// with profiling off; parking_lot's and holdup's (off) against std's.
 struct Row {
     name: String,
+    side: Side,
     setting: Setting,
-    /// Index of the baseline row (itself for a baseline).
-    baseline: usize,
     run: Box<dyn Fn(usize, Duration) -> Result<f64, String>>,
 }
 
-fn rust_row(name: &str, setting: Setting, baseline: usize, get: Lookup) -> Row {
+fn rust_row(name: String, side: Side, setting: Setting, get: Lookup) -> Row {
     Row {
-        name: name.to_owned(),
+        name,
+        side,
         setting,
-        baseline,
         run: Box::new(move |threads, dur| {
             setting.apply();
             let r = throughput(threads, dur, get.clone());
@@ -47,12 +56,25 @@ fn rust_row(name: &str, setting: Setting, baseline: usize, get: Lookup) -> Row {
     }
 }
 
-fn go_row(go: &Path, workload: &'static str, setting: Setting, baseline: usize) -> Row {
+/// std's, parking_lot's and holdup's rows (holdup at off, production and full settings).
+fn rust_rows(std: Lookup, parking_lot: Lookup, holdup: Lookup) -> Vec<Row> {
+    let mut rows = vec![
+        rust_row("std::sync".into(), Side::Std, OFF, std),
+        rust_row("parking_lot".into(), Side::ParkingLot, OFF, parking_lot),
+    ];
+    for s in [OFF, PRODUCTION, EVERYTHING] {
+        let name = format!("holdup, {}", s.describe());
+        rows.push(rust_row(name, Side::Holdup, s, holdup.clone()));
+    }
+    rows
+}
+
+fn go_row(go: &Path, workload: &'static str, setting: Setting) -> Row {
     let bin = go.to_path_buf();
     Row {
         name: format!("Go, {}", setting.describe()),
+        side: Side::Go,
         setting,
-        baseline,
         run: Box::new(move |threads, dur| {
             let out = Command::new(&bin)
                 .args([
@@ -136,52 +158,34 @@ fn rows(workload: &'static str, go: Option<&Path>) -> Vec<Row> {
             let h_c = Arc::new(Cache {
                 map: holdup::sync::RwLock::new(entries()),
             });
-            let h = |_: ()| -> Lookup {
-                let c = h_c.clone();
-                Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
-            };
-            vec![
-                rust_row("std::sync", OFF, 0, {
-                    let c = std_c.clone();
-                    Arc::new(move |k| c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v)))
+            rust_rows(
+                Arc::new(move |k| {
+                    std_c
+                        .map
+                        .write()
+                        .unwrap()
+                        .get(&k)
+                        .map_or(0, |v| checksum(v))
                 }),
-                rust_row("parking_lot", OFF, 0, {
-                    let c = pl_c.clone();
-                    Arc::new(move |k| c.map.write().get(&k).map_or(0, |v| checksum(v)))
-                }),
-                rust_row("holdup, profiling off", OFF, 2, h(())),
-                rust_row("holdup, fraction 100, rate 10us", PRODUCTION, 2, h(())),
-                rust_row("holdup, fraction 1, rate 1", EVERYTHING, 2, h(())),
-            ]
+                Arc::new(move |k| pl_c.map.write().get(&k).map_or(0, |v| checksum(v))),
+                Arc::new(move |k| h_c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v))),
+            )
         }
         _ => {
             let map = || -> HashMap<u64, u64> { (0..SHORT_KEYS).map(|k| (k, k * 7)).collect() };
-            let std_m = Arc::new(std::sync::Mutex::new(map()));
-            let pl_m = Arc::new(parking_lot::Mutex::new(map()));
-            let h_m = Arc::new(holdup::sync::Mutex::new(map()));
-            let h = |_: ()| -> Lookup {
-                let m = h_m.clone();
-                Arc::new(move |k| m.lock().unwrap()[&(k % SHORT_KEYS)])
-            };
-            vec![
-                rust_row("std::sync", OFF, 0, {
-                    let m = std_m.clone();
-                    Arc::new(move |k| m.lock().unwrap()[&(k % SHORT_KEYS)])
-                }),
-                rust_row("parking_lot", OFF, 0, {
-                    let m = pl_m.clone();
-                    Arc::new(move |k| m.lock()[&(k % SHORT_KEYS)])
-                }),
-                rust_row("holdup, profiling off", OFF, 2, h(())),
-                rust_row("holdup, fraction 100, rate 10us", PRODUCTION, 2, h(())),
-                rust_row("holdup, fraction 1, rate 1", EVERYTHING, 2, h(())),
-            ]
+            let std_m = std::sync::Mutex::new(map());
+            let pl_m = parking_lot::Mutex::new(map());
+            let h_m = holdup::sync::Mutex::new(map());
+            rust_rows(
+                Arc::new(move |k| std_m.lock().unwrap()[&(k % SHORT_KEYS)]),
+                Arc::new(move |k| pl_m.lock()[&(k % SHORT_KEYS)]),
+                Arc::new(move |k| h_m.lock().unwrap()[&(k % SHORT_KEYS)]),
+            )
         }
     };
     if let Some(go) = go {
-        let off = rows.len();
         for s in [OFF, PRODUCTION, EVERYTHING] {
-            rows.push(go_row(go, workload, s, off));
+            rows.push(go_row(go, workload, s));
         }
     }
     rows
@@ -224,16 +228,14 @@ fn measure(
             }
         }
     }
-    // Pair-by-pair ratios: each round's result against its baseline in the same round.
-    let ratio = |i: usize| -> Option<f64> {
-        let b = rows[i].baseline;
-        let pairs: Vec<f64> = results[i]
-            .iter()
-            .zip(&results[b])
-            .map(|(r, base)| r / base)
-            .collect();
-        (!pairs.is_empty()).then(|| median(pairs))
+    let find = |side: Side, setting: Setting| {
+        rows.iter()
+            .position(|r| r.side == side && r.setting == setting)
+            .filter(|&i| failed[i].is_none())
     };
+    // Pair-by-pair ratios: each round's result against its baseline in the same round.
+    let ratio =
+        |i: usize, baseline: Option<usize>| baseline.map(|b| ratio_to(&results[i], &results[b]));
     let mut lines = vec![format!(
         "{:<34} {:>12} {:>10} {:>8}",
         "row", "ops/s", "vs off", "vs std"
@@ -243,37 +245,40 @@ fn measure(
             lines.push(format!("{:<34} failed: {e}", row.name));
             continue;
         }
-        let vs_std = (row.name.starts_with("holdup, profiling off") || row.name == "parking_lot")
-            .then(|| ratio_to(&results[i], &results[0]));
+        let profiled = matches!(row.side, Side::Holdup | Side::Go) && row.setting != OFF;
+        let vs_off = profiled.then(|| ratio(i, find(row.side, OFF))).flatten();
+        let vs_std = (row.side == Side::ParkingLot
+            || (row.side == Side::Holdup && row.setting == OFF))
+            .then(|| ratio(i, find(Side::Std, OFF)))
+            .flatten();
+        let shown = |r: Option<f64>| r.map_or(String::new(), |r| format!("{r:.3}"));
         lines.push(format!(
             "{:<34} {:>12.0} {:>10} {:>8}",
             row.name,
             median(results[i].clone()),
-            if row.baseline == i || row.baseline == 0 {
-                String::new()
-            } else {
-                format!("{:.3}", ratio(i).unwrap_or(f64::NAN))
-            },
-            vs_std.map_or(String::new(), |r| format!("{r:.3}")),
+            shown(vs_off),
+            shown(vs_std),
         ));
     }
-    let go_ratio = |s: Setting| {
-        rows.iter()
-            .position(|r| r.name.starts_with("Go") && r.setting == s)
-            .filter(|&i| failed[i].is_none())
-            .and_then(ratio)
-    };
-    let overheads = [(PRODUCTION, 3), (EVERYTHING, 4)]
+    let overhead = |side: Side, s: Setting| ratio(find(side, s)?, find(side, OFF));
+    let overheads = [PRODUCTION, EVERYTHING]
         .into_iter()
-        .map(|(s, i)| (s, ratio(i).unwrap_or(f64::NAN), go_ratio(s)))
+        .map(|s| {
+            let holdup = overhead(Side::Holdup, s).unwrap_or(f64::NAN);
+            (s, holdup, overhead(Side::Go, s))
+        })
         .collect();
+    let off_vs_std = find(Side::Holdup, OFF)
+        .and_then(|i| ratio(i, find(Side::Std, OFF)))
+        .unwrap_or(f64::NAN);
     Outcome {
         lines,
         overheads,
-        off_vs_std: ratio_to(&results[2], &results[0]),
+        off_vs_std,
     }
 }
 
+/// The median of the round-by-round ratios of `a` to `b`.
 fn ratio_to(a: &[f64], b: &[f64]) -> f64 {
     median(a.iter().zip(b).map(|(x, y)| x / y).collect())
 }
