@@ -7,7 +7,8 @@
 //!
 //! | hook                                  | called when                                         |
 //! |---------------------------------------|-----------------------------------------------------|
-//! | [`hook::contended`]                   | a lock's fast path failed, before blocking          |
+//! | [`hook::spin`]                        | a lock's fast path failed: spin for it first        |
+//! | [`hook::contended`]                   | spinning did not get it either, before blocking     |
 //! | [`hook::acquired`]                    | the lock waited for is now held                     |
 //! | [`LockMeta::set_holder`]              | an exclusive guard is made                          |
 //! | [`hook::release`]                     | a guard is dropped (wrapping the unlock)            |
@@ -34,10 +35,12 @@
 //!     }
 //!
 //!     fn with<R>(&self, f: impl FnOnce() -> R) -> R {
-//!         if !self.try_lock() {
+//!         // A lock won while spinning was not waited for (Go's rule): only a lock that
+//!         // spinning does not get is a wait, timed and profiled.
+//!         if !self.try_lock() && hook::spin(&self.meta, || self.try_lock().then_some(())).is_none() {
 //!             let wait = hook::contended(&self.meta, Kind::Mutex);
 //!             while !self.try_lock() {
-//!                 std::hint::spin_loop();
+//!                 std::thread::yield_now();
 //!             }
 //!             hook::acquired(wait);
 //!         }

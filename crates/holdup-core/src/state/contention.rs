@@ -63,6 +63,15 @@ impl Contention {
         contention_init!()
     }
 
+    /// Back to no waiters and no times, for an entry given to another lock (under the table's
+    /// shard lock, before the entry is published, so no waiter or release uses it).
+    pub(crate) fn reset(&self) {
+        self.waiters.store(0, Ordering::Relaxed);
+        self.head.store(0, Ordering::Relaxed);
+        self.tail.store(0, Ordering::Relaxed);
+        self.released.store(0, Ordering::Relaxed);
+    }
+
     /// Whether any waiter is registered.
     #[cfg(test)]
     pub(crate) fn has_waiters(&self) -> bool {

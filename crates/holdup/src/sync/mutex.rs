@@ -102,6 +102,14 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) -> LockResult<std_sync::MutexGuard<'_, T>> {
+        let attempt = || match self.inner.try_lock() {
+            Ok(g) => Some(Ok(g)),
+            Err(TryLockError::Poisoned(e)) => Some(Err(e)),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(r) = hook::spin(&self.meta, attempt) {
+            return r;
+        }
         let wait = hook::contended(&self.meta, Kind::Mutex);
         let r = self.inner.lock();
         hook::acquired(wait);
@@ -226,10 +234,11 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         let access = Access::Exclusive {
             written: self.written,
         };
-        hook::release(self.meta, Kind::Mutex, access, || {
-            // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
-            unsafe { ManuallyDrop::drop(&mut self.inner) }
-        });
+        // SAFETY: `inner` is taken exactly once, here; the guard is not used afterwards.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        // std's guard moves into the unlock: the contended path's cold call then takes it by
+        // value, and the uncontended path keeps it in registers.
+        hook::release(self.meta, Kind::Mutex, access, move || drop(inner));
     }
 }
 

@@ -108,6 +108,14 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn read_contended(&self) -> LockResult<std_sync::RwLockReadGuard<'_, T>> {
+        let attempt = || match self.inner.try_read() {
+            Ok(g) => Some(Ok(g)),
+            Err(TryLockError::Poisoned(e)) => Some(Err(e)),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(r) = hook::spin(&self.meta, attempt) {
+            return r;
+        }
         let wait = hook::contended(&self.meta, Kind::RwLockRead);
         let r = self.inner.read();
         hook::acquired(wait);
@@ -138,6 +146,14 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn write_contended(&self) -> LockResult<std_sync::RwLockWriteGuard<'_, T>> {
+        let attempt = || match self.inner.try_write() {
+            Ok(g) => Some(Ok(g)),
+            Err(TryLockError::Poisoned(e)) => Some(Err(e)),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(r) = hook::spin(&self.meta, attempt) {
+            return r;
+        }
         let wait = hook::contended(&self.meta, Kind::RwLockWrite);
         let r = self.inner.write();
         hook::acquired(wait);
@@ -287,9 +303,11 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        hook::release(self.meta, Kind::RwLockRead, Access::Shared, || {
-            // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
-            unsafe { ManuallyDrop::drop(&mut self.inner) }
+        // SAFETY: `inner` is taken exactly once, here; the guard is not used afterwards.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        // Moved into the unlock, so that the guard stays in registers (see `MutexGuard`).
+        hook::release(self.meta, Kind::RwLockRead, Access::Shared, move || {
+            drop(inner)
         });
     }
 }
@@ -300,10 +318,10 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
         let access = Access::Exclusive {
             written: self.written,
         };
-        hook::release(self.meta, Kind::RwLockWrite, access, || {
-            // SAFETY: `inner` is dropped exactly once, here; the guard is not used afterwards.
-            unsafe { ManuallyDrop::drop(&mut self.inner) }
-        });
+        // SAFETY: `inner` is taken exactly once, here; the guard is not used afterwards.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        // Moved into the unlock, so that the guard stays in registers (see `MutexGuard`).
+        hook::release(self.meta, Kind::RwLockWrite, access, move || drop(inner));
     }
 }
 
