@@ -74,8 +74,8 @@ fn record(table: &Table, labels: Labels, count: f64, delay: i64) {
     let s = &COLLECTOR.settings;
     let (depth, max_buckets) = (s.depth(), s.max_buckets());
     profiler_scope(|| {
-        stack::with_stack(depth + stack::SLACK, |pcs| {
-            table.add(pcs, labels, count, delay, max_buckets)
+        stack::with_stack(depth + stack::SLACK, |pcs, hash| {
+            table.add(pcs, hash, labels, count, delay, max_buckets)
         })
     });
 }
@@ -87,7 +87,7 @@ pub fn spawn_stack() -> Box<[usize]> {
     if !stack::ready() || in_profiler() {
         return Box::default();
     }
-    profiler_scope(|| stack::with_stack(SPAWN_DEPTH, |pcs| pcs.into()))
+    profiler_scope(|| stack::with_stack(SPAWN_DEPTH, |pcs, _| pcs.into()))
 }
 
 /// Frames kept of a spawner's stack: enough for holdup's frames plus the spawner's callers.

@@ -92,23 +92,43 @@ thread_local! {
 }
 
 /// Captures the calling thread's stack (return addresses, innermost first, at most `max`) and
-/// passes it to `f`. Passes an empty slice when no stack can be taken (thread exiting, or a
-/// capture already in progress on this thread).
+/// passes it to `f` with its [`hash`]. Passes an empty slice when no stack can be taken
+/// (thread exiting, or a capture already in progress on this thread).
 #[inline(never)]
-pub fn with_stack<R>(max: usize, f: impl FnOnce(&[usize]) -> R) -> R {
+pub fn with_stack<R>(max: usize, f: impl FnOnce(&[usize], u64) -> R) -> R {
     let mut f = Some(f);
     let r = STATE.try_with(|cell| {
         let Ok(mut state) = cell.try_borrow_mut() else {
             return None;
         };
         let state = state.get_or_insert_with(|| Box::new(imp::ThreadState::new()));
-        let n = state.capture(max);
-        Some((f.take().expect("called once"))(&state.pcs[..n]))
+        let (n, hash) = state.capture(max);
+        Some((f.take().expect("called once"))(&state.pcs[..n], hash))
     });
     match r {
         Ok(Some(r)) => r,
-        _ => (f.take().expect("called once"))(&[]),
+        _ => (f.take().expect("called once"))(&[], hash(&[])),
     }
+}
+
+/// A hash of a stack (FxHash's mixing step, four words at a time so that the multiplications
+/// do not wait for each other). Captures that replay a remembered walk reuse its hash.
+pub fn hash(pcs: &[usize]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let mut lanes: [u64; 4] = [1, 2, 3, 4];
+    let chunks = pcs.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (lane, &w) in lanes.iter_mut().zip(c) {
+            *lane = mix(*lane, w as u64);
+        }
+    }
+    let mut h = mix(0, pcs.len() as u64);
+    for &w in rest {
+        h = mix(h, w as u64);
+    }
+    lanes.into_iter().fold(h, mix)
 }
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -231,6 +251,165 @@ mod imp {
         cache: CacheX86_64<MustNotAllocateDuringUnwind>,
         /// This thread's stack: lowest address and one past the highest.
         stack: (u64, u64),
+        /// The last few walks, to replay when the same stack is captured again.
+        memos: [Memo; MEMOS],
+        /// The memo the next new walk replaces (round robin).
+        next_memo: usize,
+        /// The stack words the walk in progress read.
+        log: ReadLog,
+    }
+
+    /// Walks remembered per thread: enough for a lock's acquisition and release sites in a
+    /// loop, and a wait or two beside them.
+    const MEMOS: usize = 4;
+    /// The longest walk remembered, in frames, and the most stack words it may have read (two
+    /// per frame: a return address, and a saved frame pointer where the frame keeps one).
+    const MEMO_FRAMES: usize = 80;
+    const MEMO_READS: usize = 2 * MEMO_FRAMES;
+
+    /// What a walk's result depends on besides the stack's contents: the registers it started
+    /// from, how many frames it could take and the unwinder. `bp` is 0 when the walk was found
+    /// not to depend on it (see [`Memo::remember`]).
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    struct Key {
+        ip: u64,
+        sp: u64,
+        bp: u64,
+        max: usize,
+        mode: u8,
+    }
+
+    /// A walk's result and the stack words it depends on. A walk is a function of its key and
+    /// of the words it reads (the unwind tables and the thread-start markers never change once
+    /// set up), so if those words still hold the same values, walking again would give the
+    /// same frames. A worker that takes the same lock at the same place again has the same
+    /// stack: checking a few dozen words replaces the DWARF walk's rule lookups.
+    ///
+    /// Most words a DWARF walk reads are return addresses; the others are saved frame pointer
+    /// registers, which code built without frame pointers uses for data (a loop counter, a
+    /// pointer), so they change from one call to the next while the frames stay the same. A
+    /// walk uses such a word only if a frame further out finds its caller through the frame
+    /// pointer. When a memo is made, the walk is repeated with every such word and the starting
+    /// `bp` moved out of the stack's range: if it finds the same frames, it did not use them,
+    /// and the memo checks the return addresses alone and ignores `bp`.
+    struct Memo {
+        key: Option<Key>,
+        reads: [(u64, u64); MEMO_READS],
+        n_reads: usize,
+        pcs: [usize; MEMO_FRAMES],
+        n_pcs: usize,
+        /// The hash of `pcs`.
+        hash: u64,
+    }
+
+    /// What replaying a memo found.
+    enum Replay {
+        /// The same frames, this many.
+        Hit(usize),
+        /// The same return addresses, but other words the walk read (or `bp`) changed.
+        DataChanged,
+        Miss,
+    }
+
+    /// Whether a word a walk read is one of the return addresses it found.
+    fn is_return_address(value: u64, pcs: &[usize]) -> bool {
+        pcs.iter().any(|&pc| pc as u64 == value)
+    }
+
+    /// Moves an address out of any thread's stack (user addresses are below 2^47).
+    const PERTURB: u64 = 1 << 46;
+
+    impl Memo {
+        const fn empty() -> Memo {
+            Memo {
+                key: None,
+                reads: [(0, 0); MEMO_READS],
+                n_reads: 0,
+                pcs: [0; MEMO_FRAMES],
+                n_pcs: 0,
+                hash: 0,
+            }
+        }
+
+        /// The remembered frames, copied to `out`, if the walk for `key` would find them again;
+        /// otherwise whether only words that are not return addresses (or `bp`) changed.
+        #[inline]
+        fn replay(&self, key: &Key, top: u64, out: &mut [usize]) -> Replay {
+            let Some(mine) = self.key.as_ref() else {
+                return Replay::Miss;
+            };
+            if (mine.ip, mine.sp, mine.max, mine.mode) != (key.ip, key.sp, key.max, key.mode) {
+                return Replay::Miss;
+            }
+            let pcs = &self.pcs[..self.n_pcs];
+            let mut data_changed = mine.bp != 0 && mine.bp != key.bp;
+            for &(addr, value) in &self.reads[..self.n_reads] {
+                if read_word(addr, key.sp, top) != Ok(value) {
+                    if is_return_address(value, pcs) {
+                        return Replay::Miss;
+                    }
+                    data_changed = true;
+                }
+            }
+            if data_changed {
+                return Replay::DataChanged;
+            }
+            out[..self.n_pcs].copy_from_slice(pcs);
+            Replay::Hit(self.n_pcs)
+        }
+
+        /// Remembers the walk for `key` that read `log` and found `pcs`; `independent` says
+        /// whether it was found not to depend on `bp` and on the words that are not return
+        /// addresses.
+        fn remember(&mut self, mut key: Key, log: &ReadLog, pcs: &[usize], independent: bool) {
+            self.hash = super::hash(pcs);
+            if log.overflowed || pcs.len() > MEMO_FRAMES {
+                self.key = None;
+                return;
+            }
+            self.n_reads = 0;
+            for &(addr, value) in &log.reads[..log.n] {
+                if !independent || is_return_address(value, pcs) {
+                    self.reads[self.n_reads] = (addr, value);
+                    self.n_reads += 1;
+                }
+            }
+            if independent {
+                key.bp = 0;
+            }
+            self.key = Some(key);
+            self.pcs[..pcs.len()].copy_from_slice(pcs);
+            self.n_pcs = pcs.len();
+        }
+    }
+
+    /// The stack words a walk read, in order, while they fit.
+    struct ReadLog {
+        reads: [(u64, u64); MEMO_READS],
+        n: usize,
+        overflowed: bool,
+    }
+
+    impl ReadLog {
+        /// Whether the word at `addr` was read as a return address by the logged walk.
+        fn read_return_address(&self, addr: u64, pcs: &[usize]) -> bool {
+            self.reads[..self.n]
+                .iter()
+                .any(|&(a, v)| a == addr && is_return_address(v, pcs))
+        }
+
+        /// Reads a word of this thread's stack between `lo` and `hi`, and logs it.
+        #[inline(always)]
+        fn read(&mut self, addr: u64, lo: u64, hi: u64) -> Result<u64, ()> {
+            let value = read_word(addr, lo, hi)?;
+            if self.n < MEMO_READS {
+                self.reads[self.n] = (addr, value);
+                self.n += 1;
+            } else {
+                self.overflowed = true;
+            }
+            Ok(value)
+        }
     }
 
     impl ThreadState {
@@ -240,12 +419,20 @@ mod imp {
                 dwarf: Vec::with_capacity(64),
                 cache: CacheX86_64::new_in(),
                 stack: stack_bounds(),
+                memos: [const { Memo::empty() }; MEMOS],
+                next_memo: 0,
+                log: ReadLog {
+                    reads: [(0, 0); MEMO_READS],
+                    n: 0,
+                    overflowed: false,
+                },
             }
         }
 
-        /// Fills `pcs` with up to `max` return addresses, innermost first.
+        /// Fills `pcs` with up to `max` return addresses, innermost first; their number and
+        /// hash.
         #[inline(always)]
-        pub(super) fn capture(&mut self, max: usize) -> usize {
+        pub(super) fn capture(&mut self, max: usize) -> (usize, u64) {
             let (ip, sp, bp): (u64, u64, u64);
             // SAFETY: reads the instruction, stack and frame pointer registers; touches no memory.
             unsafe {
@@ -264,56 +451,141 @@ mod imp {
             if sp < low || sp >= top {
                 // Running on another stack (a signal's alternate stack, a coroutine's or a
                 // segmented stack): its frames cannot be bounds-checked, so take none.
-                return 0;
+                return (0, super::hash(&[]));
             }
             let stops = &setup().stops[..];
-            match MODE.load(Ordering::Relaxed) {
-                // Root frames cost the walk ~1.5 ns each, less than checking every frame against
-                // the thread start markers; reports trim them.
-                MODE_FP => fp_walk(bp, sp, top, &[], &mut self.pcs[..max]),
-                MODE_DWARF => dwarf_walk(
-                    ip,
-                    sp,
-                    bp,
-                    top,
-                    stops,
-                    &mut self.cache,
-                    &mut self.pcs[..max],
-                ),
-                _ => {
-                    // Auto: decide once, from this (real) stack.
-                    let n = dwarf_walk(
-                        ip,
-                        sp,
-                        bp,
-                        top,
-                        stops,
-                        &mut self.cache,
-                        &mut self.pcs[..max],
-                    );
-                    self.dwarf.clear();
-                    self.dwarf.extend(self.pcs[..n].iter().map(|&p| p as u64));
-                    let m = fp_walk(bp, sp, top, stops, &mut self.pcs[..max]);
-                    let agree = m >= 4
-                        && m <= n
-                        && n - m <= 4
-                        && self.pcs[..m]
-                            .iter()
-                            .zip(&self.dwarf)
-                            .all(|(&a, &b)| a as u64 == b);
-                    let mode = if agree { MODE_FP } else { MODE_DWARF };
-                    let _ = MODE.compare_exchange(
-                        MODE_AUTO,
-                        mode,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
-                    for (dst, &src) in self.pcs.iter_mut().zip(&self.dwarf) {
-                        *dst = src as usize;
-                    }
-                    n
+            let mode = MODE.load(Ordering::Relaxed);
+            if mode == MODE_AUTO {
+                let n = self.decide(ip, sp, bp, top, stops, max);
+                return (n, super::hash(&self.pcs[..n]));
+            }
+            if mode == MODE_FP {
+                // Root frames cost the walk ~1.5 ns each, less than checking every frame
+                // against the thread start markers; reports trim them. A memo would check as
+                // many words as the walk reads: frame pointer walks are not remembered.
+                let mut read = |addr: u64| read_word(addr, sp, top);
+                let n = fp_walk(bp, &[], &mut read, &mut self.pcs[..max]);
+                return (n, super::hash(&self.pcs[..n]));
+            }
+            let key = Key {
+                ip,
+                sp,
+                bp,
+                max,
+                mode,
+            };
+            let mut same_frames = None;
+            for (i, memo) in self.memos.iter().enumerate() {
+                match memo.replay(&key, top, &mut self.pcs[..max]) {
+                    Replay::Hit(n) => return (n, memo.hash),
+                    Replay::DataChanged => same_frames = Some(i),
+                    Replay::Miss => {}
                 }
             }
+            self.log.n = 0;
+            self.log.overflowed = false;
+            let log = &mut self.log;
+            let mut read = |addr: u64| log.read(addr, sp, top);
+            let n = dwarf_walk(
+                ip,
+                sp,
+                bp,
+                stops,
+                &mut self.cache,
+                &mut read,
+                &mut self.pcs[..max],
+            );
+            // The same frames came back with other data in the saved registers: if the walk
+            // does not use them, remember it so that they are not checked.
+            let slot = match same_frames {
+                Some(slot) => slot,
+                None => {
+                    let slot = self.next_memo;
+                    self.next_memo = (slot + 1) % MEMOS;
+                    slot
+                }
+            };
+            let independent = same_frames.is_some()
+                && n <= MEMO_FRAMES
+                && !self.log.overflowed
+                && self.walks_without_bp(ip, sp, bp, top, stops, n);
+            self.memos[slot].remember(key, &self.log, &self.pcs[..n], independent);
+            (n, self.memos[slot].hash)
+        }
+
+        /// Whether the DWARF walk just logged finds the same `n` frames with `bp` and every
+        /// word it read that is not a return address moved out of the stack: then it used
+        /// none of them (a frame found through one would have been lost).
+        #[cold]
+        fn walks_without_bp(
+            &mut self,
+            ip: u64,
+            sp: u64,
+            bp: u64,
+            top: u64,
+            stops: &[(u64, u64)],
+            n: usize,
+        ) -> bool {
+            let (pcs, log) = (&self.pcs[..n], &self.log);
+            let mut read = |addr: u64| {
+                let value = read_word(addr, sp, top)?;
+                Ok(if log.read_return_address(addr, pcs) {
+                    value
+                } else {
+                    value ^ PERTURB
+                })
+            };
+            let mut again = [0usize; MEMO_FRAMES];
+            let m = dwarf_walk(
+                ip,
+                sp,
+                bp ^ PERTURB,
+                stops,
+                &mut self.cache,
+                &mut read,
+                &mut again[..n.min(MEMO_FRAMES)],
+            );
+            again[..m] == *pcs
+        }
+
+        /// `Auto`: walks both ways once, on this (real) stack, and keeps frame pointers if they
+        /// find the same frames as DWARF.
+        #[cold]
+        fn decide(
+            &mut self,
+            ip: u64,
+            sp: u64,
+            bp: u64,
+            top: u64,
+            stops: &[(u64, u64)],
+            max: usize,
+        ) -> usize {
+            let mut read = |addr: u64| read_word(addr, sp, top);
+            let n = dwarf_walk(
+                ip,
+                sp,
+                bp,
+                stops,
+                &mut self.cache,
+                &mut read,
+                &mut self.pcs[..max],
+            );
+            self.dwarf.clear();
+            self.dwarf.extend(self.pcs[..n].iter().map(|&p| p as u64));
+            let m = fp_walk(bp, stops, &mut read, &mut self.pcs[..max]);
+            let agree = m >= 4
+                && m <= n
+                && n - m <= 4
+                && self.pcs[..m]
+                    .iter()
+                    .zip(&self.dwarf)
+                    .all(|(&a, &b)| a as u64 == b);
+            let mode = if agree { MODE_FP } else { MODE_DWARF };
+            let _ = MODE.compare_exchange(MODE_AUTO, mode, Ordering::Relaxed, Ordering::Relaxed);
+            for (dst, &src) in self.pcs.iter_mut().zip(&self.dwarf) {
+                *dst = src as usize;
+            }
+            n
         }
     }
 
@@ -331,14 +603,19 @@ mod imp {
     }
 
     /// Follows the frame pointer chain from `bp` (the capturing function's frame), stopping
-    /// after the first return address in `stops`.
-    fn fp_walk(mut bp: u64, sp: u64, top: u64, stops: &[(u64, u64)], out: &mut [usize]) -> usize {
+    /// after the first return address in `stops`; `read` reads (bounds-checked) stack words.
+    fn fp_walk(
+        mut bp: u64,
+        stops: &[(u64, u64)],
+        read: &mut impl FnMut(u64) -> Result<u64, ()>,
+        out: &mut [usize],
+    ) -> usize {
         let mut n = 0;
         while n < out.len() {
-            let Ok(ret) = read_word(bp.wrapping_add(8), sp, top) else {
+            let Ok(ret) = read(bp.wrapping_add(8)) else {
                 break;
             };
-            let Ok(next) = read_word(bp, sp, top) else {
+            let Ok(next) = read(bp) else {
                 break;
             };
             if ret == 0 {
@@ -360,14 +637,12 @@ mod imp {
         ip: u64,
         sp: u64,
         bp: u64,
-        top: u64,
         stops: &[(u64, u64)],
         cache: &mut CacheX86_64<MustNotAllocateDuringUnwind>,
+        read: &mut impl FnMut(u64) -> Result<u64, ()>,
         out: &mut [usize],
     ) -> usize {
-        let mut read = |addr: u64| read_word(addr, sp, top);
-        let mut frames =
-            unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, &mut read);
+        let mut frames = unwinder().iter_frames(ip, UnwindRegsX86_64::new(ip, sp, bp), cache, read);
         let mut n = 0;
         let _ = frames.next(); // the instruction pointer inside the capturing function
         while n < out.len() {
@@ -469,7 +744,7 @@ mod imp {
         #[test]
         fn captured_stacks_end_before_thread_start_up() {
             let (captured, full) = std::thread::spawn(|| {
-                let captured = super::super::with_stack(256, |pcs| pcs.len());
+                let captured = super::super::with_stack(256, |pcs, _| pcs.len());
                 let mut full = 0;
                 backtrace_depth(&mut full);
                 (captured, full)
@@ -482,6 +757,80 @@ mod imp {
             );
         }
 
+        /// Captures here twice: with `state` (whose memos may replay) and with a fresh state
+        /// (which must walk); both see the same frames, from this function's caller out.
+        #[inline(never)]
+        fn leaf(state: &mut super::ThreadState) -> (Vec<usize>, Vec<usize>) {
+            let (n, h) = state.capture(64);
+            let memo = state.pcs[..n].to_vec();
+            assert_eq!(
+                h,
+                super::super::hash(&memo),
+                "a replay's hash is its frames'"
+            );
+            let mut fresh = Box::new(super::ThreadState::new());
+            let (m, _) = fresh.capture(64);
+            (memo, fresh.pcs[..m].to_vec())
+        }
+
+        /// Two call sites of `leaf` at the same stack depth: the same registers at the capture,
+        /// different return addresses.
+        #[inline(never)]
+        fn two_sites(state: &mut super::ThreadState, first: bool) -> (Vec<usize>, Vec<usize>) {
+            let r = if first {
+                leaf(state)
+            } else {
+                std::hint::black_box(leaf(state))
+            };
+            std::hint::black_box(first);
+            r
+        }
+
+        #[inline(never)]
+        fn at_depth(state: &mut super::ThreadState, d: usize) -> (Vec<usize>, Vec<usize>) {
+            let r = if d == 0 {
+                leaf(state)
+            } else {
+                at_depth(state, d - 1)
+            };
+            std::hint::black_box(d);
+            r
+        }
+
+        /// Memos replay only what a walk would find: the same frames as a fresh walk, whether
+        /// the same stack comes back (a replay), another caller comes at the same depth, or
+        /// the depth changes.
+        #[test]
+        fn memos_replay_exactly_what_a_walk_finds() {
+            super::super::set_unwinder(super::super::Unwinder::Dwarf);
+            std::thread::spawn(|| {
+                let mut state = Box::new(super::ThreadState::new());
+                // One call site in a loop: the same stack every time (the optimizer may peel
+                // the first iterations into call sites of their own; the last ones replay).
+                let runs: Vec<_> = (0..std::hint::black_box(6))
+                    .map(|_| (two_sites(&mut state, true), state.next_memo))
+                    .collect();
+                for ((memo, fresh), _) in &runs {
+                    assert_eq!(memo, fresh);
+                }
+                let slots: Vec<usize> = runs[3..].iter().map(|r| r.1).collect();
+                assert!(
+                    slots.windows(2).all(|w| w[0] == w[1]),
+                    "the same stack replays (no new walk): {slots:?}"
+                );
+                // Another call site (if the optimizer kept two): replayed only if it is the
+                // same stack.
+                let (other, fresh) = two_sites(&mut state, false);
+                assert_eq!(other, fresh);
+                for d in [3, 5, 3, 7, 0, 5, 9, 3] {
+                    let (memo, fresh) = at_depth(&mut state, d);
+                    assert_eq!(memo, fresh, "depth {d}");
+                }
+            })
+            .join()
+            .unwrap();
+        }
+
         /// Counts all frames of the current stack with the unwinder, ignoring the markers.
         fn backtrace_depth(n: &mut usize) {
             let mut state = super::ThreadState::new();
@@ -491,7 +840,8 @@ mod imp {
                 std::arch::asm!("lea {ip}, [rip]", "mov {sp}, rsp", "mov {bp}, rbp", ip = out(reg) ip, sp = out(reg) sp, bp = out(reg) bp, options(nomem, nostack, preserves_flags));
             }
             let top = state.stack.1;
-            *n = super::dwarf_walk(ip, sp, bp, top, &[], &mut state.cache, &mut state.pcs);
+            let mut read = |addr: u64| super::read_word(addr, sp, top);
+            *n = super::dwarf_walk(ip, sp, bp, &[], &mut state.cache, &mut read, &mut state.pcs);
         }
     }
 }
@@ -511,7 +861,7 @@ mod imp {
             }
         }
 
-        pub(super) fn capture(&mut self, max: usize) -> usize {
+        pub(super) fn capture(&mut self, max: usize) -> (usize, u64) {
             let max = max.min(self.pcs.len());
             let mut n = 0;
             let mut first = true;
@@ -528,7 +878,7 @@ mod imp {
                 n += 1;
                 true
             });
-            n
+            (n, super::hash(&self.pcs[..n]))
         }
     }
 }

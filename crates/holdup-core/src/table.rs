@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use hashbrown::HashTable;
 
 use crate::kind::Labels;
+use crate::stack;
 use crate::state::Budget;
 
 const SHARDS: usize = 16;
@@ -121,30 +122,48 @@ impl Table {
         }
     }
 
-    /// Adds an event to the bucket of (`stack`, `labels`), creating it if the table has room.
-    pub fn add(&self, stack: &[usize], labels: Labels, count: f64, delay: i64, max_buckets: usize) {
-        let stack = if stack.is_empty() {
-            &[NO_STACK][..]
+    /// Adds an event to the bucket of (`stack`, `labels`), creating it if the table has room;
+    /// `stack_hash` is the stack's [`hash`](crate::stack::hash).
+    pub fn add(
+        &self,
+        stack: &[usize],
+        stack_hash: u64,
+        labels: Labels,
+        count: f64,
+        delay: i64,
+        max_buckets: usize,
+    ) {
+        let (stack, stack_hash) = if stack.is_empty() {
+            (&[NO_STACK][..], stack::hash(&[NO_STACK]))
         } else {
-            stack
+            (stack, stack_hash)
         };
-        if self.add_existing_or_new(stack, labels, count, delay, Some(max_buckets)) {
+        if self.add_existing_or_new(stack, stack_hash, labels, count, delay, Some(max_buckets)) {
             return;
         }
         self.overflowed.fetch_add(1, Ordering::Relaxed);
-        self.add_existing_or_new(&[OVERFLOW], labels, count, delay, None);
+        let overflow = [OVERFLOW];
+        self.add_existing_or_new(
+            &overflow,
+            stack::hash(&overflow),
+            labels,
+            count,
+            delay,
+            None,
+        );
     }
 
     /// Returns false when the bucket does not exist and the budget is exhausted.
     fn add_existing_or_new(
         &self,
         stack: &[usize],
+        stack_hash: u64,
         labels: Labels,
         count: f64,
         delay: i64,
         max_buckets: Option<usize>,
     ) -> bool {
-        let hash = hash_key(stack, &labels);
+        let hash = hash_key(stack_hash, &labels);
         let slot = (hash as usize ^ self.id as usize) % RECENT;
         let cached = RECENT_BUCKETS
             .try_with(|recent| {
@@ -211,24 +230,20 @@ impl Table {
     }
 }
 
-/// A fast multiplicative hash (FxHash's mixing step) over the stack words and labels.
-fn hash_key(stack: &[usize], labels: &Labels) -> u64 {
+/// The bucket's hash: the stack's, mixed with the labels (FxHash's mixing step).
+fn hash_key(stack_hash: u64, labels: &Labels) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
-    let mut h = mix(0, labels.site as *const _ as u64);
+    let mut h = mix(stack_hash, labels.site as *const _ as u64);
     h = mix(h, labels.kind as u64);
-    h = mix(
+    mix(
         h,
         match labels.mutated {
             None => 0,
             Some(false) => 1,
             Some(true) => 2,
         },
-    );
-    for &w in stack {
-        h = mix(h, w as u64);
-    }
-    h
+    )
 }
 
 #[cfg(test)]
@@ -248,10 +263,17 @@ mod tests {
     fn aggregates_by_stack_and_labels() {
         let t = Table::new(100);
         let l = labels(Kind::Mutex);
-        t.add(&[10, 20], l, 1.0, 5, 100);
-        t.add(&[10, 20], l, 2.0, 7, 100);
-        t.add(&[10, 21], l, 1.0, 1, 100);
-        t.add(&[10, 20], labels(Kind::Condvar), 1.0, 1, 100);
+        t.add(&[10, 20], stack::hash(&[10, 20]), l, 1.0, 5, 100);
+        t.add(&[10, 20], stack::hash(&[10, 20]), l, 2.0, 7, 100);
+        t.add(&[10, 21], stack::hash(&[10, 21]), l, 1.0, 1, 100);
+        t.add(
+            &[10, 20],
+            stack::hash(&[10, 20]),
+            labels(Kind::Condvar),
+            1.0,
+            1,
+            100,
+        );
         let (mut records, overflowed) = t.snapshot();
         records.sort_by_key(|r| (r.stack.to_vec(), r.labels.kind as u8));
         assert_eq!(overflowed, 0);
@@ -263,9 +285,9 @@ mod tests {
     fn tables_do_not_share_buckets_through_the_thread_cache() {
         let (a, b) = (Table::new(101), Table::new(102));
         let l = labels(Kind::Mutex);
-        a.add(&[7], l, 1.0, 1, 100);
-        b.add(&[7], l, 1.0, 1, 100);
-        a.add(&[7], l, 1.0, 1, 100);
+        a.add(&[7], stack::hash(&[7]), l, 1.0, 1, 100);
+        b.add(&[7], stack::hash(&[7]), l, 1.0, 1, 100);
+        a.add(&[7], stack::hash(&[7]), l, 1.0, 1, 100);
         assert_eq!(a.snapshot().0[0].count, 2.0);
         assert_eq!(b.snapshot().0[0].count, 1.0);
     }
@@ -275,7 +297,7 @@ mod tests {
         let t = Table::new(103);
         let l = labels(Kind::Mutex);
         for i in 0..10 {
-            t.add(&[100 + i], l, 1.0, 10, 4);
+            t.add(&[100 + i], stack::hash(&[100 + i]), l, 1.0, 10, 4);
         }
         let (records, overflowed) = t.snapshot();
         assert_eq!(overflowed, 6);
@@ -295,7 +317,14 @@ mod tests {
                 let t = t.clone();
                 std::thread::spawn(move || {
                     for i in 0..10_000 {
-                        t.add(&[1000 + (i % 3)], l, 0.5, 2, 100);
+                        t.add(
+                            &[1000 + (i % 3)],
+                            stack::hash(&[1000 + (i % 3)]),
+                            l,
+                            0.5,
+                            2,
+                            100,
+                        );
                     }
                 })
             })
@@ -312,7 +341,7 @@ mod tests {
     #[test]
     fn empty_stacks_are_marked() {
         let t = Table::new(105);
-        t.add(&[], labels(Kind::Join), 1.0, 1, 4);
+        t.add(&[], stack::hash(&[]), labels(Kind::Join), 1.0, 1, 4);
         assert_eq!(*t.snapshot().0[0].stack, [NO_STACK]);
     }
 }
