@@ -40,8 +40,8 @@ pub(crate) fn events(opts: &Options) {
         }
     );
     println!(
-        "{:>14} {:<16} {:>10}",
-        "user frames", "unwinder", "ns/event"
+        "{:>14} {:<16} {:>16} {:>16}",
+        "user frames", "unwinder", "same stack ns", "new stack ns"
     );
     for depth in [16, 64] {
         for unwinder in unwinders {
@@ -49,16 +49,32 @@ pub(crate) fn events(opts: &Options) {
                 continue;
             }
             holdup::profile::set_unwinder(unwinder);
-            let mut samples = Vec::new();
+            // The same stack again and again (a hot lock: the walk is replayed from the
+            // thread's memo), and a stack the thread did not capture among its last few (each
+            // event at another depth out of more than the memos hold: a walk each time, less
+            // the cost of recursing there, measured alone).
+            let (mut same, mut new) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
-                samples.push(at_depth(depth, &mut || {
+                same.push(at_depth(depth, &mut || {
                     ns_per_op(iters, holdup::__bench::record_sampled_event)
                 }));
+                let mut i = 0usize;
+                let walked = ns_per_op(iters / 4, || {
+                    i += 1;
+                    at_depth(depth + i % 7, &mut holdup::__bench::record_sampled_event);
+                });
+                let mut i = 0usize;
+                let recursed = ns_per_op(iters / 4, || {
+                    i += 1;
+                    at_depth(depth + i % 7, &mut || black_box(()));
+                });
+                new.push(walked - recursed);
             }
             println!(
-                "{depth:>14} {:<16} {:>10.0}",
+                "{depth:>14} {:<16} {:>16.0} {:>16.0}",
                 format!("{unwinder:?}"),
-                median(samples)
+                median(same),
+                median(new)
             );
         }
     }

@@ -31,7 +31,7 @@ mod sizes;
 mod uncontended;
 
 /// Profiling settings: (mutex fraction, block rate in ns).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Setting(i64, i64);
 
 const OFF: Setting = Setting(0, 0);
@@ -74,6 +74,12 @@ struct Options {
     extra: Vec<Setting>,
     /// Thread counts for `compare` (`--threads 1,2,4`); 2 when empty.
     threads: Vec<usize>,
+    /// Only these workloads of `compare` (`--workloads seed,short`).
+    workloads: Option<Vec<String>>,
+    /// Only these rows of `compare` (`--rows holdup-off,holdup-full`).
+    rows: Option<Vec<String>>,
+    /// Rounds of `compare` (`--rounds 9`), instead of 5 (1 with `--quick`).
+    rounds: Option<usize>,
 }
 
 fn main() {
@@ -87,6 +93,9 @@ fn main() {
         quick: false,
         extra: Vec::new(),
         threads: Vec::new(),
+        workloads: None,
+        rows: None,
+        rounds: None,
     };
     let mut what: Vec<&str> = Vec::new();
     let mut it = args.iter();
@@ -95,14 +104,19 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [sizes] [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [compare] [--quick] [--settings F:R,...] [--threads N,...]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
                      \n\
                      Runs the named parts (all but `compare` by default), each variant side by side in this process.\n\
                      compare        holdup against Go on the same workloads (builds go/ with the Go toolchain;\n\
-                     \x20              writes BENCHMARKS.md unless --quick)\n\
+                     \x20              writes BENCHMARKS.md and the README's table unless --quick or a subset)\n\
                      --quick        shorter runs (for smoke checks)\n\
                      --settings     extra holdup rows for `contended`: mutex fraction : block rate in ns\n\
-                     --threads      thread counts for `compare` (default 2)"
+                     --threads      thread counts for `compare` (default 2)\n\
+                     --workloads    only these `compare` workloads (seed, seed-read, short, channel, condvar,\n\
+                     \x20              barrier, uncontended)\n\
+                     --rounds       rounds of `compare` (default 5; 1 with --quick)\n\
+                     --rows         only these `compare` rows (std, parking_lot, holdup-off, holdup-production,\n\
+                     \x20              holdup-full, go-off, go-production, go-full)"
                 );
                 return;
             }
@@ -116,6 +130,33 @@ fn main() {
                     }
                 }
             }
+            "--workloads" | "--rows" => {
+                let list: Vec<String> = it
+                    .next()
+                    .map(|l| {
+                        l.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if list.is_empty() {
+                    eprintln!("holdup-bench: {a} wants a comma-separated list");
+                    std::process::exit(2);
+                }
+                if a == "--rows" {
+                    opts.rows = Some(list);
+                } else {
+                    opts.workloads = Some(list);
+                }
+            }
+            "--rounds" => match it.next().map(|n| n.parse::<usize>()) {
+                Some(Ok(n)) if n > 0 => opts.rounds = Some(n),
+                _ => {
+                    eprintln!("holdup-bench: --rounds wants a positive number");
+                    std::process::exit(2);
+                }
+            },
             "--settings" => {
                 let list = it.next().map(String::as_str).unwrap_or("");
                 match list.split(',').map(Setting::parse).collect() {
@@ -128,7 +169,7 @@ fn main() {
             }
             other if other.starts_with("--") => {
                 eprintln!(
-                    "holdup-bench: unknown option {other} (known: --quick, --settings F:R,..., --threads N,...)"
+                    "holdup-bench: unknown option {other} (known: --quick, --settings F:R,..., --threads N,..., --workloads W,..., --rows R,..., --rounds N)"
                 );
                 std::process::exit(2);
             }

