@@ -94,7 +94,7 @@ pub(crate) fn leave(meta: &LockMeta) -> u64 {
 
 /// A release of `meta`'s lock while it has waiters, at `now`, before the unlock: the waiting
 /// that accrued since the previous charge, Go's way (see `Contention::charge`). Takes no
-/// lock: the entry comes from the lock's site word.
+/// lock: the entry comes from the lock's site word, and is checked to be still the lock's.
 #[inline]
 pub(crate) fn charge(meta: &LockMeta, now: u64, exclusive: bool) -> u64 {
     match meta.entry() {

@@ -285,9 +285,10 @@ pub enum Access {
 }
 
 /// A lock is released by its holder: `unlock` runs std's unlock. When profiled threads wait,
-/// the waiting that accrued during this critical section is charged before the unlock, and (1
-/// in `fraction`) recorded after it on this thread's stack, scaled by the fraction (Go 1.20+
-/// scales at record time). Exclusive releases clear the holder and label the event with the
+/// the waiting that accrued during this critical section is charged before the unlock (while
+/// the waiters it counts are still registered), and (1 in `fraction`) recorded after it on this
+/// thread's stack, scaled by the fraction (Go 1.20+ scales at record time). Nothing of the lock
+/// is read after `unlock`: a waiter may take it and free it at once. Exclusive releases clear the holder and label the event with the
 /// guard's written flag.
 ///
 /// The uncontended path is one relaxed load, a branch, and for exclusive releases one plain
@@ -308,11 +309,13 @@ pub fn release(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce(
 #[cold]
 #[inline(never)]
 fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce()) {
-    // The waiting is charged before the unlock: once unlocked, a woken waiter can acquire,
-    // release and charge the same interval to itself before this thread gets to it.
+    // Everything this needs of the lock is read before the unlock: once unlocked, a waiter may
+    // take the lock, drop it and free its memory.
+    let site = meta.site();
+    // The waiting is charged before the unlock, while the waiters it counts are still
+    // registered: once unlocked, they may acquire and leave before this thread charges.
     let exclusive = access != Access::Shared;
-    let now = clock::now();
-    let delay = clock::to_ns(contended::charge(meta, now, exclusive));
+    let delay = clock::to_ns(contended::charge(meta, clock::now(), exclusive));
     let written = match access {
         Access::Shared => None,
         Access::Exclusive { written } => {
@@ -331,7 +334,7 @@ fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl F
     let delay = (delay.min(i64::MAX as u64) as i64).saturating_mul(fraction);
     profile::record_mutex(
         Labels {
-            site: meta.site(),
+            site,
             kind,
             mutated: written,
         },

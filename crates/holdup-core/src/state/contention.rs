@@ -16,13 +16,14 @@
 //! Waiters that arrive during a critical section are assumed spread evenly between the oldest
 //! and newest one, which is exact for a single waiter and for waiters that arrived together.
 //!
-//! Everything is a plain atomic, so the state needs no lock of its own. It lives in the
-//! contention table (`crate::contended`) while the lock has waiters, and the table's shard lock
-//! serializes its users today; the orderings below keep it correct without that lock (the loom
-//! models check it alone), so that the table may become lock-free. Races between an arriving
-//! waiter and a release can misplace one waiter's start by the width of the race
-//! (nanoseconds); they never corrupt the count, never charge an interval twice (concurrent read unlocks swap the times), and never
-//! reach back into an earlier episode (a waiter's start is published before its registration).
+//! Everything is a plain atomic, so the state needs no lock of its own. It lives in an entry
+//! of the contention table (`crate::contended`) while the lock has waiters: waiters enter and
+//! leave under the table's shard lock, releases charge without it, before their unlock. The
+//! orderings below keep it correct without any lock (the loom models check it alone). Races
+//! between an arriving waiter and a release can misplace one waiter's start by the width of the
+//! race (nanoseconds); they never corrupt the count, never charge an interval twice (concurrent
+//! read unlocks swap the times), and never reach back into an earlier episode (a waiter's start
+//! is published before its registration).
 //!
 //! | field      | written by                              | read by                          |
 //! |------------|-----------------------------------------|----------------------------------|
