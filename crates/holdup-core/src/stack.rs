@@ -5,13 +5,18 @@
 //!
 //! - **DWARF** (framehop, in-process): reads the `.eh_frame` unwind tables of every object
 //!   loaded when profiling is first enabled (copied then; objects `dlopen`ed later are unwound
-//!   by frame pointers only), with a warm per-thread rule cache that
-//!   never allocates while unwinding. Complete without frame pointers. A sampled event (capture
-//!   and bucket update) costs 0.65–0.78 µs at 16 user frames, 1.6–2.4 µs at 64 (`holdup-bench
-//!   events`, 2026-12-01).
-//! - **Frame pointers**: follows the `rbp` chain: 181 ns at 16 frames, 406 ns at 64, but complete
-//!   only when the program and its dependencies are built with `-C force-frame-pointers=yes`
-//!   (Rust's prebuilt std already has frame pointers).
+//!   by frame pointers only), with a warm per-thread rule cache that never allocates while
+//!   unwinding. Complete without frame pointers. A sampled event (capture and bucket update)
+//!   costs 0.40–0.71 µs at 16 user frames and 1.7–1.9 µs at 64 for a stack the thread has not
+//!   captured recently, and 75–103 ns / 174–191 ns for one it has: each thread remembers its
+//!   last walks with the stack words they read and replays one when those words are unchanged
+//!   (see `Memo`).
+//! - **Frame pointers**: follows the `rbp` chain: 121–133 ns at 16 frames, 327–346 ns at 64,
+//!   but complete only when the program and its dependencies are built with
+//!   `-C force-frame-pointers=yes` (Rust's prebuilt std already has frame pointers). Not
+//!   remembered: checking a memo would read as many words as the walk.
+//!
+//! (`holdup-bench events`, this project's 2-core machine, 2026-12-02.)
 //!
 //! DWARF capture stops at std's thread start marker (`__rust_begin_short_backtrace`, found in
 //! the symbol tables at setup), *after* recording the return address into it: in optimized

@@ -44,7 +44,9 @@
 //! The **block profile** answers "where do my threads wait?". Every wait on a holdup primitive
 //! (lock, read lock, condvar, barrier, a channel send or receive that had to wait, a join, a
 //! `OnceLock` initialized by another thread) is timed from its start to the moment it ends and
-//! recorded on the *waiting* thread's stack. Waits of at least `rate` nanoseconds are always
+//! recorded on the *waiting* thread's stack. As in Go, a lock first spins for a few
+//! microseconds, and a lock won while spinning was not waited for: a lock wait is timed from the
+//! end of the spin, and only such waits make a release contended. Waits of at least `rate` nanoseconds are always
 //! kept; shorter ones with probability `d/rate`, weighted so that totals stay unbiased.
 //!
 //! Both are cumulative since the process started, like Go's; [`Profile::delta`](profile::Profile::delta)
@@ -84,10 +86,12 @@
 //!
 //! An uncontended lock and unlock does what std's does plus one relaxed load; nothing is timed,
 //! allocated or recorded. Contended waits are timed only while a profile is on, and stacks are
-//! captured only for sampled events (about 0.7 µs with DWARF unwinding, 0.2 µs with frame
-//! pointers, for 16 frames; see [`profile::set_unwinder`]). `holdup-bench` measures all of it side by side
-//! with std; the README lists the numbers and the recommended production settings (fraction
-//! 100, rate 10 µs).
+//! captured only for sampled events: about 0.1 µs for a stack the thread captured recently (a
+//! hot lock; walks are remembered and replayed), 0.7 µs for a new one with DWARF unwinding and
+//! 0.1 µs with frame pointers, for 16 frames (see [`profile::set_unwinder`]). `holdup-bench`
+//! measures all of it side by side with std, and `holdup-bench compare` against Go's own
+//! profilers on the same workloads; the README lists the numbers and the recommended production
+//! settings (fraction 100, rate 10 µs).
 //!
 //! # Symbols
 //!

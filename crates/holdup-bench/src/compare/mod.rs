@@ -102,20 +102,25 @@ fn cycle_order(settings: usize, cycles: usize) -> Vec<usize> {
         .collect()
 }
 
-/// One side's settings measured in one run of a workload, switched period by period: the
-/// threads, the memory and the lock's dynamics are the same for every setting, and each
-/// setting's ratio to profiling off is taken within a cycle.
+/// One side's settings measured in runs of a workload, switched period by period within each
+/// run: the threads, the memory and the lock's dynamics are the same for every setting of a
+/// run, and each setting's ratio to profiling off is taken within a cycle. Runs are independent
+/// (new threads, or a new Go process): a lock-bound workload keeps its regime (who wins the
+/// lock, whether waiters spin or sleep) for a while, so cycles of one run are not independent
+/// samples, and the standard error comes from the runs.
 struct Cycled {
     /// `settings[0]` is `OFF`.
     settings: Vec<Setting>,
     /// `rates[c][i]`: operations per second in cycle `c` with `settings[i]`.
     rates: Vec<Vec<f64>>,
+    /// `run[c]`: the run cycle `c` belongs to.
+    run: Vec<usize>,
 }
 
 impl Cycled {
     fn new(settings: &[Setting], order: &[usize], rates: &[f64]) -> Cycled {
         let n = settings.len();
-        let rates = order
+        let rates: Vec<Vec<f64>> = order
             .chunks(n)
             .zip(rates.chunks(n))
             .map(|(idx, r)| {
@@ -128,8 +133,16 @@ impl Cycled {
             .collect();
         Cycled {
             settings: settings.to_vec(),
+            run: vec![0; rates.len()],
             rates,
         }
+    }
+
+    /// Adds the cycles of another run with the same settings.
+    fn add_run(&mut self, other: Cycled) {
+        let next = self.run.last().map_or(0, |r| r + 1);
+        self.run.extend(other.run.iter().map(|_| next));
+        self.rates.extend(other.rates);
     }
 
     fn index(&self, s: Setting) -> Option<usize> {
@@ -149,6 +162,144 @@ impl Cycled {
         r.sort_by(f64::total_cmp);
         (!r.is_empty()).then_some(r)
     }
+
+    /// The median ratio of `s` to profiling off in each run.
+    fn run_ratios(&self, s: Setting) -> Option<Vec<f64>> {
+        let i = self.index(s)?;
+        let runs = self.run.last().map_or(0, |r| r + 1);
+        let per_run: Vec<f64> = (0..runs)
+            .filter_map(|k| {
+                let r: Vec<f64> = self
+                    .rates
+                    .iter()
+                    .zip(&self.run)
+                    .filter(|(_, run)| **run == k)
+                    .map(|(c, _)| c[i] / c[0])
+                    .collect();
+                (!r.is_empty()).then(|| median(r))
+            })
+            .collect();
+        (!per_run.is_empty()).then_some(per_run)
+    }
+}
+
+/// What a ratio comes to: the median, the range of the samples, and the standard error of the
+/// estimate.
+#[derive(Clone, Copy, Debug)]
+struct Estimate {
+    median: f64,
+    lo: f64,
+    hi: f64,
+    se: f64,
+}
+
+impl Estimate {
+    /// From `samples`, with the standard error from `independent` (samples of independent
+    /// runs: the runs' own medians for cycled sides, the rounds for rows run alone).
+    fn new(mut samples: Vec<f64>, independent: &[f64]) -> Estimate {
+        samples.sort_by(f64::total_cmp);
+        Estimate {
+            median: median(samples.clone()),
+            lo: samples[0],
+            hi: samples[samples.len() - 1],
+            se: standard_error(independent),
+        }
+    }
+}
+
+/// The per-operation goals, measured here without the noise of contention: an uncontended
+/// lock + unlock in time (interleaved with std's) and in instructions (callgrind), and one
+/// sampled event's cost (a stack new to the thread, so walked; the same stack again is
+/// replayed). Returns the goals and the report's lines.
+fn per_operation(quick: bool) -> (Vec<Goal>, Vec<String>) {
+    let mut goals = Vec::new();
+    let mut lines = Vec::new();
+    let (iters, rounds) = if quick { (200_000, 3) } else { (5_000_000, 9) };
+    let std_m = Arc::new(std::sync::Mutex::new(0u64));
+    let h_m = Arc::new(holdup::sync::Mutex::new(0u64));
+    let mut benches: Vec<Bench> = vec![
+        ("std", OFF, {
+            let m = std_m.clone();
+            Box::new(move || *black_box(&m).lock().unwrap() += 1)
+        }),
+        ("holdup", OFF, {
+            let m = h_m.clone();
+            Box::new(move || *black_box(&m).lock().unwrap() += 1)
+        }),
+    ];
+    let ns = interleaved(&mut benches, iters, rounds);
+    let time = ns[1] / ns[0];
+    lines.push(format!(
+        "uncontended Mutex lock + unlock: std {:.1} ns, holdup (profiling off) {:.1} ns: {time:.3}x",
+        ns[0], ns[1]
+    ));
+    goals.push(Goal {
+        text: format!("uncontended lock + unlock: {time:.3}x std in time (goal: at most 1.05x)"),
+        met: time <= 1.05,
+    });
+    let n = if quick { 100_000 } else { 1_000_000 };
+    let per_op = |variant: &str| {
+        crate::callgrind::instructions(variant, n).and_then(|a| {
+            crate::callgrind::instructions(variant, 2 * n).map(|b| (b - a) as f64 / n as f64)
+        })
+    };
+    match (per_op("std"), per_op("holdup-off")) {
+        (Ok(s), Ok(h)) => {
+            lines.push(format!(
+                "instructions per uncontended lock + unlock (callgrind): std {s:.0}, holdup {h:.0}"
+            ));
+            goals.push(Goal {
+                text: format!(
+                    "uncontended lock + unlock: {h:.0} instructions against std's {s:.0}, {:.2}x \
+                     (goal: at most 1.10x)",
+                    h / s
+                ),
+                met: h / s <= 1.10,
+            });
+        }
+        (Err(e), _) | (_, Err(e)) => lines.push(format!("instructions not counted: {e}")),
+    }
+    let (iters, rounds) = if quick { (20_000, 3) } else { (200_000, 7) };
+    let has_fp = crate::events::has_frame_pointers();
+    let mut unwinders = vec![(holdup::profile::Unwinder::Dwarf, 1000.0)];
+    if has_fp {
+        unwinders.push((holdup::profile::Unwinder::FramePointers, 150.0));
+    } else {
+        lines.push(
+            "frame pointers: not in this build (RUSTFLAGS=\"-C force-frame-pointers=yes\" \
+             measures them)"
+                .to_owned(),
+        );
+    }
+    for (unwinder, limit) in unwinders {
+        let (same, new) = crate::events::event_cost(16, unwinder, iters, rounds);
+        lines.push(format!(
+            "one sampled event, 16 user frames, {unwinder:?}: {new:.0} ns for a new stack, \
+             {same:.0} ns for the same stack again"
+        ));
+        goals.push(Goal {
+            text: format!(
+                "one sampled event at 16 frames, {unwinder:?}: {new:.0} ns for a stack the \
+                 thread had not captured recently, {same:.0} ns for the same again (goal: at \
+                 most {limit:.0} ns)"
+            ),
+            met: new <= limit,
+        });
+    }
+    (goals, lines)
+}
+
+/// The standard error of a median estimated from `samples` of independent runs: their sample
+/// standard deviation over √n (the median of few samples is about as variable as their mean);
+/// 0 for fewer than two.
+fn standard_error(samples: &[f64]) -> f64 {
+    let n = samples.len() as f64;
+    if samples.len() < 2 {
+        return 0.0;
+    }
+    let mean = samples.iter().sum::<f64>() / n;
+    let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    var.sqrt() / n.sqrt()
 }
 
 /// Runs `workload` once with holdup's primitives, switching between `settings` period by
@@ -176,10 +327,13 @@ struct Plan {
     /// Rounds of the rows measured on their own, and their length.
     rounds: usize,
     dur: Duration,
-    /// Cycles of the settings switched within one run, and the length of a period.
+    /// Independent runs of each side's settings, cycles of the settings switched within a
+    /// run, and the length of a period.
+    runs: usize,
     cycles: usize,
     period: Duration,
     accuracy: bool,
+    quick: bool,
     /// Everything at the default sizes: the report may be written.
     complete: bool,
 }
@@ -210,17 +364,25 @@ impl Plan {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let (rounds, dur, cycles, period) = if opts.quick {
-            (1, Duration::from_millis(100), 1, Duration::from_millis(50))
+        let (rounds, dur, runs, cycles, period) = if opts.quick {
+            (
+                1,
+                Duration::from_millis(100),
+                1,
+                1,
+                Duration::from_millis(50),
+            )
         } else {
             (
-                5,
+                8,
                 Duration::from_millis(500),
-                16,
+                8,
+                3,
                 Duration::from_millis(150),
             )
         };
         Ok(Plan {
+            quick: opts.quick,
             complete: !opts.quick
                 && opts.workloads.is_none()
                 && opts.rows.is_none()
@@ -238,7 +400,8 @@ impl Plan {
             },
             rounds: opts.rounds.unwrap_or(rounds),
             dur,
-            cycles: opts.rounds.unwrap_or(cycles),
+            runs: opts.rounds.unwrap_or(runs),
+            cycles,
             period,
         })
     }
@@ -285,24 +448,28 @@ impl Measured {
         }
     }
 
-    /// The sorted ratios of `row` to its baseline: round by round against std for the rows
-    /// measured on their own, cycle by cycle against profiling off for the profiled ones.
-    fn ratios(&self, row: Row) -> Option<Vec<f64>> {
+    /// The ratio of `row` to its baseline: round by round against std for the rows measured
+    /// on their own (each round is an independent run), cycle by cycle against profiling off
+    /// for the profiled ones (independent runs give the standard error).
+    fn estimate(&self, row: Row) -> Option<Estimate> {
         if row.setting != OFF {
-            return self.cycled(row.side)?.ratios(row.setting);
+            let c = self.cycled(row.side)?;
+            return Some(Estimate::new(
+                c.ratios(row.setting)?,
+                &c.run_ratios(row.setting)?,
+            ));
         }
         if row.side == Side::Std || row.side == Side::Go {
             return None;
         }
         let (a, b) = (self.run(row)?, self.run(Row::new(Side::Std, OFF))?);
-        let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-        r.sort_by(f64::total_cmp);
-        (!r.is_empty()).then_some(r)
+        let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+        (!r.is_empty()).then(|| Estimate::new(r.clone(), &r))
     }
 
-    /// The median of [`ratios`](Self::ratios).
+    /// The median ratio of `row` to its baseline.
     fn ratio(&self, row: Row) -> Option<f64> {
-        self.ratios(row).map(median)
+        self.estimate(row).map(|e| e.median)
     }
 
     /// The row's operations per second (median).
@@ -316,8 +483,8 @@ impl Measured {
     /// The table's lines.
     fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!(
-            "{:<34} {:>12} {:>20} {:>20}",
-            "row", "ops/s", "vs off (range)", "vs std (range)"
+            "{:<34} {:>12} {:>28} {:>28}",
+            "row", "ops/s", "vs off ± se (range)", "vs std ± se (range)"
         )];
         for &row in &self.rows {
             if let Some((_, e)) = self.failed.iter().find(|(r, _)| *r == row) {
@@ -328,9 +495,8 @@ impl Measured {
                 lines.push(format!("{:<34} {:>12}", row.name(), "n/a"));
                 continue;
             };
-            let shown = self.ratios(row).map_or(String::new(), |r| {
-                let (lo, hi) = (r[0], r[r.len() - 1]);
-                format!("{:.3} ({lo:.2}-{hi:.2})", median(r))
+            let shown = self.estimate(row).map_or(String::new(), |e| {
+                format!("{:.3} ± {:.3} ({:.2}-{:.2})", e.median, e.se, e.lo, e.hi)
             });
             let (vs_off, vs_std) = if row.setting == OFF {
                 (String::new(), shown)
@@ -338,7 +504,7 @@ impl Measured {
                 (shown, String::new())
             };
             lines.push(format!(
-                "{:<34} {rate:>12.0} {vs_off:>20} {vs_std:>20}",
+                "{:<34} {rate:>12.0} {vs_off:>28} {vs_std:>28}",
                 row.name()
             ));
         }
@@ -380,21 +546,44 @@ fn measure(plan: &Plan, workload: Workload, threads: usize, go: Option<&go::Prog
             }
         }
     }
-    let settings = plan.settings(Side::Holdup);
-    if settings.len() > 1 {
-        m.holdup = cycle_holdup(workload, threads, &settings, plan.period, plan.cycles);
-    }
-    let settings = plan.settings(Side::Go);
-    if let Some(go) = go
-        && !settings.is_empty()
-    {
-        match go.cycle(workload, threads, &settings, plan.period, plan.cycles) {
-            Ok(c) => m.go = Some(c),
-            Err(e) => {
-                for &r in m.rows.iter().filter(|r| r.side == Side::Go) {
-                    m.failed.push((r, e.clone()));
-                }
+    // Each side's independent runs, interleaved: holdup, Go, holdup, Go, ...
+    let holdup_settings = plan.settings(Side::Holdup);
+    let go_settings = if go.is_some() {
+        plan.settings(Side::Go)
+    } else {
+        Vec::new()
+    };
+    let add = |into: &mut Option<Cycled>, run: Cycled| match into {
+        Some(c) => c.add_run(run),
+        None => *into = Some(run),
+    };
+    let mut go_failed = None;
+    for _ in 0..plan.runs {
+        if holdup_settings.len() > 1
+            && let Some(run) = cycle_holdup(
+                workload,
+                threads,
+                &holdup_settings,
+                plan.period,
+                plan.cycles,
+            )
+        {
+            add(&mut m.holdup, run);
+        }
+        if let Some(go) = go
+            && !go_settings.is_empty()
+            && go_failed.is_none()
+        {
+            match go.cycle(workload, threads, &go_settings, plan.period, plan.cycles) {
+                Ok(run) => add(&mut m.go, run),
+                Err(e) => go_failed = Some(e),
             }
+        }
+    }
+    if let Some(e) = go_failed {
+        m.go = None;
+        for &r in m.rows.iter().filter(|r| r.side == Side::Go) {
+            m.failed.push((r, e.clone()));
         }
     }
     m
@@ -409,12 +598,12 @@ struct Goal {
 fn goals_of(workload: Workload, threads: usize, m: &Measured) -> Vec<Goal> {
     let mut goals = Vec::new();
     for (s, limit) in [(PRODUCTION, 0.03), (EVERYTHING, 0.15)] {
-        let Some(h) = m.ratios(Row::new(Side::Holdup, s)) else {
+        let Some(h) = m.estimate(Row::new(Side::Holdup, s)) else {
             continue;
         };
         let g = m.ratio(Row::new(Side::Go, s));
-        let (h_cost, g_cost) = (1.0 - median(h.clone()), g.map(|g| 1.0 - g));
-        let noise = standard_error(&h);
+        let (h_cost, g_cost) = (1.0 - h.median, g.map(|g| 1.0 - g));
+        let noise = h.se;
         let met = h_cost <= limit && g_cost.is_none_or(|g| h_cost <= g);
         let within_noise = !met
             && h_cost <= limit + 2.0 * noise
@@ -458,14 +647,13 @@ fn summary(measured: &[(Workload, usize, Measured)]) -> Vec<String> {
         "| workload | threads | holdup off vs std | holdup, production | Go, production | holdup, full | Go, full |".to_owned(),
         "|---|---|---|---|---|---|---|".to_owned(),
     ];
-    let cost = |r: Option<Vec<f64>>| {
-        r.map_or("n/a".to_owned(), |r| {
-            let se = standard_error(&r);
-            format!("{:.1}% ± {:.1}", (1.0 - median(r)) * 100.0, se * 100.0)
+    let cost = |e: Option<Estimate>| {
+        e.map_or("n/a".to_owned(), |e| {
+            format!("{:.1}% ± {:.1}", (1.0 - e.median) * 100.0, e.se * 100.0)
         })
     };
     for (w, t, m) in measured {
-        let of = |side: Side, s: Setting| cost(m.ratios(Row::new(side, s)));
+        let of = |side: Side, s: Setting| cost(m.estimate(Row::new(side, s)));
         lines.push(format!(
             "| {} | {t} | {} | {} | {} | {} | {} |",
             w.name(),
@@ -478,15 +666,6 @@ fn summary(measured: &[(Workload, usize, Measured)]) -> Vec<String> {
         ));
     }
     lines
-}
-
-/// The standard error of the median of the sorted `ratios`, from their interquartile range
-/// (robust to the runs a lock-bound workload spends in another regime): σ ≈ IQR / 1.349, and
-/// the median's error ≈ 1.2533 σ / √n.
-fn standard_error(ratios: &[f64]) -> f64 {
-    let q = |f: f64| ratios[((ratios.len() - 1) as f64 * f).round() as usize];
-    let sigma = (q(0.75) - q(0.25)) / 1.349;
-    1.2533 * sigma / (ratios.len() as f64).sqrt()
 }
 
 /// The README's markers around the generated table.
@@ -520,9 +699,9 @@ pub(crate) fn compare(opts: &Options) {
     );
     println!(
         "\nholdup against Go on {machine}: std, parking_lot and holdup off in {} interleaved \
-         rounds of {:?}; each side's settings switched within one run, {} cycles of {:?} per \
-         setting",
-        plan.rounds, plan.dur, plan.cycles, plan.period
+         rounds of {:?}; each side's settings switched within a run, {} runs of {} cycles of \
+         {:?} per setting",
+        plan.rounds, plan.dur, plan.runs, plan.cycles, plan.period
     );
     let mut measured = Vec::new();
     let mut report: Vec<String> = Vec::new();
@@ -576,6 +755,12 @@ pub(crate) fn compare(opts: &Options) {
             met: h <= 2.0 && g.is_none_or(|g| h <= g.max(2.0)),
         });
     }
+    println!("\n== per operation: uncontended lock + unlock, one sampled event ==");
+    let (micro_goals, micro_lines) = per_operation(plan.quick);
+    for l in &micro_lines {
+        println!("{l}");
+    }
+    goals.extend(micro_goals);
     println!("\n== goals ==");
     for g in &goals {
         println!("{}: {}", if g.met { "met" } else { "NOT met" }, g.text);
@@ -599,20 +784,24 @@ pub(crate) fn compare(opts: &Options) {
              {machine}. Settings: off; production (mutex fraction 100, block rate 10 µs); full \
              (fraction 1, rate 1).\n\n\
              How it measures. A cost is 1 - throughput against the same side with profiling \
-             off. Each side's settings are switched within one run of the workload, period by \
+             off. Each side's settings are switched within a run of the workload, period by \
              period ({} cycles of {:?} per setting, the order reversed every other cycle): the \
              threads, the memory and the lock's dynamics are then the same for every setting, \
-             and each ratio is taken within a cycle; the table gives the median over the \
-             cycles and their range. Go's program does the same with \
+             and each ratio is taken within a cycle. A lock-bound workload keeps its regime \
+             (which thread wins the lock, whether waiters spin or sleep) for a while, so the \
+             cycles of one run are not independent: each side runs {} times, holdup and Go \
+             alternately, each run with new threads (a new process for Go). Tables give the \
+             median over all cycles, ± the standard error of the mean of the runs' own \
+             medians, and the range of the cycles. Go's program switches with \
              `runtime.SetMutexProfileFraction` and `runtime.SetBlockProfileRate`. std, \
              parking_lot and holdup with profiling off run on their own, {} interleaved rounds \
-             of {:?}, and are compared round by round with std. Lock-bound workloads on a \
-             2-core virtual machine swing by ±20% from one run to the next (which thread wins \
-             the lock, whether waiters spin or sleep): ranges are part of the result, and a \
-             difference smaller than its range is not one.",
+             of {:?}, compared round by round with std. On a 2-core virtual machine, runs of \
+             lock-bound loops swing by ±20% whatever the settings: a difference within two \
+             standard errors is not one.",
             today(),
             plan.cycles,
             plan.period,
+            plan.runs,
             plan.rounds,
             plan.dur,
         ),
@@ -649,6 +838,20 @@ pub(crate) fn compare(opts: &Options) {
         doc.extend(accuracy_lines);
         doc.push("```".to_owned());
     }
+    doc.extend([
+        String::new(),
+        "## Per operation".to_owned(),
+        String::new(),
+        "Without contention's noise: an uncontended lock + unlock against std's (interleaved \
+         rounds, one call per operation), its instructions (callgrind), and one sampled event \
+         (stack capture and bucket update, 16 frames below the program's; \"new\" walks a \
+         stack the thread has not captured among its last few, \"again\" replays a walk)."
+            .to_owned(),
+        String::new(),
+        "```text".to_owned(),
+    ]);
+    doc.extend(micro_lines);
+    doc.push("```".to_owned());
     doc.extend([String::new(), "## Workloads".to_owned()]);
     doc.extend(report);
     let workspace = workspace();
@@ -726,6 +929,24 @@ mod tests {
         assert_eq!(c.ratios(PRODUCTION), Some(vec![0.9, 0.9]));
         assert_eq!(c.ratios(EVERYTHING), Some(vec![0.8, 0.8]));
         assert_eq!(c.ratios(Setting(7, 7)), None);
+    }
+
+    #[test]
+    fn independent_runs_give_the_standard_error() {
+        let settings = [OFF, PRODUCTION];
+        let order = cycle_order(2, 2);
+        // Run 0 costs 10% in both cycles, run 1 costs 20%.
+        let mut c = Cycled::new(&settings, &order, &[100.0, 90.0, 90.0, 100.0]);
+        c.add_run(Cycled::new(&settings, &order, &[100.0, 80.0, 80.0, 100.0]));
+        assert_eq!(c.run_ratios(PRODUCTION), Some(vec![0.9, 0.8]));
+        let e = Estimate::new(
+            c.ratios(PRODUCTION).unwrap(),
+            &c.run_ratios(PRODUCTION).unwrap(),
+        );
+        assert_eq!((e.lo, e.hi), (0.8, 0.9));
+        // The runs' medians are 0.9 and 0.8: standard deviation 0.0707, over √2.
+        assert!((e.se - 0.05).abs() < 1e-9, "{e:?}");
+        assert_eq!(standard_error(&[0.9]), 0.0);
     }
 
     #[test]

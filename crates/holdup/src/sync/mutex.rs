@@ -10,10 +10,11 @@ use holdup_core::Kind;
 /// mutex and block profiles.
 ///
 /// It wraps std's mutex and behaves exactly like it (same API, poisoning, auto traits). When
-/// the lock is free, `lock` is std's `try_lock` and nothing else; when it is not, the wait is
-/// timed, and dropping the guard that ends a contended critical section records it in the
-/// mutex profile (on the unlocking thread's stack). See the [crate docs](crate) for the
-/// profiles.
+/// the lock is free, `lock` is std's `try_lock` and nothing else; when it is not, `lock` spins
+/// for it first, as std's and Go's mutexes do, and a lock won there was not waited for. A wait
+/// past the spin is timed, and dropping the guard that ends a contended critical section
+/// records it in the mutex profile (on the unlocking thread's stack). See the [crate
+/// docs](crate) for the profiles.
 ///
 /// # Differences from `std::sync::Mutex`
 ///
@@ -23,6 +24,11 @@ use holdup_core::Kind;
 ///   bytes against std's 16); while it has waiters, their accounting lives in a table keyed by
 ///   the lock's address. Guards are two words larger (the lock's metadata and the written
 ///   flag).
+/// - A contended `lock` spins (up to 100 pauses, a few microseconds) watching the holder let
+///   go before it blocks in std's `lock`, which spins again before it sleeps. Like Go, which
+///   profiles only the waiters of a `sync.Mutex` that park, holdup counts as a wait only what
+///   the spin did not end: short critical sections cost the profiles almost nothing, and a
+///   waiter reacts to the release as fast as std's does.
 /// - The unstable `MappedMutexGuard` and value accessors are not mirrored.
 ///
 /// ```

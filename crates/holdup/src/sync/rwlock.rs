@@ -19,6 +19,8 @@ use holdup_core::Kind;
 /// # Differences from `std::sync::RwLock`
 ///
 /// - The creation site (`#[track_caller]` on [`new`](RwLock::new)) names the lock in profiles.
+/// - A contended `read` or `write` spins first, as [`Mutex::lock`](crate::sync::Mutex) does:
+///   what the spin ends is not a wait.
 /// - When a writer waits for several readers, Go charges the whole wait to the last reader to
 ///   leave; holdup charges each reader's drop with the waiting that accrued since the previous
 ///   one left, so the total is the same and overlapping readers share the blame.
