@@ -45,65 +45,91 @@ pub(crate) trait Family: 'static {
     fn recv<T: Send + 'static>(r: &Self::Receiver<T>) -> Option<T>;
 }
 
-/// `std::sync`.
-pub(crate) struct Std;
+/// A family with std's API: `std::sync` and `holdup::sync`, whose types are std's (that is the
+/// point of the mirror), so one implementation serves both.
+macro_rules! std_shaped {
+    ($(#[$doc:meta])* $family:ident, $($sync:ident)::+) => {
+        $(#[$doc])*
+        pub(crate) struct $family;
 
-impl Family for Std {
-    type Mutex<T: Send + 'static> = std::sync::Mutex<T>;
-    type RwLock<T: Send + Sync + 'static> = std::sync::RwLock<T>;
-    type Condvar = std::sync::Condvar;
-    type Barrier = std::sync::Barrier;
-    type Sender<T: Send + 'static> = std::sync::mpsc::SyncSender<T>;
-    type Receiver<T: Send + 'static> = std::sync::mpsc::Receiver<T>;
+        impl Family for $family {
+            type Mutex<T: Send + 'static> = $($sync)::+::Mutex<T>;
+            type RwLock<T: Send + Sync + 'static> = $($sync)::+::RwLock<T>;
+            type Condvar = $($sync)::+::Condvar;
+            type Barrier = $($sync)::+::Barrier;
+            type Sender<T: Send + 'static> = $($sync)::+::mpsc::SyncSender<T>;
+            type Receiver<T: Send + 'static> = $($sync)::+::mpsc::Receiver<T>;
 
-    fn mutex<T: Send + 'static>(t: T) -> Self::Mutex<T> {
-        std::sync::Mutex::new(t)
-    }
-    fn lock<T: Send + 'static, R>(m: &Self::Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut m.lock().unwrap())
-    }
-    fn rwlock<T: Send + Sync + 'static>(t: T) -> Self::RwLock<T> {
-        std::sync::RwLock::new(t)
-    }
-    fn write<T: Send + Sync + 'static, R>(l: &Self::RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&l.write().unwrap())
-    }
-    fn read<T: Send + Sync + 'static, R>(l: &Self::RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&l.read().unwrap())
-    }
-    fn condvar() -> Self::Condvar {
-        std::sync::Condvar::new()
-    }
-    fn wait_then<T: Send + 'static, R>(
-        m: &Self::Mutex<T>,
-        cv: &Self::Condvar,
-        blocked: impl FnMut(&mut T) -> bool,
-        f: impl FnOnce(&mut T) -> R,
-    ) -> R {
-        f(&mut cv.wait_while(m.lock().unwrap(), blocked).unwrap())
-    }
-    fn notify_one(cv: &Self::Condvar) {
-        cv.notify_one();
-    }
-    fn notify_all(cv: &Self::Condvar) {
-        cv.notify_all();
-    }
-    fn barrier(n: usize) -> Option<Self::Barrier> {
-        Some(std::sync::Barrier::new(n))
-    }
-    fn barrier_wait(b: &Self::Barrier) {
-        b.wait();
-    }
-    fn channel<T: Send + 'static>(bound: usize) -> Option<(Self::Sender<T>, Self::Receiver<T>)> {
-        Some(std::sync::mpsc::sync_channel(bound))
-    }
-    fn send<T: Send + 'static>(s: &Self::Sender<T>, t: T) -> bool {
-        s.send(t).is_ok()
-    }
-    fn recv<T: Send + 'static>(r: &Self::Receiver<T>) -> Option<T> {
-        r.recv().ok()
-    }
+            fn mutex<T: Send + 'static>(t: T) -> Self::Mutex<T> {
+                $($sync)::+::Mutex::new(t)
+            }
+            fn lock<T: Send + 'static, R>(m: &Self::Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+                f(&mut m.lock().unwrap())
+            }
+            fn rwlock<T: Send + Sync + 'static>(t: T) -> Self::RwLock<T> {
+                $($sync)::+::RwLock::new(t)
+            }
+            fn write<T: Send + Sync + 'static, R>(
+                l: &Self::RwLock<T>,
+                f: impl FnOnce(&T) -> R,
+            ) -> R {
+                f(&l.write().unwrap())
+            }
+            fn read<T: Send + Sync + 'static, R>(
+                l: &Self::RwLock<T>,
+                f: impl FnOnce(&T) -> R,
+            ) -> R {
+                f(&l.read().unwrap())
+            }
+            fn condvar() -> Self::Condvar {
+                $($sync)::+::Condvar::new()
+            }
+            fn wait_then<T: Send + 'static, R>(
+                m: &Self::Mutex<T>,
+                cv: &Self::Condvar,
+                blocked: impl FnMut(&mut T) -> bool,
+                f: impl FnOnce(&mut T) -> R,
+            ) -> R {
+                f(&mut cv.wait_while(m.lock().unwrap(), blocked).unwrap())
+            }
+            fn notify_one(cv: &Self::Condvar) {
+                cv.notify_one();
+            }
+            fn notify_all(cv: &Self::Condvar) {
+                cv.notify_all();
+            }
+            fn barrier(n: usize) -> Option<Self::Barrier> {
+                Some($($sync)::+::Barrier::new(n))
+            }
+            fn barrier_wait(b: &Self::Barrier) {
+                b.wait();
+            }
+            fn channel<T: Send + 'static>(
+                bound: usize,
+            ) -> Option<(Self::Sender<T>, Self::Receiver<T>)> {
+                Some($($sync)::+::mpsc::sync_channel(bound))
+            }
+            fn send<T: Send + 'static>(s: &Self::Sender<T>, t: T) -> bool {
+                s.send(t).is_ok()
+            }
+            fn recv<T: Send + 'static>(r: &Self::Receiver<T>) -> Option<T> {
+                r.recv().ok()
+            }
+        }
+    };
 }
+
+std_shaped!(
+    /// `std::sync`.
+    Std,
+    std::sync
+);
+
+std_shaped!(
+    /// `holdup::sync`, at whatever profile settings the row applied.
+    Holdup,
+    holdup::sync
+);
 
 /// `parking_lot`: no channel, no barrier.
 pub(crate) struct ParkingLot;
@@ -164,65 +190,5 @@ impl Family for ParkingLot {
     }
     fn recv<T: Send + 'static>(_: &Self::Receiver<T>) -> Option<T> {
         None
-    }
-}
-
-/// `holdup::sync`, at whatever profile settings the row applied.
-pub(crate) struct Holdup;
-
-impl Family for Holdup {
-    type Mutex<T: Send + 'static> = holdup::sync::Mutex<T>;
-    type RwLock<T: Send + Sync + 'static> = holdup::sync::RwLock<T>;
-    type Condvar = holdup::sync::Condvar;
-    type Barrier = holdup::sync::Barrier;
-    type Sender<T: Send + 'static> = holdup::sync::mpsc::SyncSender<T>;
-    type Receiver<T: Send + 'static> = holdup::sync::mpsc::Receiver<T>;
-
-    fn mutex<T: Send + 'static>(t: T) -> Self::Mutex<T> {
-        holdup::sync::Mutex::new(t)
-    }
-    fn lock<T: Send + 'static, R>(m: &Self::Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut m.lock().unwrap())
-    }
-    fn rwlock<T: Send + Sync + 'static>(t: T) -> Self::RwLock<T> {
-        holdup::sync::RwLock::new(t)
-    }
-    fn write<T: Send + Sync + 'static, R>(l: &Self::RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&l.write().unwrap())
-    }
-    fn read<T: Send + Sync + 'static, R>(l: &Self::RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&l.read().unwrap())
-    }
-    fn condvar() -> Self::Condvar {
-        holdup::sync::Condvar::new()
-    }
-    fn wait_then<T: Send + 'static, R>(
-        m: &Self::Mutex<T>,
-        cv: &Self::Condvar,
-        blocked: impl FnMut(&mut T) -> bool,
-        f: impl FnOnce(&mut T) -> R,
-    ) -> R {
-        f(&mut cv.wait_while(m.lock().unwrap(), blocked).unwrap())
-    }
-    fn notify_one(cv: &Self::Condvar) {
-        cv.notify_one();
-    }
-    fn notify_all(cv: &Self::Condvar) {
-        cv.notify_all();
-    }
-    fn barrier(n: usize) -> Option<Self::Barrier> {
-        Some(holdup::sync::Barrier::new(n))
-    }
-    fn barrier_wait(b: &Self::Barrier) {
-        b.wait();
-    }
-    fn channel<T: Send + 'static>(bound: usize) -> Option<(Self::Sender<T>, Self::Receiver<T>)> {
-        Some(holdup::sync::mpsc::sync_channel(bound))
-    }
-    fn send<T: Send + 'static>(s: &Self::Sender<T>, t: T) -> bool {
-        s.send(t).is_ok()
-    }
-    fn recv<T: Send + 'static>(r: &Self::Receiver<T>) -> Option<T> {
-        r.recv().ok()
     }
 }

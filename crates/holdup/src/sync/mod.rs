@@ -27,6 +27,16 @@ pub use std::sync::{
     WaitTimeoutResult, Weak, atomic,
 };
 
+/// What a lock attempt made while spinning gives: the guard (or the poisoned lock's guard),
+/// or `None` while the lock is still held.
+fn taken<G>(attempt: TryLockResult<G>) -> Option<LockResult<G>> {
+    match attempt {
+        Ok(g) => Some(Ok(g)),
+        Err(TryLockError::Poisoned(e)) => Some(Err(e)),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 #[cfg(all(test, target_pointer_width = "64"))]
 mod tests {
     use std::mem::size_of;

@@ -108,12 +108,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) -> LockResult<std_sync::MutexGuard<'_, T>> {
-        let attempt = || match self.inner.try_lock() {
-            Ok(g) => Some(Ok(g)),
-            Err(TryLockError::Poisoned(e)) => Some(Err(e)),
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(r) = hook::spin(&self.meta, attempt) {
+        if let Some(r) = hook::spin(&self.meta, || super::taken(self.inner.try_lock())) {
             return r;
         }
         let wait = hook::contended(&self.meta, Kind::Mutex);

@@ -110,12 +110,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn read_contended(&self) -> LockResult<std_sync::RwLockReadGuard<'_, T>> {
-        let attempt = || match self.inner.try_read() {
-            Ok(g) => Some(Ok(g)),
-            Err(TryLockError::Poisoned(e)) => Some(Err(e)),
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(r) = hook::spin(&self.meta, attempt) {
+        if let Some(r) = hook::spin(&self.meta, || super::taken(self.inner.try_read())) {
             return r;
         }
         let wait = hook::contended(&self.meta, Kind::RwLockRead);
@@ -148,12 +143,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     #[inline(never)]
     fn write_contended(&self) -> LockResult<std_sync::RwLockWriteGuard<'_, T>> {
-        let attempt = || match self.inner.try_write() {
-            Ok(g) => Some(Ok(g)),
-            Err(TryLockError::Poisoned(e)) => Some(Err(e)),
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(r) = hook::spin(&self.meta, attempt) {
+        if let Some(r) = hook::spin(&self.meta, || super::taken(self.inner.try_write())) {
             return r;
         }
         let wait = hook::contended(&self.meta, Kind::RwLockWrite);
