@@ -315,7 +315,7 @@ fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl F
     // The waiting is charged before the unlock, while the waiters it counts are still
     // registered: once unlocked, they may acquire and leave before this thread charges.
     let exclusive = access != Access::Shared;
-    let delay = clock::to_ns(contended::charge(meta, clock::now(), exclusive));
+    let ticks = contended::charge(meta, clock::now(), exclusive);
     let written = match access {
         Access::Shared => None,
         Access::Exclusive { written } => {
@@ -331,6 +331,7 @@ fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl F
     if fraction > 1 && !cheap_rand().is_multiple_of(fraction as u64) {
         return;
     }
+    let delay = clock::to_ns(ticks);
     let delay = (delay.min(i64::MAX as u64) as i64).saturating_mul(fraction);
     profile::record_mutex(
         Labels {
