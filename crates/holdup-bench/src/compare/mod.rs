@@ -828,9 +828,10 @@ pub(crate) fn compare(opts: &Options) {
             "## Accuracy".to_owned(),
             String::new(),
             "A holder takes a mutex and holds it 4 ms while 3 threads start waiting; each waiter \
-             then holds it 1 ms in turn; 10 rounds. Every waiter times its own `lock()`: that is \
-             the truth (each side's own). Both profiles should count one event per wait and sum \
-             to the waiters' total; errors are signed."
+             then holds it 1 ms in turn; 10 rounds. Every waiter times its own wait, from just \
+             before `lock()` to the release that let it in (each holder stamps the time just \
+             before it unlocks): that is the truth (each side's own). Both profiles should count \
+             one event per wait and sum to the waiters' total; errors are signed."
                 .to_owned(),
             String::new(),
             "```text".to_owned(),
