@@ -64,9 +64,9 @@ pub(crate) fn enter(meta: &LockMeta, now: u64) {
                 .free
                 .pop()
                 .unwrap_or_else(|| Box::leak(Box::new(Entry::new())));
-            e.assign(meta, meta.site());
+            e.assign(meta);
             shard.live.push(e);
-            meta.set_entry(Some(e), meta.site());
+            meta.set_entry(e);
             e
         }
     };
@@ -84,7 +84,7 @@ pub(crate) fn leave(meta: &LockMeta) -> u64 {
     };
     let released = entry.contention.leave();
     if entry.contention.waiters() == 0 {
-        meta.set_entry(None, meta.site());
+        meta.clear_entry();
         entry.free();
         shard.live.retain(|e| !std::ptr::eq(*e, entry));
         shard.free.push(entry);

@@ -16,6 +16,7 @@
 
 use std::cell::Cell;
 use std::panic::Location;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::clock::{self, now_ns};
 use crate::collector::{self as profile, COLLECTOR};
@@ -111,22 +112,15 @@ pub fn spin<R>(meta: &LockMeta, mut attempt: impl FnMut() -> Option<R>) -> Optio
 /// Whether this process may run on more than one CPU (read once).
 #[inline]
 fn multicore() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
     static CPUS: AtomicU8 = AtomicU8::new(0);
     match CPUS.load(Ordering::Relaxed) {
-        0 => count_cpus(&CPUS),
+        0 => {
+            let many = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+            CPUS.store(if many { 2 } else { 1 }, Ordering::Relaxed);
+            many
+        }
         n => n > 1,
     }
-}
-
-#[cold]
-fn count_cpus(cpus: &std::sync::atomic::AtomicU8) -> bool {
-    let many = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    cpus.store(
-        if many { 2 } else { 1 },
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    many
 }
 
 /// A lock's fast path failed: the thread is about to block. Publishes the wait for dumps and,
@@ -288,8 +282,8 @@ pub enum Access {
 /// the waiting that accrued during this critical section is charged before the unlock (while
 /// the waiters it counts are still registered), and (1 in `fraction`) recorded after it on this
 /// thread's stack, scaled by the fraction (Go 1.20+ scales at record time). Nothing of the lock
-/// is read after `unlock`: a waiter may take it and free it at once. Exclusive releases clear the holder and label the event with the
-/// guard's written flag.
+/// is read after `unlock`: a waiter may take it and free it at once. Exclusive releases clear
+/// the holder and label the event with the guard's written flag.
 ///
 /// The uncontended path is one relaxed load, a branch, and for exclusive releases one plain
 /// store to the lock's own memory (the holder).

@@ -75,7 +75,7 @@ impl LockMeta {
             let word = self.site.load(Ordering::Acquire);
             if word.addr() & HAS_WAITERS == 0 {
                 // SAFETY: an untagged word is the `&'static Location` given to `new` (or put
-                // back by `set_entry`): a valid pointer to a `Location` that lives forever.
+                // back by `clear_entry`): a valid pointer to a `Location` that lives forever.
                 return unsafe { &*word.cast::<Location<'static>>() };
             }
             let entry = entry_of(word);
@@ -102,18 +102,23 @@ impl LockMeta {
         (word.addr() & HAS_WAITERS != 0).then(|| entry_of(word))
     }
 
-    /// Publishes the lock's contention entry (its first profiled waiter arrived), or puts the
-    /// site back (its last one left); called by the contention table under the lock's shard.
-    /// Release: whoever finds the entry finds it initialized.
-    pub(crate) fn set_entry(&self, entry: Option<&'static Entry>, site: Site) {
-        let word = match entry {
-            Some(e) => (e as *const Entry)
-                .cast::<u8>()
-                .cast_mut()
-                .map_addr(|a| a | HAS_WAITERS),
-            None => (site as *const Location<'static>).cast::<u8>().cast_mut(),
-        };
+    /// Publishes the lock's contention entry (its first profiled waiter arrived); called by the
+    /// contention table under the lock's shard. Release: whoever finds the entry finds it
+    /// initialized.
+    pub(crate) fn set_entry(&self, entry: &'static Entry) {
+        let word = (entry as *const Entry)
+            .cast::<u8>()
+            .cast_mut()
+            .map_addr(|a| a | HAS_WAITERS);
         self.site.store(word, Ordering::Release);
+    }
+
+    /// Puts the site back in place of the entry (its last profiled waiter left); called by the
+    /// contention table under the lock's shard, before the entry is freed.
+    pub(crate) fn clear_entry(&self) {
+        let site: *const Location<'static> = self.site();
+        self.site
+            .store(site.cast::<u8>().cast_mut(), Ordering::Release);
     }
 
     /// The lock's identity in the contention table: the address of this metadata.
@@ -184,9 +189,9 @@ impl Entry {
     }
 
     /// Gives the entry to the lock of `meta` (under the lock's shard, before publishing it).
-    pub(crate) fn assign(&self, meta: &LockMeta, site: Site) {
+    pub(crate) fn assign(&self, meta: &LockMeta) {
         self.site.store(
-            (site as *const Location<'static>).cast_mut(),
+            (meta.site() as *const Location<'static>).cast_mut(),
             Ordering::Relaxed,
         );
         self.contention.reset();

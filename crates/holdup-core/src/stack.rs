@@ -272,16 +272,15 @@ mod imp {
     const MEMO_FRAMES: usize = 80;
     const MEMO_READS: usize = 2 * MEMO_FRAMES;
 
-    /// What a walk's result depends on besides the stack's contents: the registers it started
-    /// from, how many frames it could take and the unwinder. `bp` is 0 when the walk was found
-    /// not to depend on it (see [`Memo::remember`]).
+    /// What a DWARF walk's result depends on besides the stack's contents: the registers it
+    /// started from and how many frames it could take. `bp` is 0 when the walk was found not to
+    /// depend on it (see [`Memo::remember`]).
     #[derive(Clone, Copy, PartialEq, Eq)]
     struct Key {
         ip: u64,
         sp: u64,
         bp: u64,
         max: usize,
-        mode: u8,
     }
 
     /// A walk's result and the stack words it depends on. A walk is a function of its key and
@@ -343,7 +342,7 @@ mod imp {
             let Some(mine) = self.key.as_ref() else {
                 return Replay::Miss;
             };
-            if (mine.ip, mine.sp, mine.max, mine.mode) != (key.ip, key.sp, key.max, key.mode) {
+            if (mine.ip, mine.sp, mine.max) != (key.ip, key.sp, key.max) {
                 return Replay::Miss;
             }
             let pcs = &self.pcs[..self.n_pcs];
@@ -472,13 +471,7 @@ mod imp {
                 let n = fp_walk(bp, &[], &mut read, &mut self.pcs[..max]);
                 return (n, super::hash(&self.pcs[..n]));
             }
-            let key = Key {
-                ip,
-                sp,
-                bp,
-                max,
-                mode,
-            };
+            let key = Key { ip, sp, bp, max };
             let mut same_frames = None;
             for (i, memo) in self.memos.iter().enumerate() {
                 match memo.replay(&key, top, &mut self.pcs[..max]) {
