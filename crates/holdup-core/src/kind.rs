@@ -30,10 +30,14 @@ pub enum Kind {
     /// Waiting for another thread to run a one-time initializer (`OnceLock`, `LazyLock`,
     /// `Once`).
     Once,
+    /// Waiting for permits of a semaphore (`tokio::sync::Semaphore`).
+    Semaphore,
+    /// Waiting for a notification (`tokio::sync::Notify`).
+    Notify,
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 11] = [
         Kind::Mutex,
         Kind::RwLockRead,
         Kind::RwLockWrite,
@@ -43,6 +47,8 @@ impl Kind {
         Kind::Barrier,
         Kind::Join,
         Kind::Once,
+        Kind::Semaphore,
+        Kind::Notify,
     ];
 
     /// The kind whose `as u8` is `n`.
@@ -51,7 +57,7 @@ impl Kind {
     }
 
     /// The label value: `mutex`, `rwlock-read`, `rwlock-write`, `condvar`, `chan-recv`,
-    /// `chan-send`, `barrier`, `join` or `once`.
+    /// `chan-send`, `barrier`, `join`, `once`, `semaphore` or `notify`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Mutex => "mutex",
@@ -63,6 +69,8 @@ impl Kind {
             Kind::Barrier => "barrier",
             Kind::Join => "join",
             Kind::Once => "once",
+            Kind::Semaphore => "semaphore",
+            Kind::Notify => "notify",
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Spawn {
     pub site: &'static Location<'static>,
     /// The spawning thread: OS id and name.
     pub parent: (i64, Option<String>),
+    /// Who spawned it: the task being polled when it was spawned, else the spawning thread.
+    pub parent_owner: Owner,
     /// The spawner's stack (return addresses, innermost first), when stack capture was ready.
     pub stack: Box<[usize]>,
     /// The child's token once it runs (0 before): what a `join` on it waits for.
@@ -82,6 +84,25 @@ pub fn pending_in(scope: u64) -> usize {
 }
 
 impl Spawn {
+    /// What a task's spawner knows, for [`register_task`] (no stack: tasks are many and cheap;
+    /// their spawn site says where). Until the task registers (its first poll), it counts as
+    /// pending in the spawner's scope, as a thread does until it starts.
+    pub fn task(site: &'static Location<'static>) -> Spawn {
+        let scope = current_scope();
+        pending(scope, 1);
+        Spawn {
+            site,
+            // The spawning thread's OS id would cost a system call per task; the parent that
+            // matters is `parent_owner`.
+            parent: (0, None),
+            parent_owner: current_owner(),
+            stack: Box::default(),
+            token: Arc::new(AtomicUsize::new(0)),
+            scope,
+            registered: false,
+        }
+    }
+
     /// Called in the spawning thread.
     pub fn here(site: &'static Location<'static>) -> Spawn {
         let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
@@ -90,6 +111,7 @@ impl Spawn {
         Spawn {
             site,
             parent,
+            parent_owner: current_owner(),
             stack: crate::collector::spawn_stack(),
             token: Arc::new(AtomicUsize::new(0)),
             scope,
@@ -279,7 +301,13 @@ pub enum Target<'a> {
 /// Publishes that the calling thread starts waiting, in its own record (a thread not
 /// registered yet is registered now); `None` if it could not (during thread exit, or while the
 /// registry's thread-local is in use).
+///
+/// While a task is entered on this thread ([`TaskRegistration::enter`]), the wait is the
+/// task's: it is published in the task's record, not the thread's.
 pub fn waiting(kind: Kind, site: Site, target: Target<'_>) -> Option<Published> {
+    if let Some(task) = entered_task() {
+        return Some(Published::begin(task, kind, site, target));
+    }
     CURRENT
         .try_with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
@@ -344,30 +372,52 @@ impl Drop for Published {
 
 /// A task's record, for async runtimes: registered by [`register_task`], removed when dropped.
 /// Its waits are published with [`TaskRegistration::waiting`] from whichever thread polls the
-/// task.
+/// task, or by any hook while the task is [entered](TaskRegistration::enter) on the thread
+/// that polls it.
 #[derive(Debug)]
 pub struct TaskRegistration {
     record: Arc<Record>,
+    /// Where the record is in [`TASKS`]: shard and slot.
+    shard: usize,
+    slot: usize,
 }
 
-/// Registers a task with the runtime's id for it (below 2^63), its name and where it was
-/// spawned; it shows as [`Owner::Task`] until the returned registration is dropped.
-pub fn register_task(id: u64, name: Option<String>, site: Site) -> TaskRegistration {
-    let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
-    let spawn = Spawn {
-        site,
-        parent,
-        stack: Box::default(),
-        token: Arc::new(AtomicUsize::new(Owner::Task(id).to_word())),
-        scope: current_scope(),
-        registered: true,
+/// Registers a task with the runtime's id for it (below 2^63), its name and what its spawner
+/// knew ([`Spawn::task`], taken where it was spawned; `None` for a task holdup did not spawn,
+/// seen only while it waits); it shows as [`Owner::Task`] until the returned registration is
+/// dropped.
+///
+/// Registering and leaving take one short lock of one of several shards, so that a runtime
+/// spawning from every worker does not serialize on the registry.
+pub fn register_task(id: u64, name: Option<String>, spawn: Option<Spawn>) -> TaskRegistration {
+    let spawn = spawn.map(|mut spawn| {
+        spawn
+            .token
+            .store(Owner::Task(id).to_word(), Ordering::Release);
+        if !spawn.registered {
+            spawn.registered = true;
+            pending(spawn.scope, -1);
+        }
+        spawn
+    });
+    let record = Arc::new(Record::owned_by(Owner::Task(id), 0, name, spawn));
+    let shard = (id as usize) % TASK_SHARDS;
+    let mut tasks = TASKS[shard].lock().unwrap_or_else(|e| e.into_inner());
+    let slot = match tasks.free.pop() {
+        Some(slot) => {
+            tasks.slots[slot] = Some(record.clone());
+            slot
+        }
+        None => {
+            tasks.slots.push(Some(record.clone()));
+            tasks.slots.len() - 1
+        }
     };
-    let record = Arc::new(Record::owned_by(Owner::Task(id), 0, name, Some(spawn)));
-    TASKS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(record.clone());
-    TaskRegistration { record }
+    TaskRegistration {
+        record,
+        shard,
+        slot,
+    }
 }
 
 impl TaskRegistration {
@@ -381,17 +431,116 @@ impl TaskRegistration {
     pub fn owner(&self) -> Owner {
         self.record.owner
     }
+
+    /// The task's leak-check scope (the scope it was spawned in; 0 if its spawn is unknown).
+    pub fn scope(&self) -> u64 {
+        self.record.spawn.as_ref().map_or(0, |s| s.scope)
+    }
+
+    /// Makes the task the calling thread's current task until the returned value is dropped
+    /// (a runtime's poll of it): hooks publish their waits in the task's record,
+    /// [`current_owner`] is the task, and what it spawns inherits its leak-check scope.
+    /// Entering nests (the previous task is restored).
+    #[inline]
+    pub fn enter(&self) -> Entered<'_> {
+        let previous = ENTERED
+            .try_with(|t| t.replace(Arc::as_ptr(&self.record)))
+            .unwrap_or(std::ptr::null());
+        let scope = self.record.spawn.as_ref().map(|s| set_scope(s.scope));
+        Entered {
+            previous,
+            scope,
+            _task: std::marker::PhantomData,
+        }
+    }
 }
 
 impl Drop for TaskRegistration {
     fn drop(&mut self) {
-        let mut tasks = TASKS.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.retain(|t| !Arc::ptr_eq(t, &self.record));
+        let mut tasks = TASKS[self.shard].lock().unwrap_or_else(|e| e.into_inner());
+        if tasks
+            .slots
+            .get(self.slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|r| Arc::ptr_eq(r, &self.record))
+        {
+            tasks.slots[self.slot] = None;
+            tasks.free.push(self.slot);
+        }
     }
 }
 
-/// Registered tasks.
-static TASKS: Mutex<Vec<Arc<Record>>> = Mutex::new(Vec::new());
+/// A task entered on the calling thread (see [`TaskRegistration::enter`]); leaving restores the
+/// previous one. Not `Send`: it is the calling thread's state.
+#[derive(Debug)]
+#[must_use = "the task is current until this is dropped"]
+pub struct Entered<'a> {
+    previous: *const Record,
+    /// The thread's scope before entering, if the task has one to pass on.
+    scope: Option<u64>,
+    _task: std::marker::PhantomData<&'a TaskRegistration>,
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = ENTERED.try_with(|t| t.set(self.previous));
+        if let Some(scope) = self.scope {
+            set_scope(scope);
+        }
+    }
+}
+
+thread_local! {
+    /// The task entered on this thread (a `TaskRegistration`'s record), null if none.
+    static ENTERED: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The record of the task entered on the calling thread, if any.
+fn entered_task() -> Option<Arc<Record>> {
+    let ptr = ENTERED.try_with(Cell::get).ok()?;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null pointer was set by `TaskRegistration::enter` from the `Arc` of a
+    // registration that the live `Entered` guard borrows (it resets the pointer when dropped),
+    // so the `Arc` has a strong count of at least one: taking one more is sound.
+    unsafe { Arc::increment_strong_count(ptr) };
+    // SAFETY: `ptr` came from `Arc::as_ptr`, and the count taken above is this `Arc`'s.
+    Some(unsafe { Arc::from_raw(ptr) })
+}
+
+/// The task entered on the calling thread, if any (see [`TaskRegistration::enter`]).
+#[inline]
+pub fn current_task() -> Option<Owner> {
+    let ptr = ENTERED.try_with(Cell::get).ok()?;
+    // SAFETY: as in `entered_task`, a non-null pointer is to a record kept alive by the
+    // registration the live `Entered` guard borrows.
+    (!ptr.is_null()).then(|| unsafe { (*ptr).owner })
+}
+
+/// Who is running here: the task entered on the calling thread, else the thread.
+#[inline]
+pub fn current_owner() -> Owner {
+    current_task().unwrap_or_else(Owner::current_thread)
+}
+
+/// Shards of [`TASKS`].
+const TASK_SHARDS: usize = 16;
+
+/// One shard of the registered tasks: slots, and the free ones (O(1) to register and leave).
+struct TaskShard {
+    slots: Vec<Option<Arc<Record>>>,
+    free: Vec<usize>,
+}
+
+/// Registered tasks, sharded by id.
+static TASKS: [Mutex<TaskShard>; TASK_SHARDS] = [const {
+    Mutex::new(TaskShard {
+        slots: Vec::new(),
+        free: Vec::new(),
+    })
+}; TASK_SHARDS];
 
 /// A registered thread or task as read now, for dumps.
 #[derive(Debug, Clone)]
@@ -406,6 +555,8 @@ pub struct Entry {
     pub spawn: Option<SpawnEntry>,
     /// The leak-check scope it was spawned in (0 for threads holdup did not spawn).
     pub scope: u64,
+    /// Who spawned it (a task or a thread), when its spawn is known.
+    pub parent: Option<Owner>,
     pub wait: Option<WaitState>,
 }
 
@@ -432,47 +583,67 @@ pub struct WaitState {
 
 /// Every registered thread now, in registration order, with its wait state.
 pub fn entries() -> Vec<Entry> {
-    read(&THREADS)
-}
-
-/// Every registered task now, in registration order, with its wait state.
-pub fn tasks() -> Vec<Entry> {
-    read(&TASKS)
-}
-
-fn read(records: &Mutex<Vec<Arc<Record>>>) -> Vec<Entry> {
-    let records = records.lock().unwrap_or_else(|e| e.into_inner());
+    let records = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
-    records
-        .iter()
-        .map(|r| Entry {
-            id: r.id,
-            name: r.name.clone(),
-            os_tid: r.os_tid,
-            owner: r.owner,
-            started: r.started,
-            spawn: r
-                .spawn
-                .as_ref()
-                .map(|s| (s.site, s.parent.clone(), s.stack.clone())),
-            scope: r.spawn.as_ref().map_or(0, |s| s.scope),
-            wait: wait_of(r, now),
-        })
-        .collect()
+    records.iter().map(|r| entry(r, now)).collect()
+}
+
+/// Every registered task now, by id (runtimes number tasks in spawn order), with its wait
+/// state. Each shard is locked in turn, briefly: tasks keep registering and leaving.
+pub fn tasks() -> Vec<Entry> {
+    let now = crate::clock::now_ns();
+    let mut out = Vec::new();
+    for shard in &TASKS {
+        let records: Vec<Arc<Record>> = {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.slots.iter().flatten().cloned().collect()
+        };
+        out.extend(records.iter().map(|r| entry(r, now)));
+    }
+    out.sort_by_key(|e| e.owner);
+    out
+}
+
+fn entry(r: &Record, now: u64) -> Entry {
+    Entry {
+        id: r.id,
+        name: r.name.clone(),
+        os_tid: r.os_tid,
+        owner: r.owner,
+        started: r.started,
+        spawn: r
+            .spawn
+            .as_ref()
+            .map(|s| (s.site, s.parent.clone(), s.stack.clone())),
+        scope: r.spawn.as_ref().map_or(0, |s| s.scope),
+        parent: r.spawn.as_ref().map(|s| s.parent_owner),
+        wait: wait_of(r, now),
+    }
 }
 
 /// The wait state of `owner`, if registered, read now.
 pub fn wait_of_owner(owner: Owner) -> Option<WaitState> {
-    let records = match owner {
-        Owner::Thread(_) => &THREADS,
-        Owner::Task(_) => &TASKS,
-    };
-    let records = records.lock().unwrap_or_else(|e| e.into_inner());
     let now = crate::clock::now_ns();
-    records
-        .iter()
-        .find(|r| r.owner == owner)
-        .and_then(|r| wait_of(r, now))
+    let find = |records: &[Arc<Record>]| {
+        records
+            .iter()
+            .find(|r| r.owner == owner)
+            .and_then(|r| wait_of(r, now))
+    };
+    match owner {
+        Owner::Thread(_) => find(&THREADS.lock().unwrap_or_else(|e| e.into_inner())),
+        Owner::Task(id) => {
+            let shard = TASKS[(id as usize) % TASK_SHARDS]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            shard
+                .slots
+                .iter()
+                .flatten()
+                .find(|r| r.owner == owner)
+                .and_then(|r| wait_of(r, now))
+        }
+    }
 }
 
 fn wait_of(r: &Record, now: u64) -> Option<WaitState> {
@@ -571,7 +742,7 @@ mod tests {
     #[test]
     fn a_task_ends_its_own_wait_on_another_thread() {
         let site = here();
-        let task = register_task(41, Some("worker-task".into()), site);
+        let task = register_task(41, Some("worker-task".into()), Some(Spawn::task(site)));
         assert_eq!(task.owner(), Owner::Task(41));
         let holder = AtomicUsize::new(Owner::Task(7).to_word());
         let wait = task.waiting(Kind::Mutex, site, Target::Lock(&holder));
@@ -592,6 +763,82 @@ mod tests {
         assert_eq!(wait_of_task(Owner::Task(41)), None);
         drop(task);
         assert!(tasks().iter().all(|e| e.owner != Owner::Task(41)));
+    }
+
+    #[test]
+    fn an_entered_task_owns_the_waits_and_the_spawns_of_its_thread() {
+        let site = here();
+        let thread = Owner::current_thread();
+        let task = register_task(42, None, Some(Spawn::task(site)));
+        assert_eq!(current_owner(), thread);
+        {
+            let _in = task.enter();
+            assert_eq!(current_owner(), Owner::Task(42));
+            let scope = current_scope();
+            assert_eq!(
+                scope,
+                task.scope(),
+                "the task's scope is the thread's while entered"
+            );
+            // A hook's wait is the task's, not the thread's.
+            let wait = waiting(Kind::Semaphore, site, Target::None).expect("published");
+            assert_eq!(wait.owner(), Owner::Task(42));
+            assert_eq!(
+                wait_of_owner(Owner::Task(42)).map(|w| w.kind),
+                Some(Kind::Semaphore)
+            );
+            assert_eq!(wait_of_owner(thread), None);
+            // What it spawns is its child.
+            let child = register_task(43, None, Some(Spawn::task(site)));
+            let entry = tasks().into_iter().find(|e| e.owner == Owner::Task(43));
+            assert_eq!(entry.and_then(|e| e.parent), Some(Owner::Task(42)));
+            {
+                let _nested = child.enter();
+                assert_eq!(current_owner(), Owner::Task(43));
+            }
+            assert_eq!(
+                current_owner(),
+                Owner::Task(42),
+                "leaving restores the outer task"
+            );
+            drop(wait);
+        }
+        assert_eq!(current_owner(), thread);
+        assert_eq!(wait_of_owner(Owner::Task(42)), None);
+        drop(task);
+        assert!(tasks().iter().all(|e| e.owner != Owner::Task(42)));
+    }
+
+    #[test]
+    fn tasks_register_and_leave_in_any_order() {
+        let site = here();
+        let ids: Vec<u64> = (1000..1200).collect();
+        let mut regs: Vec<_> = ids
+            .iter()
+            .map(|&id| register_task(id, None, Some(Spawn::task(site))))
+            .collect();
+        // Leave every other one, then register new ones into the freed slots.
+        let mut kept = Vec::new();
+        for (i, r) in regs.drain(..).enumerate() {
+            if i % 2 == 0 {
+                kept.push(r);
+            }
+        }
+        kept.extend((2000..2050).map(|id| register_task(id, None, None)));
+        let mine: Vec<Owner> = tasks()
+            .into_iter()
+            .map(|e| e.owner)
+            .filter(|o| matches!(o, Owner::Task(1000..1200 | 2000..2050)))
+            .collect();
+        let mut expected: Vec<Owner> = kept.iter().map(TaskRegistration::owner).collect();
+        expected.sort();
+        assert_eq!(mine, expected);
+        drop(kept);
+        assert!(
+            tasks()
+                .iter()
+                .all(|e| !matches!(e.owner, Owner::Task(1000..1200 | 2000..2050)))
+        );
     }
 
     #[test]
