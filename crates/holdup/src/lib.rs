@@ -118,6 +118,8 @@
 //!   current-thread tokio runtime; the application needs no runtime of its own. Without it,
 //!   profiles, dumps and leak checks all work; write them yourself with
 //!   [`profile::Profile::write_pprof`] and [`dump::ThreadDump::write_text`].
+//! - `tokio`: [`tokio`](mod@tokio), tokio's primitives whose waits feed the profiles, and
+//!   tasks holdup tracks (spawn sites, names, waits and held locks per task).
 //! - `axum`: [`http::router()`](http) as well, the same endpoints as an axum `Router` for an
 //!   application that already serves HTTP with axum.
 //!
@@ -142,6 +144,10 @@ mod wait;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 
 /// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.
 #[doc(hidden)]

@@ -389,6 +389,16 @@ pub(crate) fn is_thread_start(function: &str) -> bool {
     function.contains("::__rust_begin_short_backtrace")
 }
 
+/// Where an async runtime polls a task's future: below it are the runtime's frames (the worker
+/// loop, the scheduler), above it the task's chain of async calls. holdup's task root
+/// (`holdup::tokio::task::Root::poll`, never inlined), else tokio's poll of a task's cell (a task
+/// spawned with plain `tokio::spawn`) or of a blocking closure.
+pub(crate) fn is_task_root(function: &str) -> bool {
+    function.starts_with("<holdup::tokio::task::Root<")
+        || function.starts_with("tokio::runtime::task::core::Core<")
+        || function.starts_with("<tokio::runtime::blocking::task::BlockingTask<")
+}
+
 #[cfg(test)]
 mod tests {
     use super::{is_internal, resolve, trait_of};

@@ -12,7 +12,8 @@ use holdup_pprof::{LineInfo, MappingInfo, ProfileBuilder};
 
 use super::{Kind, profiler_scope};
 use crate::symbols::{
-    self as symbolize, Frame, SymFrame, is_glue, is_internal, is_thread_start, text_pc,
+    self as symbolize, Frame, SymFrame, is_glue, is_internal, is_task_root, is_thread_start,
+    text_pc,
 };
 use holdup_core::table::{NO_STACK, OVERFLOW, Record};
 

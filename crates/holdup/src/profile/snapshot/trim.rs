@@ -47,10 +47,11 @@ pub(super) fn trim_internal(locs: &mut Vec<Loc>) {
     let leaf = (0..run).rev().find(|&k| !is_glue(flat[k].2));
     let run = if leaf.is_some() { run } else { 0 };
     // At the root end, drop the thread start-up frames (std's short-backtrace marker and what
-    // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline.
+    // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline; in a task, the
+    // runtime's frames below the poll of the task (its root).
     let mut end = flat
         .iter()
-        .position(|(_, _, f)| is_thread_start(f))
+        .position(|(_, _, f)| is_thread_start(f) || is_task_root(f))
         .unwrap_or(flat.len());
     while end > run && is_internal(flat[end - 1].2) {
         end -= 1;
@@ -179,6 +180,46 @@ mod tests {
         trim_internal(&mut locs);
         assert_eq!(locs.len(), 2);
         assert_eq!(locs[0].line_count(), 0);
+    }
+
+    #[test]
+    fn trimming_a_task_stops_at_its_root() {
+        let lock = "holdup::tokio::sync::mutex::Mutex<T>::lock::{{closure}}";
+        let tokio_core = "tokio::runtime::task::core::Core<T,S>::poll::{{closure}}";
+        let worker = "tokio::runtime::scheduler::multi_thread::worker::run";
+        // A task holdup spawned: its root's poll and everything below go.
+        let mut tracked = vec![
+            loc(20, &[RECORD_FN]),
+            loc(30, &["holdup::tokio::wait::AsyncWait::acquired"]),
+            loc(
+                40,
+                &[lock, "app::handler::{{closure}}", "app::serve::{{closure}}"],
+            ),
+            loc(
+                50,
+                &["<holdup::tokio::task::Root<F> as core::future::future::Future>::poll"],
+            ),
+            loc(60, &[tokio_core]),
+            loc(70, &[worker]),
+        ];
+        trim_internal(&mut tracked);
+        assert_eq!(
+            names(&tracked),
+            [vec![
+                lock,
+                "app::handler::{{closure}}",
+                "app::serve::{{closure}}"
+            ]]
+        );
+        // A plain tokio task: tokio's poll of the task's cell is the root.
+        let mut plain = vec![
+            loc(20, &[RECORD_FN]),
+            loc(40, &[lock, "app::handler::{{closure}}"]),
+            loc(60, &[tokio_core]),
+            loc(70, &[worker]),
+        ];
+        trim_internal(&mut plain);
+        assert_eq!(names(&plain), [vec![lock, "app::handler::{{closure}}"]]);
     }
 
     #[test]

@@ -1,0 +1,268 @@
+//! Tasks holdup tracks: spawned with their spawn site, parent and name, shown in dumps while
+//! they live, their waits and held locks theirs rather than the worker thread's.
+//!
+//! [`spawn`], [`spawn_blocking`], [`spawn_local`] and [`Builder`] are tokio's, with the task
+//! wrapped in a root future that registers it on its first poll (under tokio's `task::Id`) and
+//! makes it the worker thread's current task while it is polled. Waits in holdup's primitives
+//! (async or not) are then published in the task's record, locks it holds name it, and tasks it
+//! spawns are its children and inherit its leak-check scope. A task spawned with plain
+//! `tokio::spawn` is still seen while it waits in a holdup primitive (its wait knows tokio's id),
+//! without a spawn site or a name.
+
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use ::tokio::runtime::Handle;
+use ::tokio::task::JoinHandle;
+
+use super::wait::task_number;
+use holdup_core::registry::{self, Spawn, TaskRegistration};
+
+/// A task's root future: registers the task on its first poll and enters it around every poll.
+/// Its `poll` is never inlined: it bounds the task's stacks (the frames below it are the
+/// runtime's), as tokio's task dumps bound theirs.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Root<F> {
+    /// Dropped first: what the task holds is released while it is still registered.
+    fut: F,
+    /// What the spawner knew, until the first poll.
+    spawn: Option<Spawn>,
+    name: Option<String>,
+    task: Option<TaskRegistration>,
+}
+
+impl<F> Root<F> {
+    fn new(fut: F, site: &'static Location<'static>, name: Option<String>) -> Root<F> {
+        Root {
+            fut,
+            spawn: Some(Spawn::task(site)),
+            name,
+            task: None,
+        }
+    }
+}
+
+impl<F: Future> Future for Root<F> {
+    type Output = F::Output;
+
+    #[inline(never)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is pinned structurally (it is never moved out of `self`, and `Root`
+        // implements neither `Unpin` by hand nor `Drop`); the other fields are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.task.is_none() {
+            this.task = Some(registry::register_task(
+                own_or_tokio_id(),
+                this.name.take(),
+                this.spawn.take(),
+            ));
+        }
+        let _entered = this.task.as_ref().map(TaskRegistration::enter);
+        // SAFETY: see above; `fut` stays where it is.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        fut.poll(cx)
+    }
+}
+
+/// tokio's id of the task being polled; outside a task (a `block_on` root), an id of holdup's
+/// own, from 2^62 up (tokio counts from 1, so they do not meet).
+fn own_or_tokio_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1 << 62);
+    match ::tokio::task::try_id() {
+        Some(id) => task_number(id),
+        None => NEXT.fetch_add(1, Ordering::Relaxed),
+    }
+}
+
+/// Spawns a task as [`tokio::spawn`], tracked by holdup: its spawn site (the caller), its
+/// parent (the task or thread spawning it) and, while it runs, its waits and the locks it holds.
+///
+/// # Panics
+///
+/// As `tokio::spawn`: outside a tokio runtime.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let answer = holdup::tokio::spawn(async { 6 * 7 }).await.unwrap();
+/// assert_eq!(answer, 42);
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    ::tokio::spawn(Root::new(future, Location::caller(), None))
+}
+
+/// Spawns a `!Send` task on the current [`LocalSet`](tokio::task::LocalSet), as
+/// [`tokio::task::spawn_local`], tracked as [`spawn`]'s tasks are.
+///
+/// # Panics
+///
+/// As `tokio::task::spawn_local`: outside a `LocalSet`.
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    ::tokio::task::spawn_local(Root::new(future, Location::caller(), None))
+}
+
+/// Runs a blocking closure on tokio's blocking pool, as [`tokio::task::spawn_blocking`],
+/// tracked as a task: its waits in holdup's primitives are the task's.
+///
+/// # Panics
+///
+/// As `tokio::task::spawn_blocking`: outside a tokio runtime.
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let spawn = Spawn::task(Location::caller());
+    ::tokio::task::spawn_blocking(move || run_blocking(f, spawn, None))
+}
+
+fn run_blocking<F: FnOnce() -> R, R>(f: F, spawn: Spawn, name: Option<String>) -> R {
+    let task = registry::register_task(own_or_tokio_id(), name, Some(spawn));
+    let _entered = task.enter();
+    f()
+}
+
+/// Tracks a future that is not a task, such as the one given to `Runtime::block_on`, as a task
+/// of its own: its waits and held locks are its own, and what it spawns names it as parent.
+/// Its id is tokio's when it runs inside a task, else one of holdup's from 2^62 up.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(holdup::tokio::instrument(async {
+///     // the root of the program's async code
+/// }));
+/// ```
+#[track_caller]
+pub fn instrument<F: Future>(future: F) -> Root<F> {
+    Root::new(future, Location::caller(), None)
+}
+
+/// A task factory with a name, like tokio's `task::Builder` (which needs `tokio_unstable`):
+/// the name shows in dumps and leak reports.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let h = holdup::tokio::task::Builder::new()
+///     .name("conn")
+///     .spawn(async { 1 })
+///     .unwrap();
+/// assert_eq!(h.await.unwrap(), 1);
+/// # });
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "a Builder does nothing until it spawns"]
+pub struct Builder {
+    name: Option<String>,
+}
+
+impl Builder {
+    /// A builder for an unnamed task.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    pub fn name(self, name: &str) -> Builder {
+        Builder {
+            name: Some(name.to_owned()),
+        }
+    }
+
+    /// Spawns the task on the current runtime, as [`spawn`].
+    ///
+    /// # Errors
+    ///
+    /// Never, today; the `Result` is tokio's `Builder::spawn`'s signature.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Ok(::tokio::spawn(Root::new(
+            future,
+            Location::caller(),
+            self.name,
+        )))
+    }
+
+    /// Spawns the task on the runtime of `handle`.
+    ///
+    /// # Errors
+    ///
+    /// Never, today (tokio's signature).
+    #[track_caller]
+    pub fn spawn_on<F>(self, future: F, handle: &Handle) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Ok(handle.spawn(Root::new(future, Location::caller(), self.name)))
+    }
+
+    /// Spawns a `!Send` task on the current `LocalSet`, as [`spawn_local`].
+    ///
+    /// # Errors
+    ///
+    /// Never, today (tokio's signature).
+    ///
+    /// # Panics
+    ///
+    /// Outside a `LocalSet`.
+    #[track_caller]
+    pub fn spawn_local<F>(self, future: F) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        Ok(::tokio::task::spawn_local(Root::new(
+            future,
+            Location::caller(),
+            self.name,
+        )))
+    }
+
+    /// Runs a blocking closure on the blocking pool, as [`spawn_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// Never, today (tokio's signature).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(self, f: F) -> io::Result<JoinHandle<R>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let spawn = Spawn::task(Location::caller());
+        let name = self.name;
+        Ok(::tokio::task::spawn_blocking(move || {
+            run_blocking(f, spawn, name)
+        }))
+    }
+}

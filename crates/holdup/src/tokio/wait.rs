@@ -1,0 +1,240 @@
+//! What every async primitive shares: who is running (a task or a thread), and a wait timed from
+//! a future's first `Pending` to its completion.
+
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use holdup_core::hook::{self, LockMeta, Wait};
+use holdup_core::registry::{self, TaskRegistration};
+use holdup_core::{Kind, Owner, Site};
+
+/// tokio's id of a task as a number (the one its `Display` prints).
+///
+/// `task::Id` keeps its number private; its `Hash` writes that number and nothing else, so a
+/// hasher that keeps what it is given reads it without formatting (a test checks it against
+/// `Display`).
+pub(crate) fn task_number(id: ::tokio::task::Id) -> u64 {
+    #[derive(Default)]
+    struct Keep(u64);
+    impl Hasher for Keep {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = (self.0 << 8) | u64::from(b);
+            }
+        }
+        fn write_u64(&mut self, n: u64) {
+            self.0 = n;
+        }
+    }
+    let mut keep = Keep::default();
+    id.hash(&mut keep);
+    // Owners are tasks below 2^63 (`Owner::to_word`); tokio counts up from 1.
+    keep.0 & (u64::MAX >> 1)
+}
+
+/// Who runs here: the task holdup tracks on this thread, else tokio's current task (one
+/// spawned with plain `tokio::spawn`), else the thread (`block_on`, `blocking_lock`).
+#[inline]
+pub(crate) fn owner() -> Owner {
+    if let Some(task) = registry::current_task() {
+        return task;
+    }
+    match ::tokio::task::try_id() {
+        Some(id) => Owner::Task(task_number(id)),
+        None => Owner::current_thread(),
+    }
+}
+
+/// A task (or a thread driving a future) waiting in an async primitive, from the future's first
+/// `Pending`: published in the task's record and timed like a thread's wait (see
+/// `hook::contended` and `hook::blocking`). Dropping it before it ends (the future was
+/// cancelled) leaves no wait and records nothing.
+#[derive(Debug)]
+pub(crate) struct AsyncWait<'a> {
+    wait: Wait<'a>,
+    /// A task holdup did not spawn has a record only while it waits, so that dumps see it
+    /// (without a spawn site). Dropped after the wait (field order).
+    _transient: Option<TaskRegistration>,
+}
+
+impl<'a> AsyncWait<'a> {
+    /// The first `Pending` of a lock's acquisition: counted among the lock's waiters, so that
+    /// the holder's release is charged.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn lock(meta: &'a LockMeta, kind: Kind) -> AsyncWait<'a> {
+        AsyncWait::begin(|| hook::contended(meta, kind))
+    }
+
+    /// The first `Pending` of any other wait (a semaphore's permits, a notification, a
+    /// channel).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn other(site: Site, kind: Kind) -> AsyncWait<'static> {
+        AsyncWait::begin(|| hook::blocking(site, kind))
+    }
+
+    /// Starts the wait with `hook`, as the current task's: a task holdup does not track is
+    /// registered for the wait's duration and entered while the hook publishes it.
+    fn begin(hook: impl FnOnce() -> Wait<'a>) -> AsyncWait<'a> {
+        let transient = transient();
+        let entered = transient.as_ref().map(TaskRegistration::enter);
+        let wait = hook();
+        drop(entered);
+        AsyncWait {
+            wait,
+            _transient: transient,
+        }
+    }
+
+    /// The lock waited for is now held: the block event, on the stack of the poll that
+    /// completed the wait (the task's async call chain at the `.await`).
+    #[inline]
+    pub(crate) fn acquired(self) {
+        hook::acquired(self.wait);
+    }
+
+    /// The wait ended (a permit, a notification, a message).
+    #[inline]
+    pub(crate) fn woken(self) {
+        hook::woken(self.wait);
+    }
+}
+
+/// A registration for the current tokio task while it waits, if holdup does not track it.
+fn transient() -> Option<TaskRegistration> {
+    if registry::current_task().is_some() {
+        return None;
+    }
+    let id = ::tokio::task::try_id()?;
+    Some(registry::register_task(task_number(id), None, None))
+}
+
+/// Whether a `Pending` just returned by one of tokio's primitives means a wait, rather than
+/// tokio's cooperative scheduling making the task yield (its budget spent): a primitive's
+/// `Pending` gives its unit of budget back, so a task that must wait still has budget, and one
+/// told to yield has none. A yield is not a wait (the lock may well be free) and is not
+/// recorded; if the primitive is still unavailable at the next poll, the wait starts there.
+#[inline]
+fn waits() -> bool {
+    ::tokio::task::coop::has_budget_remaining()
+}
+
+/// What a [`Waited`] future waits for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum What<'a> {
+    /// A lock's acquisition (see [`AsyncWait::lock`]).
+    Lock(&'a LockMeta, Kind),
+    /// Any other wait (see [`AsyncWait::other`]).
+    Other(Site, Kind),
+}
+
+/// One of tokio's futures, awaited as a wait: if it does not complete at its first poll, the
+/// wait starts at its first `Pending` (not counting a cooperative yield, see [`waits`]) and ends
+/// when it completes; if it is dropped before, nothing is recorded. Its output goes through
+/// `map` (which wraps tokio's guard or permit in holdup's).
+///
+/// A named future rather than an `async fn`: the uncontended path is tokio's poll, one branch
+/// and `map`, and the wait (rare) is boxed, so that the future is tokio's plus three words.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Waited<'a, F, M> {
+    fut: F,
+    what: What<'a>,
+    wait: Option<Box<AsyncWait<'a>>>,
+    map: Option<M>,
+}
+
+impl<'a, F, M> Waited<'a, F, M> {
+    pub(crate) fn new(what: What<'a>, fut: F, map: M) -> Self {
+        Waited {
+            fut,
+            what,
+            wait: None,
+            map: Some(map),
+        }
+    }
+}
+
+impl<'a, F: Future, M: FnOnce(F::Output) -> R, R> Future for Waited<'a, F, M> {
+    type Output = R;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        // SAFETY: `fut` is pinned structurally: it is never moved out of `self`, and `Waited`
+        // implements neither `Unpin` by hand nor `Drop`. The other fields are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        match fut.poll(cx) {
+            Poll::Pending => {
+                if this.wait.is_none() && waits() {
+                    this.wait = Some(Box::new(match this.what {
+                        What::Lock(meta, kind) => AsyncWait::lock(meta, kind),
+                        What::Other(site, kind) => AsyncWait::other(site, kind),
+                    }));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(out) => {
+                if let Some(wait) = this.wait.take().map(|w| *w) {
+                    match this.what {
+                        What::Lock(..) => wait.acquired(),
+                        What::Other(..) => wait.woken(),
+                    }
+                }
+                let map = this.map.take().expect("`Waited` polled after completion");
+                Poll::Ready(map(out))
+            }
+        }
+    }
+}
+
+/// Defines `$name<F>`, a future that only polls `F`: the future a primitive's method returns,
+/// so that the recorded stack's leaf names the primitive (`<...::mutex::Lock<F> as
+/// Future>::poll`) rather than [`Waited`].
+macro_rules! named_future {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        #[must_use = "futures do nothing unless polled"]
+        pub(crate) struct $name<F>(F);
+
+        impl<F: std::future::Future> std::future::Future for $name<F> {
+            type Output = F::Output;
+
+            #[inline]
+            fn poll(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<F::Output> {
+                // SAFETY: the one field is pinned structurally: never moved out, and the type
+                // implements neither `Unpin` by hand nor `Drop`.
+                unsafe { self.map_unchecked_mut(|f| &mut f.0) }.poll(cx)
+            }
+        }
+    };
+}
+pub(crate) use named_future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_numbers_are_tokios() {
+        let rt = ::tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            let h = rt.spawn(async { ::tokio::task::id() });
+            let id = rt.block_on(h).unwrap();
+            assert_eq!(task_number(id).to_string(), id.to_string());
+        }
+    }
+}
