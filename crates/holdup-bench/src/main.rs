@@ -28,6 +28,7 @@ mod events;
 mod http;
 mod leak;
 mod sizes;
+mod tokio;
 mod uncontended;
 
 /// Profiling settings: (mutex fraction, block rate in ns).
@@ -104,7 +105,7 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [sizes] [uncontended] [contended] [events] [callgrind] [http] [cli] [dump] [leak] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
                      \n\
                      Runs the named parts (all but `compare` by default), each variant side by side in this process.\n\
                      compare        holdup against Go on the same workloads (builds go/ with the Go toolchain;\n\
@@ -181,6 +182,7 @@ fn main() {
         "sizes",
         "uncontended",
         "contended",
+        "tokio",
         "events",
         "callgrind",
         "http",
@@ -210,6 +212,9 @@ fn main() {
     }
     if all || what.contains(&"contended") {
         contended::contended(&opts);
+    }
+    if all || what.contains(&"tokio") {
+        tokio::tokio(&opts);
     }
     if all || what.contains(&"events") {
         events::events(&opts);
