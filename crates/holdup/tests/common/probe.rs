@@ -146,4 +146,3 @@ fn finish(expected_comparisons: usize) {
         diffs.join("\n  ")
     );
 }
-
