@@ -93,6 +93,19 @@ pub fn spawn_stack() -> Box<[usize]> {
 /// Frames kept of a spawner's stack: enough for holdup's frames plus the spawner's callers.
 const SPAWN_DEPTH: usize = 24;
 
+/// The calling code's stack for a waiting task's record (see `registry::Published::set_stack`),
+/// once stack capture is set up (by the first dump, watchdog or profile); empty before, and
+/// inside the profiler.
+pub fn wait_stack() -> Box<[usize]> {
+    if !stack::ready() || in_profiler() {
+        return Box::default();
+    }
+    profiler_scope(|| stack::with_stack(WAIT_DEPTH, |pcs, _| pcs.into()))
+}
+
+/// Frames kept of a waiting task's stack: its async call chain and what polls it.
+const WAIT_DEPTH: usize = 48;
+
 /// Prepares the clock and stack capture ahead of the first event (called when a profile is
 /// turned on, and before the first dump).
 pub fn warm_up() {

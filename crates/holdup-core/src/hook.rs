@@ -53,6 +53,11 @@ impl Drop for Wait<'_> {
 }
 
 impl Wait<'_> {
+    /// The wait as published in its waiter's record, if it could be.
+    pub fn published(&self) -> Option<&Published> {
+        self.published.as_ref()
+    }
+
     /// The operation turned out not to wait: this thread runs the initializer of a once-cell
     /// it was about to wait for. Stops showing and timing the wait.
     pub fn cancel(&mut self) {

@@ -24,7 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
@@ -141,6 +141,11 @@ pub struct Record {
     holder: AtomicPtr<AtomicUsize>,
     /// While waiting for a thread or task (join): its owner word (`Owner::to_word`), else 0.
     target: AtomicUsize,
+    /// For a task: the OS id of the thread polling it now, 0 when it is not being polled.
+    running_on: AtomicI64,
+    /// For a task: its stack where its current (or last) wait began, taken by the waiting
+    /// primitive (the task is not running then, so a dump cannot take it); empty if not taken.
+    stack: Mutex<Box<[usize]>>,
 }
 
 impl Record {
@@ -161,6 +166,8 @@ impl Record {
             since_ns: AtomicU64::new(0),
             holder: AtomicPtr::new(std::ptr::null_mut()),
             target: AtomicUsize::new(0),
+            running_on: AtomicI64::new(0),
+            stack: Mutex::new(Box::default()),
         }
     }
 
@@ -362,6 +369,13 @@ impl Published {
     pub fn owner(&self) -> Owner {
         self.record.owner
     }
+
+    /// Keeps `stack` (return addresses, innermost first) as the waiter's stack at this wait,
+    /// for dumps: a task's, taken by the primitive when the wait began, since a suspended task
+    /// has no stack a dump could take.
+    pub fn set_stack(&self, stack: Box<[usize]>) {
+        *self.record.stack.lock().unwrap_or_else(|e| e.into_inner()) = stack;
+    }
 }
 
 impl Drop for Published {
@@ -447,10 +461,13 @@ impl TaskRegistration {
             .try_with(|t| t.replace(Arc::as_ptr(&self.record)))
             .unwrap_or(std::ptr::null());
         let scope = self.record.spawn.as_ref().map(|s| set_scope(s.scope));
+        self.record
+            .running_on
+            .store(cached_os_tid(), Ordering::Relaxed);
         Entered {
+            task: &self.record,
             previous,
             scope,
-            _task: std::marker::PhantomData,
         }
     }
 }
@@ -475,15 +492,16 @@ impl Drop for TaskRegistration {
 #[derive(Debug)]
 #[must_use = "the task is current until this is dropped"]
 pub struct Entered<'a> {
+    task: &'a Record,
     previous: *const Record,
     /// The thread's scope before entering, if the task has one to pass on.
     scope: Option<u64>,
-    _task: std::marker::PhantomData<&'a TaskRegistration>,
 }
 
 impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
+        self.task.running_on.store(0, Ordering::Relaxed);
         let _ = ENTERED.try_with(|t| t.set(self.previous));
         if let Some(scope) = self.scope {
             set_scope(scope);
@@ -494,6 +512,21 @@ impl Drop for Entered<'_> {
 thread_local! {
     /// The task entered on this thread (a `TaskRegistration`'s record), null if none.
     static ENTERED: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
+    /// This thread's OS id, once asked for (0 before).
+    static OS_TID: Cell<i64> = const { Cell::new(0) };
+}
+
+/// The calling thread's OS id, without a system call after the first.
+#[inline]
+fn cached_os_tid() -> i64 {
+    OS_TID
+        .try_with(|t| {
+            if t.get() == 0 {
+                t.set(os_tid());
+            }
+            t.get()
+        })
+        .unwrap_or(0)
 }
 
 /// The record of the task entered on the calling thread, if any.
@@ -557,6 +590,11 @@ pub struct Entry {
     pub scope: u64,
     /// Who spawned it (a task or a thread), when its spawn is known.
     pub parent: Option<Owner>,
+    /// For a task: the OS id of the thread polling it at the read, if any.
+    pub running_on: Option<i64>,
+    /// For a task: its stack where its current wait began (see [`Published::set_stack`]),
+    /// empty if not taken or not waiting.
+    pub stack: Box<[usize]>,
     pub wait: Option<WaitState>,
 }
 
@@ -605,6 +643,7 @@ pub fn tasks() -> Vec<Entry> {
 }
 
 fn entry(r: &Record, now: u64) -> Entry {
+    let wait = wait_of(r, now);
     Entry {
         id: r.id,
         name: r.name.clone(),
@@ -617,7 +656,14 @@ fn entry(r: &Record, now: u64) -> Entry {
             .map(|s| (s.site, s.parent.clone(), s.stack.clone())),
         scope: r.spawn.as_ref().map_or(0, |s| s.scope),
         parent: r.spawn.as_ref().map(|s| s.parent_owner),
-        wait: wait_of(r, now),
+        running_on: Some(r.running_on.load(Ordering::Relaxed)).filter(|&t| t != 0),
+        stack: match wait {
+            Some(_) if matches!(r.owner, Owner::Task(_)) => {
+                r.stack.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            }
+            _ => Box::default(),
+        },
+        wait,
     }
 }
 

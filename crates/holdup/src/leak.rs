@@ -59,8 +59,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use crate::dump::{self, Spawn, StackStatus, Thread};
+use crate::dump::{self, Spawn, StackStatus, Task, Thread};
 use crate::registry;
+use crate::symbols::Frame;
+use holdup_core::Owner;
 
 /// What to do with threads holdup did not start, found only by listing the process's threads
 /// (see the [module docs](self#which-threads-a-check-sees)).
@@ -169,17 +171,16 @@ impl Options {
         !self.top_functions.is_empty() || !self.any_functions.is_empty()
     }
 
-    fn ignores_stack(&self, t: &Thread) -> bool {
-        let top = t.frames.first().map(|f| f.function.as_str());
-        let program_top = t
-            .frames
+    fn ignores_stack(&self, frames: &[Frame]) -> bool {
+        let top = frames.first().map(|f| f.function.as_str());
+        let program_top = frames
             .iter()
             .map(|f| f.function.as_str())
             .find(|f| dump::is_program(f));
         self.top_functions
             .iter()
             .any(|x| Some(x.as_str()) == top || Some(x.as_str()) == program_top)
-            || t.frames
+            || frames
                 .iter()
                 .any(|f| self.any_functions.contains(&f.function))
     }
@@ -196,10 +197,20 @@ pub struct LeakedThread {
     pub unattributed: bool,
 }
 
-/// The threads a check found still running.
+/// One leaked task: a task spawned through `holdup::tokio` in the check's scope (by the test,
+/// or by its tasks) that is still alive.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LeakedTask {
+    /// The task as the dump saw it: name, wait, stack at its wait, spawn site.
+    pub task: Task,
+}
+
+/// The threads and tasks a check found still running.
 #[derive(Debug, Clone)]
 pub struct Leaks {
     threads: Vec<LeakedThread>,
+    tasks: Vec<LeakedTask>,
     /// Threads spawned through `holdup::thread` that had not started running.
     starting: usize,
     /// What the check could not see, said in the report.
@@ -212,15 +223,21 @@ impl Leaks {
         &self.threads
     }
 
-    /// Threads spawned through `holdup::thread` that had not started running when the check
-    /// gave up (the OS had not scheduled them yet): leaks too, without a stack to show.
+    /// The leaked tasks.
+    pub fn tasks(&self) -> &[LeakedTask] {
+        &self.tasks
+    }
+
+    /// Threads spawned through `holdup::thread` (and tasks spawned through `holdup::tokio`)
+    /// that had not started running when the check gave up: leaks too, without a stack to
+    /// show.
     pub fn starting(&self) -> usize {
         self.starting
     }
 
-    /// How many threads leaked (with those not started yet).
+    /// How many threads and tasks leaked (with those not started yet).
     pub fn len(&self) -> usize {
-        self.threads.len() + self.starting
+        self.threads.len() + self.tasks.len() + self.starting
     }
 
     /// Whether nothing leaked (never the case for a returned `Leaks`).
@@ -236,16 +253,18 @@ const LISTED: &str =
 
 impl fmt::Display for Leaks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.len();
-        writeln!(
-            f,
-            "found {n} leaked thread{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
+        let plural =
+            |n: usize, what: &str| format!("{n} leaked {what}{}", if n == 1 { "" } else { "s" });
+        let head = match (self.threads.len() + self.starting, self.tasks.len()) {
+            (n, 0) => plural(n, "thread"),
+            (0, t) => plural(t, "task"),
+            (n, t) => format!("{} and {}", plural(n, "thread"), plural(t, "task")),
+        };
+        writeln!(f, "found {head}:")?;
         if self.starting > 0 {
             writeln!(
                 f,
-                "  {} spawned through holdup::thread but not running yet",
+                "  {} spawned through holdup::thread or holdup::tokio but not running yet",
                 self.starting
             )?;
         }
@@ -267,6 +286,21 @@ impl fmt::Display for Leaks {
             if let StackStatus::Unavailable(why) = &t.stack {
                 writeln!(f, "    stack unavailable: {why}")?;
             }
+            dump::write_frames(f, &t.frames, "    ")?;
+        }
+        for l in &self.tasks {
+            let t = &l.task;
+            let mut head = format!("  {} [{}]", t.task, t.status());
+            if let Some(sp) = &t.spawn {
+                write!(
+                    head,
+                    " spawned at {}:{} by {}",
+                    sp.site.file(),
+                    sp.site.line(),
+                    sp.parent
+                )?;
+            }
+            writeln!(f, "{head}")?;
             dump::write_frames(f, &t.frames, "    ")?;
         }
         if let Some(note) = self.note {
@@ -383,15 +417,34 @@ fn candidates(ctx: &Context, opts: &Options, other: bool) -> Vec<(i64, bool)> {
     out
 }
 
-/// The threads of `found` that no stack-based ignore drops, with a dump of each.
-fn confirm(opts: &Options, found: &[(i64, bool)]) -> Vec<LeakedThread> {
+/// Tasks spawned through `holdup::tokio` in the check's scope that are alive now, by id,
+/// before the stack-based ignores.
+fn task_candidates(ctx: &Context, opts: &Options) -> Vec<u64> {
+    registry::tasks()
+        .iter()
+        .filter(|e| e.spawn.is_some() && e.scope == ctx.scope)
+        .filter(|e| !opts.ignores_name(e.name.as_deref()))
+        .filter_map(|e| match e.owner {
+            Owner::Task(id) => Some(id),
+            Owner::Thread(_) => None,
+        })
+        .collect()
+}
+
+/// The threads and tasks of `found` that no stack-based ignore drops, with a dump of each.
+fn confirm(
+    opts: &Options,
+    found: &[(i64, bool)],
+    tasks: &[u64],
+) -> (Vec<LeakedThread>, Vec<LeakedTask>) {
     let tids: HashSet<i64> = found.iter().map(|&(t, _)| t).collect();
-    let dump = dump::threads_only(&dump::Options::new(), &tids);
-    found
+    let task_ids: HashSet<u64> = tasks.iter().copied().collect();
+    let dump = dump::threads_only(&dump::Options::new(), &tids, &task_ids);
+    let threads = found
         .iter()
         .filter_map(|&(tid, unattributed)| {
             let thread = dump.thread(tid)?.clone();
-            if opts.ignores_name(thread.name()) || opts.ignores_stack(&thread) {
+            if opts.ignores_name(thread.name()) || opts.ignores_stack(&thread.frames) {
                 return None;
             }
             Some(LeakedThread {
@@ -399,7 +452,14 @@ fn confirm(opts: &Options, found: &[(i64, bool)]) -> Vec<LeakedThread> {
                 unattributed,
             })
         })
-        .collect()
+        .collect();
+    let tasks = dump
+        .tasks()
+        .iter()
+        .filter(|t| !opts.ignores_name(t.name()) && !opts.ignores_stack(&t.frames))
+        .map(|t| LeakedTask { task: t.clone() })
+        .collect();
+    (threads, tasks)
 }
 
 /// Runs a check: the leaks that fail it, and those only worth a warning.
@@ -421,32 +481,38 @@ fn check(ctx: &Context, opts: &Options) -> (Result<(), Leaks>, Option<Leaks>) {
     loop {
         let starting = registry::pending_in(ctx.scope);
         let mut found = candidates(ctx, opts, look_other);
-        if opts.needs_stacks() && !found.is_empty() {
-            found = confirm(opts, &found)
+        let mut tasks = task_candidates(ctx, opts);
+        if opts.needs_stacks() && !(found.is_empty() && tasks.is_empty()) {
+            let (threads, kept) = confirm(opts, &found, &tasks);
+            found = threads
                 .iter()
                 .map(|l| (l.thread.tid(), l.unattributed))
                 .collect();
+            tasks = kept.iter().map(|l| l.task.id()).collect();
         }
-        if found.is_empty() && starting == 0 {
+        if found.is_empty() && tasks.is_empty() && starting == 0 {
             return (Ok(()), None);
         }
         if attempt >= opts.retries {
             // Stacks are taken only now: a clean check lists threads, it does not dump them.
-            let (fail, warn): (Vec<_>, Vec<_>) = confirm(opts, &found)
+            let (threads, tasks) = confirm(opts, &found, &tasks);
+            let (fail, warn): (Vec<_>, Vec<_>) = threads
                 .into_iter()
                 .partition(|l| !l.unattributed || fail_other);
             let warn = (!warn.is_empty()).then(|| Leaks {
                 threads: warn,
+                tasks: Vec::new(),
                 starting: 0,
                 note: note(true),
             });
-            if fail.is_empty() && starting == 0 {
+            if fail.is_empty() && tasks.is_empty() && starting == 0 {
                 return (Ok(()), warn);
             }
             let unattributed = fail.iter().any(|l| l.unattributed);
             return (
                 Err(Leaks {
                     threads: fail,
+                    tasks,
                     starting,
                     note: note(unattributed),
                 }),

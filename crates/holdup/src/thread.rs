@@ -70,6 +70,14 @@ pub fn registered() -> Vec<ThreadInfo> {
             .find(|e| e.os_tid == tid)
             .and_then(|e| e.name.clone()),
     };
+    let tasks = registry::tasks();
+    let task_ref = |id: u64| crate::wait::TaskRef {
+        id,
+        name: tasks
+            .iter()
+            .find(|t| t.owner == holdup_core::Owner::Task(id))
+            .and_then(|t| t.name.clone()),
+    };
     entries
         .iter()
         .filter_map(|e| {
@@ -83,7 +91,7 @@ pub fn registered() -> Vec<ThreadInfo> {
                 waiting: e
                     .wait
                     .as_ref()
-                    .map(|w| Waiting::resolve(w, &by_owner, &thread_ref)),
+                    .map(|w| Waiting::resolve(w, &by_owner, &thread_ref, &task_ref)),
             })
         })
         .collect()

@@ -30,6 +30,55 @@ impl fmt::Display for ThreadRef {
     }
 }
 
+/// A task of an async runtime, as named in a dump: its runtime's id (tokio's `task::Id`) and
+/// the name it was spawned with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct TaskRef {
+    /// The runtime's id for the task (for tokio, what `task::Id` displays).
+    pub id: u64,
+    /// The name given at spawn (`holdup::tokio::task::Builder::name`), if any.
+    pub name: Option<String>,
+}
+
+impl fmt::Display for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A thread or a task: who waits, holds or spawned, as named in a dump.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Who {
+    /// An OS thread.
+    Thread(ThreadRef),
+    /// A task of an async runtime.
+    Task(TaskRef),
+}
+
+impl Who {
+    /// The name of the thread or task, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Who::Thread(t) => t.name.as_deref(),
+            Who::Task(t) => t.name.as_deref(),
+        }
+    }
+}
+
+impl fmt::Display for Who {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Who::Thread(t) => t.fmt(f),
+            Who::Task(t) => t.fmt(f),
+        }
+    }
+}
+
 /// Who a waiting thread waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,6 +88,8 @@ pub enum Holder {
     None,
     /// This thread holds the lock exclusively (or is the thread being joined).
     Thread(ThreadRef),
+    /// This task holds the lock exclusively (or is the task being joined).
+    Task(TaskRef),
     /// A `RwLock` held for reading (readers are not tracked).
     Readers,
     /// A thread holds the lock but is not among the dumped threads (it may have just exited).
@@ -60,17 +111,31 @@ pub struct Wait {
     pub holder: Holder,
 }
 
+impl Holder {
+    /// The holding thread or task, if known.
+    pub fn who(&self) -> Option<Who> {
+        match self {
+            Holder::Thread(t) => Some(Who::Thread(t.clone())),
+            Holder::Task(t) => Some(Who::Task(t.clone())),
+            _ => None,
+        }
+    }
+}
+
 impl Wait {
-    /// The wait `state` with its holder resolved: `by_owner` maps the owners readers know to OS
-    /// thread ids, `thread_ref` names them.
+    /// The wait `state` with its holder resolved: `by_owner` maps the threads readers know to
+    /// OS thread ids, `thread_ref` names them, `task_ref` names tasks (any task id is a task,
+    /// registered or not).
     pub(crate) fn resolve(
         state: &WaitState,
         by_owner: &HashMap<Owner, i64>,
         thread_ref: &impl Fn(i64) -> ThreadRef,
+        task_ref: &impl Fn(u64) -> TaskRef,
     ) -> Wait {
         let holder = match (state.holder, state.kind) {
             (None, Kind::RwLockWrite) => Holder::Readers,
             (None, _) => Holder::None,
+            (Some(Owner::Task(id)), _) => Holder::Task(task_ref(id)),
             (Some(owner), _) => by_owner
                 .get(&owner)
                 .map_or(Holder::Unidentified, |&tid| Holder::Thread(thread_ref(tid))),

@@ -3,15 +3,15 @@
 
 use super::*;
 
-pub(super) fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump {
+pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>)>) -> ThreadDump {
     let started = Instant::now();
     let time = SystemTime::now();
     let me = registry::os_tid();
     let mut entries = registry::entries();
-    if let Some(only) = only {
+    if let Some((only, _)) = only {
         entries.retain(|e| only.contains(&e.os_tid));
     }
-    let (tasks, captured, source) = collect(options, only);
+    let (tasks, captured, source) = collect(options, only.map(|(tids, _)| tids));
     // Owners (each thread's identity as locks and waits record it) → OS thread ids.
     let mut by_owner: HashMap<Owner, i64> = entries.iter().map(|e| (e.owner, e.os_tid)).collect();
     for (tid, c) in &captured {
@@ -46,6 +46,15 @@ pub(super) fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump
                 .map_or(&empty[..], |s| &s.2[..]),
         );
     }
+    // Tasks (for the leak checker, the chosen ones): their wait stacks go in the same batch,
+    // after the threads'.
+    let mut task_entries = registry::tasks();
+    if let Some((_, ids)) = only {
+        task_entries.retain(|e| matches!(e.owner, Owner::Task(id) if ids.contains(&id)));
+    }
+    for t in &task_entries {
+        stacks.push(&t.stack);
+    }
     let symbolized = symbols::symbolize_stacks(&stacks);
     // One name per thread, the fullest known: the registry's (std's name, whole), else the name
     // a spawned thread recorded for its parent (`main` for the main thread), else the kernel's
@@ -74,11 +83,30 @@ pub(super) fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump
         tid,
         name: name_of(tid),
     };
+    let task_names: HashMap<u64, Option<String>> = task_entries
+        .iter()
+        .filter_map(|t| match t.owner {
+            Owner::Task(id) => Some((id, t.name.clone())),
+            Owner::Thread(_) => None,
+        })
+        .collect();
+    let task_ref = |id: u64| TaskRef {
+        id,
+        name: task_names.get(&id).cloned().flatten(),
+    };
+    let who = |owner: Owner| match owner {
+        Owner::Task(id) => Who::Task(task_ref(id)),
+        Owner::Thread(_) => Who::Thread(
+            by_owner
+                .get(&owner)
+                .map_or(ThreadRef { tid: 0, name: None }, |&tid| thread_ref(tid)),
+        ),
+    };
 
     let mut threads: Vec<Thread> = Vec::with_capacity(tids.len());
     for (i, &tid) in tids.iter().enumerate() {
         let entry = by_tid.get(&tid);
-        let frames = trim(&symbolized[2 * i], options.depth);
+        let frames = trim(&symbolized[2 * i], options.depth, false);
         let (stack, interrupted_for) = match captured.get(&tid) {
             Some(Captured::Stack { handler_ns, .. }) => (
                 StackStatus::Captured,
@@ -100,7 +128,7 @@ pub(super) fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump
         };
         let wait = entry
             .and_then(|e| e.wait.as_ref())
-            .map(|w| Wait::resolve(w, &by_owner, &thread_ref));
+            .map(|w| Wait::resolve(w, &by_owner, &thread_ref, &task_ref));
         let spawn = entry
             .and_then(|e| e.spawn.as_ref())
             .map(|(site, parent, _)| Spawn {
@@ -120,45 +148,82 @@ pub(super) fn dump(options: &Options, only: Option<&HashSet<i64>>) -> ThreadDump
             wait,
             holding: Vec::new(),
             spawn,
+            polling: task_entries
+                .iter()
+                .find(|t| t.running_on == Some(tid))
+                .and_then(|t| match t.owner {
+                    Owner::Task(id) => Some(task_ref(id)),
+                    Owner::Thread(_) => None,
+                }),
             current: tid == me,
             interrupted_for,
         });
     }
-    attach_holdings(&mut threads);
+    let first_task = 2 * tids.len();
+    let mut tasks: Vec<Task> = task_entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let Owner::Task(id) = e.owner else {
+                return None;
+            };
+            let frames = trim(&symbolized[first_task + i], options.depth, true);
+            Some(Task {
+                task: task_ref(id),
+                running_on: e.running_on.map(thread_ref),
+                text: frames.iter().map(|f| (f.text_pc, f.offset)).collect(),
+                frames: frames.into_iter().map(|f| f.frame).collect(),
+                wait: e
+                    .wait
+                    .as_ref()
+                    .map(|w| Wait::resolve(w, &by_owner, &thread_ref, &task_ref)),
+                holding: Vec::new(),
+                spawn: e.spawn.as_ref().map(|(site, _, _)| TaskSpawn {
+                    site,
+                    parent: e
+                        .parent
+                        .map_or(Who::Thread(ThreadRef { tid: 0, name: None }), who),
+                }),
+            })
+        })
+        .collect();
+    attach_holdings(&mut threads, &mut tasks);
     // Go lists the current goroutine first, then the others in creation order.
     threads.sort_by_key(|t| (!t.current, t.thread.tid));
-    let deadlocks = find_deadlocks(&threads, &entries, &by_owner);
+    let all: Vec<Entry> = entries.iter().chain(&task_entries).cloned().collect();
+    let deadlocks = find_deadlocks(&threads, &tasks, &all, &by_owner);
     ThreadDump {
         time,
         elapsed: started.elapsed(),
         threads,
+        tasks,
         deadlocks,
         source,
     }
 }
 
-/// Fills each thread's `holding` from the waits naming it as a lock's exclusive holder.
-pub(super) fn attach_holdings(threads: &mut [Thread]) {
+/// Fills each thread's and task's `holding` from the waits naming it as a lock's exclusive
+/// holder.
+pub(super) fn attach_holdings(threads: &mut [Thread], tasks: &mut [Task]) {
     // Per holder, its locks in creation-site order (file, line, column, kind).
     type Site = (&'static str, u32, u32, u8);
-    let mut held: BTreeMap<i64, BTreeMap<Site, Held>> = BTreeMap::new();
-    for t in threads.iter() {
-        let Some(Wait {
-            kind,
-            lock,
-            holder: Holder::Thread(h),
-            ..
-        }) = &t.wait
-        else {
-            continue;
-        };
+    let mut held: BTreeMap<Who, BTreeMap<Site, Held>> = BTreeMap::new();
+    let waits = threads
+        .iter()
+        .filter_map(|t| t.wait.as_ref())
+        .chain(tasks.iter().filter_map(|t| t.wait.as_ref()));
+    for Wait {
+        kind, lock, holder, ..
+    } in waits
+    {
+        let Some(h) = holder.who() else { continue };
         let kind = match kind {
             Kind::Mutex => Kind::Mutex,
             Kind::RwLockRead | Kind::RwLockWrite => Kind::RwLockWrite,
             _ => continue, // a join waits for a thread, not a lock
         };
         let key = (lock.file(), lock.line(), lock.column(), kind as u8);
-        held.entry(h.tid)
+        held.entry(h)
             .or_default()
             .entry(key)
             .or_insert(Held {
@@ -169,15 +234,21 @@ pub(super) fn attach_holdings(threads: &mut [Thread]) {
             .waiters += 1;
     }
     for t in threads.iter_mut() {
-        if let Some(locks) = held.remove(&t.thread.tid) {
+        if let Some(locks) = held.remove(&Who::Thread(t.thread.clone())) {
+            t.holding = locks.into_values().collect();
+        }
+    }
+    for t in tasks.iter_mut() {
+        if let Some(locks) = held.remove(&Who::Task(t.task.clone())) {
             t.holding = locks.into_values().collect();
         }
     }
 }
 
 /// Trims a thread's symbolized stack: when it waits in holdup, everything above holdup's public
-/// call (std's and libc's frames, holdup's internals); then thread start-up frames at the root.
-pub(super) fn trim(frames: &[DumpFrame], depth: usize) -> Vec<DumpFrame> {
+/// call (std's and libc's frames, holdup's internals); then thread start-up frames at the root,
+/// and for a task's stack the runtime's frames below the task's root.
+pub(super) fn trim(frames: &[DumpFrame], depth: usize, task: bool) -> Vec<DumpFrame> {
     let name = |i: usize| frames[i].frame.function.as_str();
     let mut start = 0;
     let first = (0..frames.len()).find(|&i| !is_system(name(i)));
@@ -195,7 +266,7 @@ pub(super) fn trim(frames: &[DumpFrame], depth: usize) -> Vec<DumpFrame> {
         start = leaf;
     }
     let mut end = (start..frames.len())
-        .find(|&i| symbols::is_thread_start(name(i)))
+        .find(|&i| symbols::is_thread_start(name(i)) || (task && symbols::is_task_root(name(i))))
         .unwrap_or(frames.len());
     // holdup's spawn trampoline and std's start-up frames at the root.
     while end > start + 1 && (symbols::is_internal(name(end - 1)) || is_system(name(end - 1))) {
@@ -250,7 +321,11 @@ pub(super) const CAPTURES: bool = cfg!(all(target_os = "linux", target_arch = "x
 pub(super) fn collect(
     options: &Options,
     only: Option<&HashSet<i64>>,
-) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
+) -> (
+    BTreeMap<i64, OsThread>,
+    HashMap<i64, Captured>,
+    &'static str,
+) {
     let mut tids = task_ids();
     if let Some(only) = only {
         tids.retain(|t| only.contains(t));
@@ -259,7 +334,7 @@ pub(super) fn collect(
     // Stack capture needs the unwind tables; reading them once costs milliseconds.
     holdup_core::collector::warm_up();
     // States are read before the signals: a thread answering one is running for a moment.
-    let tasks: BTreeMap<i64, Task> = tids.iter().map(|&t| (t, read_task(t))).collect();
+    let tasks: BTreeMap<i64, OsThread> = tids.iter().map(|&t| (t, read_task(t))).collect();
     let outcomes = match capture::capture(&tids32, options.timeout, options.stack_bytes) {
         Ok(r) => r,
         Err(e) => {
@@ -318,7 +393,11 @@ pub(super) fn collect(
 pub(super) fn collect(
     _options: &Options,
     only: Option<&HashSet<i64>>,
-) -> (BTreeMap<i64, Task>, HashMap<i64, Captured>, &'static str) {
+) -> (
+    BTreeMap<i64, OsThread>,
+    HashMap<i64, Captured>,
+    &'static str,
+) {
     #[cfg(target_os = "linux")]
     {
         let tasks = task_ids()

@@ -2,15 +2,15 @@
 
 use super::*;
 
-/// The cycles of a wait-for graph in which each thread waits for at most one other (`next`):
-/// each cycle once, starting at its smallest id, in order of that id.
-pub(super) fn cycles(next: &HashMap<i64, i64>) -> Vec<Vec<i64>> {
-    let mut out: Vec<Vec<i64>> = Vec::new();
-    let mut done: HashSet<i64> = HashSet::new();
-    let mut starts: Vec<i64> = next.keys().copied().collect();
+/// The cycles of a wait-for graph in which each node waits for at most one other (`next`):
+/// each cycle once, starting at its smallest node, in order of that node.
+pub(super) fn cycles<N: Copy + Ord + std::hash::Hash>(next: &HashMap<N, N>) -> Vec<Vec<N>> {
+    let mut out: Vec<Vec<N>> = Vec::new();
+    let mut done: HashSet<N> = HashSet::new();
+    let mut starts: Vec<N> = next.keys().copied().collect();
     starts.sort_unstable();
     for start in starts {
-        let mut path: Vec<i64> = Vec::new();
+        let mut path: Vec<N> = Vec::new();
         let mut at = start;
         while !done.contains(&at) {
             if let Some(i) = path.iter().position(|&p| p == at) {
@@ -35,59 +35,107 @@ pub(super) fn cycles(next: &HashMap<i64, i64>) -> Vec<Vec<i64>> {
     out
 }
 
-/// Finds the wait-for cycles among the threads, confirmed by a second read of the waits.
+/// A node of the wait-for graph: a thread (by OS id) or a task (by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Node {
+    Thread(i64),
+    Task(u64),
+}
+
+impl Node {
+    fn of(who: &Who) -> Node {
+        match who {
+            Who::Thread(t) => Node::Thread(t.tid),
+            Who::Task(t) => Node::Task(t.id),
+        }
+    }
+}
+
+/// A thread's name for a task, in the fields that predate tasks (`DeadlockLink::thread`).
+fn as_thread(who: &Who) -> ThreadRef {
+    match who {
+        Who::Thread(t) => t.clone(),
+        Who::Task(t) => ThreadRef {
+            tid: 0,
+            name: Some(t.to_string()),
+        },
+    }
+}
+
+/// Finds the wait-for cycles among the threads and tasks, confirmed by a second read of the
+/// waits. `entries` are the registry's threads and tasks as read for the dump.
 pub(super) fn find_deadlocks(
     threads: &[Thread],
+    tasks: &[Task],
     entries: &[Entry],
     by_owner: &HashMap<Owner, i64>,
 ) -> Vec<Deadlock> {
-    // thread → the thread it waits for.
-    let next: HashMap<i64, i64> = threads
+    // Each waiter, what it waits for, its stack.
+    let waiters: Vec<(Who, &Wait, &[Frame])> = threads
         .iter()
-        .filter_map(|t| match &t.wait {
-            Some(Wait {
-                holder: Holder::Thread(h),
-                ..
-            }) if h.tid != t.thread.tid => Some((t.thread.tid, h.tid)),
-            _ => None,
+        .filter_map(|t| {
+            Some((
+                Who::Thread(t.thread.clone()),
+                t.wait.as_ref()?,
+                &t.frames[..],
+            ))
+        })
+        .chain(
+            tasks
+                .iter()
+                .filter_map(|t| Some((Who::Task(t.task.clone()), t.wait.as_ref()?, &t.frames[..]))),
+        )
+        .collect();
+    // waiter → the thread or task it waits for.
+    let next: HashMap<Node, Node> = waiters
+        .iter()
+        .filter_map(|(who, w, _)| {
+            let (from, to) = (Node::of(who), Node::of(&w.holder.who()?));
+            (from != to).then_some((from, to))
         })
         .collect();
-    let owner_of: HashMap<i64, Owner> = entries.iter().map(|e| (e.os_tid, e.owner)).collect();
-    let before: HashMap<i64, WaitState> = entries
+    let node_of = |e: &Entry| match e.owner {
+        Owner::Task(id) => Node::Task(id),
+        Owner::Thread(_) => Node::Thread(e.os_tid),
+    };
+    let owner_of: HashMap<Node, Owner> = entries.iter().map(|e| (node_of(e), e.owner)).collect();
+    let before: HashMap<Node, WaitState> = entries
         .iter()
-        .filter_map(|e| Some((e.os_tid, e.wait?)))
+        .filter_map(|e| Some((node_of(e), e.wait?)))
         .collect();
     cycles(&next)
         .into_iter()
         .filter(|cycle| {
             // Confirm: every wait of the cycle is the same wait, on the same holder, as read now.
-            cycle.iter().all(|tid| {
-                let (Some(owner), Some(was)) = (owner_of.get(tid), before.get(tid)) else {
+            cycle.iter().all(|node| {
+                let (Some(owner), Some(was)) = (owner_of.get(node), before.get(node)) else {
                     return false;
                 };
                 registry::wait_of_owner(*owner).is_some_and(|now| {
                     now.since_ns == was.since_ns
                         && now.holder == was.holder
-                        && now.holder.is_some_and(|h| by_owner.contains_key(&h))
+                        && now.holder.is_some_and(|h| {
+                            matches!(h, Owner::Task(_)) || by_owner.contains_key(&h)
+                        })
                 })
             })
         })
         .map(|cycle| Deadlock {
             links: cycle
                 .iter()
-                .filter_map(|tid| {
-                    let t = threads.iter().find(|t| t.thread.tid == *tid)?;
-                    let w = t.wait.as_ref()?;
-                    let Holder::Thread(h) = &w.holder else {
-                        return None;
-                    };
+                .filter_map(|node| {
+                    let (who, w, frames) =
+                        waiters.iter().find(|(who, ..)| Node::of(who) == *node)?;
+                    let holder = w.holder.who()?;
                     Some(DeadlockLink {
-                        thread: t.thread.clone(),
+                        thread: as_thread(who),
+                        waiter: who.clone(),
                         kind: w.kind,
                         lock: w.lock,
                         waited: w.waited,
-                        held_by: h.clone(),
-                        frames: t.frames.clone(),
+                        held_by: as_thread(&holder),
+                        holder,
+                        frames: frames.to_vec(),
                     })
                 })
                 .collect(),

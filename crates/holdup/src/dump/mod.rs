@@ -46,6 +46,18 @@
 //! Threads blocked outside holdup's primitives (a `std::sync::Mutex`, I/O) show their stack and
 //! kernel state; holdup does not know what they wait for, and the dump says so.
 //!
+//! # Tasks
+//!
+//! With the `tokio` feature, [`ThreadDump::tasks`] lists the tasks of async runtimes beside the
+//! threads: those spawned through `holdup::tokio` (with their name, spawn site and parent), and
+//! any other task while it waits in a holdup primitive. Reading them never polls, pauses or
+//! signals a task (tokio's own task dumps re-poll every task and can stall the runtime): a
+//! waiting task's stack is the one its wait kept when it began, its chain of async calls down
+//! to the `.await`; a task that is not waiting shows the worker thread polling it, or that it
+//! is idle, and that worker's entry names the task ([`Thread::polling`]). Holders, deadlock
+//! cycles and the grouped and `goroutine` forms treat tasks as they treat threads (a task's
+//! group carries a `task` label with its name).
+//!
 //! # Holders
 //!
 //! A waiter names the thread that holds its lock (`held by thread 6085 "flusher"`), and that
@@ -66,8 +78,8 @@
 //!
 //! # Deadlocks
 //!
-//! The wait-for graph (thread → lock → exclusive holder, thread → joined thread) is built at
-//! dump time; every cycle is reported by [`ThreadDump::deadlocks`], after a second look
+//! The wait-for graph (thread or task → lock → exclusive holder, thread → joined thread) is
+//! built at dump time; every cycle is reported by [`ThreadDump::deadlocks`], after a second look
 //! confirms that each wait in it is still the same. Read locks are not tracked (every reader
 //! would write the lock's cache line), so cycles through a lock held for reading are not found.
 //! [`Watchdog`] checks periodically.
@@ -100,7 +112,7 @@ pub use watchdog::{Incident, Watchdog, WatchdogBuilder};
 use crate::counts::{CountFrame, CountProfile};
 use crate::registry::{self, Entry, WaitState};
 use crate::symbols::{self, DumpFrame, Frame};
-pub use crate::wait::{Holder, ThreadRef, Wait};
+pub use crate::wait::{Holder, TaskRef, ThreadRef, Wait, Who};
 use holdup_core::{Kind, Owner};
 
 /// How a dump is taken.
@@ -173,9 +185,14 @@ pub fn threads_with(options: &Options) -> ThreadDump {
     dump(options, None)
 }
 
-/// Dumps the threads with these OS ids (those still alive), for the leak checker.
-pub(crate) fn threads_only(options: &Options, tids: &HashSet<i64>) -> ThreadDump {
-    dump(options, Some(tids))
+/// Dumps the threads with these OS ids (those still alive), and the tasks with these ids, for
+/// the leak checker.
+pub(crate) fn threads_only(
+    options: &Options,
+    tids: &HashSet<i64>,
+    task_ids: &HashSet<u64>,
+) -> ThreadDump {
+    dump(options, Some((tids, task_ids)))
 }
 
 /// The real-time signal dumps take stacks with: the first from `SIGRTMIN + 4` up whose

@@ -73,6 +73,9 @@ pub struct Thread {
     pub holding: Vec<Held>,
     /// Where it was spawned, for threads started through `holdup::thread`.
     pub spawn: Option<Spawn>,
+    /// The task this thread is polling, if it is a runtime's worker running a task holdup
+    /// tracks.
+    pub polling: Option<TaskRef>,
     /// Whether this is the thread that took the dump.
     pub current: bool,
     /// How long its signal handler ran (the time it was interrupted, minus signal delivery).
@@ -100,45 +103,16 @@ impl Thread {
     /// thread 4120 "worker-1"`, followed by the locks it holds that others wait for (`; holding
     /// mutex src/pool.rs:30 (3 waiting)`).
     pub fn status(&self) -> String {
-        let mut s = self.activity();
-        for (i, h) in self.holding.iter().enumerate() {
-            s.push_str(if i == 0 { "; holding " } else { ", " });
-            let _ = write!(s, "{h} ({} waiting)", h.waiters);
-        }
-        s
+        with_holding(self.activity(), &self.holding)
     }
 
     /// What the thread is doing: its wait, or its kernel state.
     fn activity(&self) -> String {
         if let Some(w) = &self.wait {
-            let mut s = format!("{} wait, {}, ", w.kind.as_str(), human(w.waited));
-            let site = format!("{}:{}", w.lock.file(), w.lock.line());
-            match w.kind {
-                Kind::Mutex | Kind::RwLockRead | Kind::RwLockWrite => {
-                    let _ = write!(s, "lock {site}");
-                    match &w.holder {
-                        Holder::Thread(t) => {
-                            let _ = write!(s, " held by {t}");
-                        }
-                        Holder::Readers => s.push_str(" held for reading"),
-                        Holder::Unidentified => s.push_str(" held by a thread not in this dump"),
-                        Holder::None => {}
-                    }
-                }
-                Kind::Join => {
-                    let _ = write!(s, "thread spawned at {site}");
-                    if let Holder::Thread(t) = &w.holder {
-                        let _ = write!(s, " ({t})");
-                    }
-                }
-                Kind::ChanRecv | Kind::ChanSend => {
-                    let _ = write!(s, "channel {site}");
-                }
-                _ => {
-                    let _ = write!(s, "{} {site}", w.kind.as_str());
-                }
-            }
-            return s;
+            return wait_text(w);
+        }
+        if let Some(task) = &self.polling {
+            return format!("running {task}");
         }
         if self.current {
             return "running, taking this dump".to_owned();
@@ -154,6 +128,116 @@ impl Thread {
     }
 }
 
+/// A status followed by the locks held that others wait for (`; holding mutex src/pool.rs:30
+/// (3 waiting)`).
+fn with_holding(mut s: String, holding: &[Held]) -> String {
+    for (i, h) in holding.iter().enumerate() {
+        s.push_str(if i == 0 { "; holding " } else { ", " });
+        let _ = write!(s, "{h} ({} waiting)", h.waiters);
+    }
+    s
+}
+
+/// A wait as a status says it: `mutex wait, 5.2s, lock src/cache.rs:12 held by thread 4120
+/// "worker-1"`.
+fn wait_text(w: &Wait) -> String {
+    let mut s = format!("{} wait, {}, ", w.kind.as_str(), human(w.waited));
+    let site = format!("{}:{}", w.lock.file(), w.lock.line());
+    match w.kind {
+        Kind::Mutex | Kind::RwLockRead | Kind::RwLockWrite => {
+            let _ = write!(s, "lock {site}");
+            match &w.holder {
+                Holder::Thread(t) => {
+                    let _ = write!(s, " held by {t}");
+                }
+                Holder::Task(t) => {
+                    let _ = write!(s, " held by {t}");
+                }
+                Holder::Readers => s.push_str(" held for reading"),
+                Holder::Unidentified => s.push_str(" held by a thread not in this dump"),
+                Holder::None => {}
+            }
+        }
+        Kind::Join => {
+            let _ = write!(s, "thread spawned at {site}");
+            if let Some(who) = w.holder.who() {
+                let _ = write!(s, " ({who})");
+            }
+        }
+        Kind::ChanRecv | Kind::ChanSend => {
+            let _ = write!(s, "channel {site}");
+        }
+        _ => {
+            let _ = write!(s, "{} {site}", w.kind.as_str());
+        }
+    }
+    s
+}
+
+/// Where a task holdup tracks was spawned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskSpawn {
+    /// The `spawn` call.
+    pub site: &'static Location<'static>,
+    /// The task or thread that spawned it.
+    pub parent: Who,
+}
+
+/// One task of a [`ThreadDump`]: a task holdup tracks (spawned through `holdup::tokio`), or one
+/// it sees because it waits in a holdup primitive.
+///
+/// Reading tasks never polls, pauses or signals them: a task's stack is the one its wait kept
+/// when it began (its chain of async calls down to the `.await`); a task that is not waiting
+/// shows which thread polls it, or that it is idle.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Task {
+    /// The task, by id and name.
+    pub task: TaskRef,
+    /// The worker thread polling it at the dump, if any.
+    pub running_on: Option<ThreadRef>,
+    /// Its stack where its wait began, innermost first; empty when it is not waiting (or the
+    /// wait began before stack capture was set up by the first dump, watchdog or profile).
+    pub frames: Vec<Frame>,
+    /// What it waits for in a holdup primitive, if anything.
+    pub wait: Option<Wait>,
+    /// The locks it holds exclusively that others of the dump wait for.
+    pub holding: Vec<Held>,
+    /// Where it was spawned (unknown for a task holdup did not spawn).
+    pub spawn: Option<TaskSpawn>,
+    pub(super) text: Vec<(u64, u64)>,
+}
+
+impl Task {
+    /// The runtime's id of the task.
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// The task's name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.task.name.as_deref()
+    }
+
+    /// Whether any frame's function name contains `needle`.
+    pub fn has_function(&self, needle: &str) -> bool {
+        self.frames.iter().any(|f| f.function.contains(needle))
+    }
+
+    /// The bracketed status of a full entry: its wait (`semaphore wait, 2.1s, semaphore
+    /// src/pool.rs:9`), `running on thread 12 "tokio-runtime-worker"` or `idle`, then the locks
+    /// it holds that others wait for.
+    pub fn status(&self) -> String {
+        let activity = match (&self.wait, &self.running_on) {
+            (Some(w), _) => wait_text(w),
+            (None, Some(t)) => format!("running on {t}"),
+            (None, None) => "idle".to_owned(),
+        };
+        with_holding(activity, &self.holding)
+    }
+}
+
 /// A wait-for cycle: each thread waits for what the next one holds, the last for the first's.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -162,11 +246,13 @@ pub struct Deadlock {
     pub links: Vec<DeadlockLink>,
 }
 
-/// One thread of a [`Deadlock`].
+/// One thread or task of a [`Deadlock`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeadlockLink {
-    /// The waiting thread.
+    /// The waiting thread or task.
+    pub waiter: Who,
+    /// The waiting thread (for a task: id 0, and the task as its name; see `waiter`).
     pub thread: ThreadRef,
     /// What it waits for.
     pub kind: Kind,
@@ -174,9 +260,11 @@ pub struct DeadlockLink {
     pub lock: &'static Location<'static>,
     /// How long it has waited.
     pub waited: Duration,
-    /// The thread holding it (the next link's thread).
+    /// The thread or task holding it (the next link's waiter).
+    pub holder: Who,
+    /// The thread holding it (for a task: id 0, and the task as its name; see `holder`).
     pub held_by: ThreadRef,
-    /// The waiting thread's stack.
+    /// The waiter's stack (a task's: where its wait began).
     pub frames: Vec<Frame>,
 }
 
@@ -197,11 +285,11 @@ impl Deadlock {
             .map(|l| {
                 format!(
                     "{} waits for {} {}:{} held by {}",
-                    l.thread,
+                    l.waiter,
                     l.kind.as_str(),
                     l.lock.file(),
                     l.lock.line(),
-                    l.held_by
+                    l.holder
                 )
             })
             .collect();
@@ -211,21 +299,31 @@ impl Deadlock {
 
 impl fmt::Display for Deadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tasks = self
+            .links
+            .iter()
+            .filter(|l| matches!(l.waiter, Who::Task(_)))
+            .count();
+        let who = match (tasks, self.links.len() - tasks) {
+            (0, _) => "threads",
+            (_, 0) => "tasks",
+            _ => "threads and tasks",
+        };
         writeln!(
             f,
-            "deadlock: {} threads wait for each other",
+            "deadlock: {} {who} wait for each other",
             self.links.len()
         )?;
         for l in &self.links {
             writeln!(
                 f,
                 "  {} waits {} for {} {}:{}, held by {}:",
-                l.thread,
+                l.waiter,
                 human(l.waited),
                 l.kind.as_str(),
                 l.lock.file(),
                 l.lock.line(),
-                l.held_by
+                l.holder
             )?;
             write_frames(f, &l.frames, "    ")?;
         }
@@ -240,6 +338,7 @@ pub struct ThreadDump {
     pub(super) time: SystemTime,
     pub(super) elapsed: Duration,
     pub(super) threads: Vec<Thread>,
+    pub(super) tasks: Vec<Task>,
     pub(super) deadlocks: Vec<Deadlock>,
     pub(super) source: &'static str,
 }
@@ -282,6 +381,17 @@ impl ThreadDump {
     /// The thread with this OS id.
     pub fn thread(&self, tid: i64) -> Option<&Thread> {
         self.threads.iter().find(|t| t.thread.tid == tid)
+    }
+
+    /// The tasks: those holdup tracks (spawned through `holdup::tokio`), and others while they
+    /// wait in a holdup primitive; by id.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// The task with this id.
+    pub fn task(&self, id: u64) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.task.id == id)
     }
 
     /// The wait-for cycles found (see the [module docs](crate::dump#deadlocks)).

@@ -16,7 +16,7 @@ pub(super) fn state_name(c: char) -> &'static str {
 
 /// What the OS says about one thread.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Task {
+pub(super) struct OsThread {
     pub(super) name: Option<String>,
     pub(super) state: Option<char>,
 }
@@ -53,11 +53,11 @@ pub(crate) fn task_name(tid: i64) -> Option<String> {
 
 /// Name and state from `/proc/self/task/<tid>/stat` (one read: `tid (comm) S ...`).
 #[cfg(target_os = "linux")]
-pub(super) fn read_task(tid: i64) -> Task {
+pub(super) fn read_task(tid: i64) -> OsThread {
     use std::io::Read;
     let mut buf = [0u8; 512];
     let Ok(mut f) = std::fs::File::open(format!("/proc/self/task/{tid}/stat")) else {
-        return Task::default();
+        return OsThread::default();
     };
     let n = f.read(&mut buf).unwrap_or(0);
     let text = &buf[..n];
@@ -65,14 +65,14 @@ pub(super) fn read_task(tid: i64) -> Task {
         text.iter().position(|&b| b == b'('),
         text.iter().rposition(|&b| b == b')'),
     ) else {
-        return Task::default();
+        return OsThread::default();
     };
     if close < open {
-        return Task::default();
+        return OsThread::default();
     }
     let name = String::from_utf8_lossy(&text[open + 1..close]).into_owned();
     let state = text.get(close + 2).map(|&b| b as char);
-    Task {
+    OsThread {
         name: Some(name),
         state,
     }

@@ -37,32 +37,28 @@ impl ThreadDump {
     }
 
     fn count_profile(&self, names: bool) -> CountProfile {
-        let groups = self.threads.iter().map(|t| {
-            let frames = t
-                .frames
-                .iter()
-                .zip(&t.text)
-                .map(|(f, &(pc, offset))| CountFrame {
-                    pc,
-                    function: f.function.clone(),
-                    offset,
-                    file: f.file.clone(),
-                    line: f.line,
-                    inlined: f.inlined,
-                })
-                .collect();
+        let threads = self.threads.iter().map(|t| {
             let mut labels = labels(t);
             if names && let Some(name) = t.name() {
                 labels.insert("thread".to_owned(), name.to_owned());
             }
-            (frames, labels)
+            (count_frames(&t.frames, &t.text), labels)
         });
-        CountProfile::from_groups("goroutine", self.time, groups)
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| (count_frames(&t.frames, &t.text), task_labels(t)));
+        CountProfile::from_groups("goroutine", self.time, threads.chain(tasks))
     }
 
     fn full_text(&self) -> String {
+        let tasks = if self.tasks.is_empty() {
+            String::new()
+        } else {
+            format!("{} tasks, ", self.tasks.len())
+        };
         let mut s = format!(
-            "thread dump: {} threads, {} deadlock{}, taken in {} ({})\n\n",
+            "thread dump: {} threads, {tasks}{} deadlock{}, taken in {} ({})\n\n",
             self.threads.len(),
             self.deadlocks.len(),
             if self.deadlocks.len() == 1 { "" } else { "s" },
@@ -95,6 +91,24 @@ impl ThreadDump {
             }
             s.push('\n');
         }
+        for t in &self.tasks {
+            let _ = write!(s, "{} [{}]", t.task, t.status());
+            match &t.spawn {
+                Some(sp) => {
+                    let _ = write!(
+                        s,
+                        " spawned at {}:{} by {}",
+                        sp.site.file(),
+                        sp.site.line(),
+                        sp.parent
+                    );
+                }
+                None => s.push_str(" spawned outside holdup (spawn site unknown)"),
+            }
+            s.push_str(":\n");
+            let _ = write_frames(&mut s, &t.frames, "  ");
+            s.push('\n');
+        }
         for d in &self.deadlocks {
             let _ = writeln!(s, "{d}");
         }
@@ -118,26 +132,75 @@ pub(crate) fn write_frames(w: &mut impl fmt::Write, frames: &[Frame], indent: &s
     Ok(())
 }
 
+/// A dumped stack as the count profile's frames.
+fn count_frames(frames: &[Frame], text: &[(u64, u64)]) -> Vec<CountFrame> {
+    frames
+        .iter()
+        .zip(text)
+        .map(|(f, &(pc, offset))| CountFrame {
+            pc,
+            function: f.function.clone(),
+            offset,
+            file: f.file.clone(),
+            line: f.line,
+            inlined: f.inlined,
+        })
+        .collect()
+}
+
+/// The labels of a task's sample: `task` (its name, or `unnamed`), its wait as a thread's
+/// (`wait`, `lock`, `held_by`), `running` or `idle` otherwise, and `holding` with `task_id`
+/// when others wait for a lock it holds. Tasks with the same stack and labels are one group.
+pub(super) fn task_labels(t: &Task) -> BTreeMap<String, String> {
+    let mut l = match &t.wait {
+        Some(w) => wait_labels(w),
+        None => BTreeMap::from([(
+            "wait".to_owned(),
+            if t.running_on.is_some() {
+                "running"
+            } else {
+                "idle"
+            }
+            .to_owned(),
+        )]),
+    };
+    l.insert("task".to_owned(), t.name().unwrap_or("unnamed").to_owned());
+    if !t.holding.is_empty() {
+        let held: Vec<String> = t.holding.iter().map(Held::to_string).collect();
+        l.insert("holding".to_owned(), held.join(", "));
+        l.insert("task_id".to_owned(), t.task.id.to_string());
+    }
+    l
+}
+
+/// The labels of a wait: `wait` (the kind), `lock` (the primitive's site), `held_by`.
+fn wait_labels(w: &Wait) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::new();
+    l.insert("wait".to_owned(), w.kind.as_str().to_owned());
+    l.insert(
+        "lock".to_owned(),
+        format!("{}:{}", w.lock.file(), w.lock.line()),
+    );
+    match &w.holder {
+        Holder::Thread(h) => {
+            l.insert("held_by".to_owned(), h.to_string());
+        }
+        Holder::Task(h) => {
+            l.insert("held_by".to_owned(), h.to_string());
+        }
+        Holder::Readers => {
+            l.insert("held_by".to_owned(), "readers".to_owned());
+        }
+        Holder::None | Holder::Unidentified => {}
+    }
+    l
+}
+
 /// The labels of a thread's sample in the grouped and proto forms.
 pub(super) fn labels(t: &Thread) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     match &t.wait {
-        Some(w) => {
-            l.insert("wait".to_owned(), w.kind.as_str().to_owned());
-            l.insert(
-                "lock".to_owned(),
-                format!("{}:{}", w.lock.file(), w.lock.line()),
-            );
-            match &w.holder {
-                Holder::Thread(h) => {
-                    l.insert("held_by".to_owned(), h.to_string());
-                }
-                Holder::Readers => {
-                    l.insert("held_by".to_owned(), "readers".to_owned());
-                }
-                Holder::None | Holder::Unidentified => {}
-            }
-        }
+        Some(w) => l = wait_labels(w),
         None if t.current => {
             l.insert("wait".to_owned(), "running".to_owned());
         }
