@@ -373,6 +373,493 @@ mod auto_traits {
             Arc::clone(&h).acquire_owned(),
             Arc::clone(&t).acquire_owned()
         );
-        finish(3 * 2 + 3);
+        let (h, t) = (
+            Arc::new(holdup::tokio::sync::RwLock::new(1u8)),
+            Arc::new(tokio::sync::RwLock::new(1u8)),
+        );
+        same_traits_of!(h.read(), t.read());
+        same_traits_of!(h.write(), t.write());
+        same_traits_of!(Arc::clone(&h).read_owned(), Arc::clone(&t).read_owned());
+        same_traits_of!(Arc::clone(&h).write_owned(), Arc::clone(&t).write_owned());
+        let (h, t) = (
+            holdup::tokio::sync::mpsc::channel::<u8>(1),
+            tokio::sync::mpsc::channel::<u8>(1),
+        );
+        same_traits_of!(h.0.send(1), t.0.send(1));
+        same_traits_of!(h.0.reserve(), t.0.reserve());
+        let (mut hr, mut tr) = (h.1, t.1);
+        same_traits_of!(hr.recv(), tr.recv());
+        let (h, t) = (
+            holdup::tokio::sync::Barrier::new(1),
+            tokio::sync::Barrier::new(1),
+        );
+        same_traits_of!(h.wait(), t.wait());
+        let (mut h, mut t) = (
+            holdup::tokio::sync::watch::channel(1u8).1,
+            tokio::sync::watch::channel(1u8).1,
+        );
+        same_traits_of!(h.changed(), t.changed());
+        let (mut h, mut t) = (
+            holdup::tokio::sync::broadcast::channel::<u8>(1).1,
+            tokio::sync::broadcast::channel::<u8>(1).1,
+        );
+        same_traits_of!(h.recv(), t.recv());
+        let n = (
+            holdup::tokio::sync::Notify::new(),
+            tokio::sync::Notify::new(),
+        );
+        same_traits_of!(n.0.notified(), n.1.notified());
+        finish(3 * 2 + 3 + 4 + 3 + 1 + 1 + 1 + 1);
     }
+}
+
+mod dumps {
+    use super::*;
+    use holdup::dump::{self, Detail, Holder, Who};
+
+    /// Waits (polling) until `ready` holds, for at most 20 s.
+    fn until(what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !ready() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn waiting_at(site: &str) -> usize {
+        registry::tasks()
+            .into_iter()
+            .filter_map(|e| e.wait)
+            .filter(|w| format!("{}:{}", w.site.file(), w.site.line()) == site)
+            .count()
+    }
+
+    fn text(d: &dump::ThreadDump, detail: Detail) -> String {
+        let mut out = Vec::new();
+        d.write_text(&mut out, detail).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    async fn parked(sem: Arc<Semaphore>) {
+        sem.acquire_owned().await.unwrap().forget();
+    }
+
+    #[test]
+    fn a_thousand_parked_tasks_are_one_group_with_their_await_site() {
+        let rt = runtime();
+        let (sem, site) = (Arc::new(Semaphore::new(0)), here!());
+        // Stack capture is set up by the first dump: take one before the tasks wait.
+        let _ = dump::threads();
+        let handles: Vec<_> = (0..1000)
+            .map(|_| {
+                let s = Arc::clone(&sem);
+                rt.spawn(async move {
+                    holdup::tokio::task::Builder::new()
+                        .name("parked")
+                        .spawn(parked(s))
+                        .unwrap()
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        until("1000 tasks to wait", || waiting_at(&site) == 1000);
+        let started = Instant::now();
+        let d = dump::threads();
+        let took = started.elapsed();
+        let mine: Vec<_> = d
+            .tasks()
+            .iter()
+            .filter(|t| {
+                t.wait
+                    .as_ref()
+                    .is_some_and(|w| format!("{}:{}", w.lock.file(), w.lock.line()) == site)
+            })
+            .collect();
+        assert_eq!(mine.len(), 1000, "dumped in {took:?}");
+        for t in &mine {
+            assert_eq!(t.name(), Some("parked"));
+            assert_eq!(t.wait.as_ref().unwrap().kind, holdup_core::Kind::Semaphore);
+            assert!(t.has_function("parked"), "{:#?}", t.frames);
+            assert!(
+                !t.has_function("tokio::runtime"),
+                "stacks stop at the task's root: {:#?}",
+                t.frames
+            );
+            assert!(t.spawn.is_some());
+        }
+        let grouped = text(&d, Detail::Grouped);
+        let group = grouped
+            .split("\n\n")
+            .find(|g| g.contains(&format!("\"lock\":\"{site}\"")))
+            .unwrap_or_else(|| panic!("no group for {site}:\n{grouped}"));
+        assert!(
+            group.lines().any(|l| l.starts_with("1000 @")),
+            "one group of 1000:\n{group}"
+        );
+        let full = text(&d, Detail::Full);
+        assert!(
+            full.contains(&format!("task {} \"parked\" [semaphore wait", mine[0].id())),
+            "{}",
+            &full[..full.len().min(4000)]
+        );
+        sem.add_permits(1000);
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_lock_held_by_a_task_names_it_and_task_deadlocks_are_cycles() {
+        let rt = runtime();
+        let (a, a_site) = (Arc::new(Mutex::new(0)), here!());
+        let (b, b_site) = (Arc::new(Mutex::new(0)), here!());
+        let (c, c_site) = (Arc::new(holdup::sync::Mutex::new(0)), here!());
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        // Task "left" holds a and waits for b; task "right" holds b and waits for a.
+        let spawn = |name: &str, first: &Arc<Mutex<u64>>, second: &Arc<Mutex<u64>>| {
+            let (first, second, barrier) = (first.clone(), second.clone(), barrier.clone());
+            let builder = holdup::tokio::task::Builder::new().name(name);
+            let _enter = rt.enter();
+            builder
+                .spawn(async move {
+                    let _held = first.lock().await;
+                    barrier.wait().await;
+                    drop(second.lock().await);
+                })
+                .unwrap()
+        };
+        let left = spawn("left", &a, &b);
+        let right = spawn("right", &b, &a);
+        until("both tasks to wait", || {
+            waiting_at(&a_site) + waiting_at(&b_site) == 2
+        });
+        // A thread holds c and waits for a task's lock; a task holds... the third party: the
+        // thread "holder" holds c, and task "stuck" waits for c (blocking its worker).
+        let held_c = c.lock().unwrap();
+        let c2 = c.clone();
+        let stuck = {
+            let _enter = rt.enter();
+            holdup::tokio::task::Builder::new()
+                .name("stuck")
+                .spawn_blocking(move || drop(c2.lock().unwrap()))
+                .unwrap()
+        };
+        until("the blocking task to wait", || waiting_at(&c_site) == 1);
+
+        let d = dump::threads();
+        let task = |name: &str| {
+            d.tasks()
+                .iter()
+                .find(|t| t.name() == Some(name))
+                .unwrap_or_else(|| panic!("task {name} not in the dump"))
+        };
+        let (l, r) = (task("left"), task("right"));
+        let wait = l.wait.as_ref().expect("left waits");
+        assert!(
+            matches!(&wait.holder, Holder::Task(t) if t.id == r.id() && t.name.as_deref() == Some("right")),
+            "{:?}",
+            wait.holder
+        );
+        assert_eq!(l.holding.len(), 1, "left holds a, which right waits for");
+        assert!(l.status().contains("held by task"), "{}", l.status());
+        // The task waiting in a std-mirror lock on a blocking thread: held by this thread.
+        let s = task("stuck");
+        assert!(
+            matches!(&s.wait.as_ref().unwrap().holder, Holder::Thread(t) if t.tid == registry::os_tid()),
+            "{:?}",
+            s.wait
+        );
+        let cycle = d
+            .deadlocks()
+            .iter()
+            .find(|c| c.links.iter().any(|l| l.waiter.name() == Some("left")))
+            .unwrap_or_else(|| panic!("no cycle through the tasks: {:#?}", d.deadlocks()));
+        let mut names: Vec<_> = cycle
+            .links
+            .iter()
+            .map(|l| l.waiter.name().unwrap())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["left", "right"]);
+        assert!(cycle.links.iter().all(|l| matches!(l.holder, Who::Task(_))));
+        let shown = cycle.to_string();
+        assert!(
+            shown.starts_with("deadlock: 2 tasks wait for each other"),
+            "{shown}"
+        );
+        let full = text(&d, Detail::Full);
+        assert!(full.contains("held by task"), "{full}");
+
+        drop(held_c);
+        rt.block_on(stuck).unwrap();
+        // The deadlocked tasks stay; the runtime is let go without waiting for them.
+        drop((left, right));
+        rt.shutdown_background();
+    }
+
+    #[test]
+    fn a_task_and_a_thread_deadlock() {
+        let rt = runtime();
+        let (a, a_site) = (Arc::new(Mutex::new(0)), here!());
+        let (b, b_site) = (Arc::new(holdup::sync::Mutex::new(0)), here!());
+        // The task takes a, then waits for b (blocking its worker); the thread takes b, then
+        // waits for a.
+        let (a_held_tx, a_held) = std::sync::mpsc::channel();
+        let (b_held, b_held_rx) = std::sync::mpsc::channel();
+        let (a2, b2) = (a.clone(), b.clone());
+        let task = {
+            let _enter = rt.enter();
+            holdup::tokio::task::Builder::new()
+                .name("mixed")
+                .spawn(async move {
+                    let _a = a2.lock().await;
+                    a_held_tx.send(()).unwrap();
+                    b_held_rx.recv().unwrap();
+                    drop(b2.lock().unwrap());
+                })
+                .unwrap()
+        };
+        let (a3, b3) = (a.clone(), b.clone());
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let _thread = holdup::thread::Builder::new()
+            .name("mixed-thread".into())
+            .spawn(move || {
+                tid_tx.send(registry::os_tid()).unwrap();
+                a_held.recv().unwrap();
+                let _b = b3.lock().unwrap();
+                b_held.send(()).unwrap();
+                drop(a3.blocking_lock());
+            })
+            .unwrap();
+        let tid = tid_rx.recv().unwrap();
+        until("the task to wait for b", || waiting_at(&b_site) == 1);
+        until("the thread to wait for a", || {
+            registry::entries().iter().any(|e| {
+                e.os_tid == tid
+                    && e.wait
+                        .is_some_and(|w| format!("{}:{}", w.site.file(), w.site.line()) == a_site)
+            })
+        });
+        let d = dump::threads();
+        let t = d
+            .tasks()
+            .iter()
+            .find(|t| t.name() == Some("mixed"))
+            .expect("task");
+        assert!(
+            matches!(&t.wait.as_ref().unwrap().holder, Holder::Thread(h) if h.tid == tid),
+            "{:?}",
+            t.wait
+        );
+        let th = d.thread(tid).expect("thread");
+        assert!(
+            matches!(&th.wait.as_ref().unwrap().holder,
+                Holder::Task(h) if h.name.as_deref() == Some("mixed")),
+            "{:?}",
+            th.wait
+        );
+        assert_eq!(
+            t.holding.len(),
+            1,
+            "the task holds a, which the thread waits for"
+        );
+        let cycle = d
+            .deadlocks()
+            .iter()
+            .find(|c| c.links.iter().any(|l| l.waiter.name() == Some("mixed")))
+            .unwrap_or_else(|| panic!("no cycle: {:#?}", d.deadlocks()));
+        assert_eq!(cycle.links.len(), 2);
+        assert!(
+            cycle
+                .links
+                .iter()
+                .any(|l| matches!(&l.waiter, Who::Thread(t) if t.tid == tid))
+        );
+        let shown = cycle.to_string();
+        assert!(
+            shown.starts_with("deadlock: 2 threads and tasks wait for each other"),
+            "{shown}"
+        );
+        // Both stay blocked; the runtime is let go without waiting for its worker.
+        drop(task);
+        rt.shutdown_background();
+    }
+}
+
+#[test]
+fn leak_checks_name_a_task_left_running_and_pass_a_clean_test() {
+    let rt = runtime();
+    // Stack capture for task waits is set up by the first dump.
+    let _ = holdup::dump::threads();
+    let guard = holdup::leak::Guard::with(holdup::leak::Options::new().retries(4));
+    let (sem, sem_site) = (Arc::new(Semaphore::new(0)), here!());
+    let s = Arc::clone(&sem);
+    let (forgotten, spawn_site) = (
+        rt.block_on(async {
+            let b = holdup::tokio::task::Builder::new().name("forgotten");
+            b.spawn(async move { s.acquire().await.unwrap().forget() })
+        }),
+        here!(),
+    );
+    let forgotten = forgotten.unwrap();
+    let leaks = guard.check().expect_err("the task is still running");
+    assert_eq!(leaks.tasks().len(), 1, "{leaks}");
+    let task = &leaks.tasks()[0].task;
+    assert_eq!(task.name(), Some("forgotten"));
+    let sp = task.spawn.as_ref().expect("spawned through holdup");
+    // The builder's `spawn` call is on the line before `here!()`.
+    let line: u32 = spawn_site.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(sp.site.line(), line - 2, "{leaks}");
+    let wait = task.wait.as_ref().expect("waiting");
+    assert_eq!(
+        format!("{}:{}", wait.lock.file(), wait.lock.line()),
+        sem_site
+    );
+    let report = leaks.to_string();
+    assert!(report.starts_with("found 1 leaked task:"), "{report}");
+    assert!(report.contains("\"forgotten\" [semaphore wait"), "{report}");
+    sem.add_permits(1);
+    rt.block_on(forgotten).unwrap();
+
+    // A task's children are in its scope: a grandchild left by a task that finished is found.
+    let guard = holdup::leak::Guard::with(holdup::leak::Options::new().retries(4));
+    let s = Arc::clone(&sem);
+    let parent = rt.block_on(async {
+        holdup::tokio::spawn(async move {
+            let b = holdup::tokio::task::Builder::new().name("grandchild");
+            b.spawn(async move { s.acquire().await.unwrap().forget() })
+                .unwrap();
+            tokio::task::id()
+        })
+        .await
+        .unwrap()
+    });
+    let leaks = guard.check().expect_err("the grandchild is still running");
+    assert_eq!(leaks.tasks().len(), 1, "{leaks}");
+    let child = &leaks.tasks()[0].task;
+    assert_eq!(child.name(), Some("grandchild"));
+    assert!(
+        matches!(&child.spawn.as_ref().unwrap().parent,
+            holdup::dump::Who::Task(t) if t.id.to_string() == parent.to_string()),
+        "{leaks}"
+    );
+    sem.add_permits(1);
+
+    // A clean test: its tasks finished.
+    let guard = holdup::leak::Guard::new();
+    rt.block_on(async {
+        let children: Vec<_> = (0..10)
+            .map(|i| holdup::tokio::spawn(async move { i * 2 }))
+            .collect();
+        for c in children {
+            c.await.unwrap();
+        }
+    });
+    guard.check().expect("no task left");
+}
+
+/// Waits `ms`, then runs `then` (on a task).
+fn after(ms: u64, then: impl FnOnce() + Send + 'static) -> tokio::task::JoinHandle<()> {
+    holdup::tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        then();
+    })
+}
+
+#[test]
+fn every_primitive_records_its_waits_with_kind_and_site() {
+    profiles_on();
+    use holdup::tokio::sync::{Barrier, Notify, RwLock, broadcast, mpsc, oneshot, watch};
+    let (notify, notify_site) = (Arc::new(Notify::new()), here!());
+    let ((os_tx, os_rx), oneshot_site) = (oneshot::channel::<u8>(), here!());
+    let ((mp_tx, mut mp_rx), mpsc_site) = (mpsc::channel::<u8>(1), here!());
+    let ((w_tx, mut w_rx), watch_site) = (watch::channel(0u8), here!());
+    let ((b_tx, mut b_rx), broadcast_site) = (broadcast::channel::<u8>(4), here!());
+    let (barrier, barrier_site) = (Arc::new(Barrier::new(2)), here!());
+    let (rw, rw_site) = (Arc::new(RwLock::new(0u8)), here!());
+    runtime().block_on(async {
+        let n = Arc::clone(&notify);
+        after(30, move || n.notify_one());
+        notify.notified().await;
+
+        after(30, move || os_tx.send(1).unwrap());
+        assert_eq!(os_rx.await, Ok(1));
+
+        let tx = mp_tx.clone();
+        after(30, move || tx.try_send(1).unwrap());
+        assert_eq!(mp_rx.recv().await, Some(1));
+        mp_tx.send(2).await.unwrap(); // fills the channel (capacity 1)
+        let rx_later = holdup::tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            (mp_rx.recv().await, mp_rx)
+        });
+        mp_tx.send(3).await.unwrap(); // waits for room
+        assert_eq!(rx_later.await.unwrap().0, Some(2));
+
+        after(30, move || w_tx.send(1).unwrap());
+        w_rx.changed().await.unwrap();
+
+        after(30, move || assert_eq!(b_tx.send(7).unwrap(), 1));
+        assert_eq!(b_rx.recv().await.unwrap(), 7);
+
+        let b = Arc::clone(&barrier);
+        let other = holdup::tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            b.wait().await
+        });
+        barrier.wait().await;
+        other.await.unwrap();
+
+        let reader = Arc::clone(&rw).read_owned().await;
+        let w = Arc::clone(&rw);
+        let writer = holdup::tokio::spawn(async move { *w.write().await += 1 });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        drop(reader);
+        writer.await.unwrap();
+        let writer = rw.write().await;
+        let r = Arc::clone(&rw);
+        let reader = holdup::tokio::spawn(async move { *r.read().await });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        drop(writer);
+        assert_eq!(reader.await.unwrap(), 1);
+    });
+    let block = holdup::profile::block();
+    for (site, kinds) in [
+        (&notify_site, &["notify"][..]),
+        (&oneshot_site, &["chan-recv"]),
+        (&mpsc_site, &["chan-recv", "chan-send"]),
+        (&watch_site, &["chan-recv"]),
+        (&broadcast_site, &["chan-recv"]),
+        (&barrier_site, &["barrier"]),
+        (&rw_site, &["rwlock-read", "rwlock-write"]),
+    ] {
+        let samples = samples_for(&block, site);
+        for kind in kinds {
+            let of_kind: Vec<_> = samples
+                .iter()
+                .filter(|s| s.label("kind") == Some(kind))
+                .cloned()
+                .collect();
+            assert!(
+                delay(&of_kind) >= 15_000_000,
+                "{kind} at {site}: a wait of about 30 ms:\n{}",
+                describe(&samples)
+            );
+        }
+    }
+    // The rwlock's releases that others waited for are in the mutex profile.
+    let mutex = samples_for(&holdup::profile::mutex(), &rw_site);
+    assert!(
+        mutex.iter().any(|s| s.label("kind") == Some("rwlock-read")),
+        "{}",
+        describe(&mutex)
+    );
+    assert!(
+        mutex
+            .iter()
+            .any(|s| s.label("kind") == Some("rwlock-write")),
+        "{}",
+        describe(&mutex)
+    );
 }

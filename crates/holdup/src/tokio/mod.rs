@@ -15,6 +15,14 @@
 //! - Tasks spawned through [`spawn`], [`task::Builder`] and friends are registered with their
 //!   spawn site, name and parent; tasks spawned with `tokio::spawn` are seen while they wait in
 //!   a holdup primitive.
+//! - [Dumps](crate::dump) list tasks beside threads (their waits, the holders of the locks they
+//!   wait for, their stacks where their waits began), without polling or pausing them;
+//!   deadlock cycles run through tasks and threads; [leak checks](crate::leak) report tasks
+//!   left running.
+//!
+//! The primitives: [`sync::Mutex`], [`sync::RwLock`], [`sync::Semaphore`], [`sync::Notify`],
+//! [`sync::Barrier`], and the channels [`sync::mpsc`], [`sync::oneshot`], [`sync::watch`],
+//! [`sync::broadcast`], each with tokio's API, errors and auto traits.
 //!
 //! ```
 //! use holdup::tokio::sync::Mutex;

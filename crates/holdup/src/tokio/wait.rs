@@ -86,6 +86,11 @@ impl<'a> AsyncWait<'a> {
         let entered = transient.as_ref().map(TaskRegistration::enter);
         let wait = hook();
         drop(entered);
+        // A suspended task has no stack a dump could take: its wait keeps the one it has now,
+        // the chain of async calls down to this `.await`.
+        if let Some(published) = wait.published() {
+            published.set_stack(holdup_core::collector::wait_stack());
+        }
         AsyncWait {
             wait,
             _transient: transient,
@@ -134,19 +139,72 @@ pub(crate) enum What<'a> {
     Other(Site, Kind),
 }
 
-/// One of tokio's futures, awaited as a wait: if it does not complete at its first poll, the
-/// wait starts at its first `Pending` (not counting a cooperative yield, see [`waits`]) and ends
-/// when it completes; if it is dropped before, nothing is recorded. Its output goes through
-/// `map` (which wraps tokio's guard or permit in holdup's).
+/// The wait of a future that is polled: started at its first `Pending` (not counting a
+/// cooperative yield, see [`waits`]), ended when it completes, dropped (recording nothing) if
+/// the future is dropped before. Boxed when started: the uncontended path carries two words.
+#[derive(Debug)]
+pub(crate) struct Tracker<'a> {
+    what: What<'a>,
+    wait: Option<Box<AsyncWait<'a>>>,
+}
+
+impl<'a> Tracker<'a> {
+    pub(crate) fn new(what: What<'a>) -> Tracker<'a> {
+        Tracker { what, wait: None }
+    }
+
+    /// What it waits for.
+    pub(crate) fn what(&self) -> What<'a> {
+        self.what
+    }
+
+    /// Records what the inner future's poll returned.
+    #[inline]
+    pub(crate) fn polled<R>(&mut self, r: Poll<R>) -> Poll<R> {
+        match &r {
+            Poll::Pending => {
+                if self.wait.is_none() && waits() {
+                    self.start();
+                }
+            }
+            Poll::Ready(_) => {
+                if self.wait.is_some() {
+                    self.end();
+                }
+            }
+        }
+        r
+    }
+
+    #[cold]
+    fn start(&mut self) {
+        self.wait = Some(Box::new(match self.what {
+            What::Lock(meta, kind) => AsyncWait::lock(meta, kind),
+            What::Other(site, kind) => AsyncWait::other(site, kind),
+        }));
+    }
+
+    #[cold]
+    fn end(&mut self) {
+        if let Some(wait) = self.wait.take().map(|w| *w) {
+            match self.what {
+                What::Lock(..) => wait.acquired(),
+                What::Other(..) => wait.woken(),
+            }
+        }
+    }
+}
+
+/// One of tokio's futures, awaited as a wait (see [`Tracker`]). Its output goes through `map`
+/// (which wraps tokio's guard or permit in holdup's).
 ///
 /// A named future rather than an `async fn`: the uncontended path is tokio's poll, one branch
-/// and `map`, and the wait (rare) is boxed, so that the future is tokio's plus three words.
+/// and `map`, so that the future is tokio's plus a few words.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct Waited<'a, F, M> {
     fut: F,
-    what: What<'a>,
-    wait: Option<Box<AsyncWait<'a>>>,
+    tracker: Tracker<'a>,
     map: Option<M>,
 }
 
@@ -154,10 +212,16 @@ impl<'a, F, M> Waited<'a, F, M> {
     pub(crate) fn new(what: What<'a>, fut: F, map: M) -> Self {
         Waited {
             fut,
-            what,
-            wait: None,
+            tracker: Tracker::new(what),
             map: Some(map),
         }
+    }
+
+    /// The inner future, pinned (for methods tokio's future has, such as `Notified::enable`).
+    pub(crate) fn inner(self: Pin<&mut Self>) -> Pin<&mut F> {
+        // SAFETY: `fut` is pinned structurally: it is never moved out of `self`, and `Waited`
+        // implements neither `Unpin` by hand nor `Drop`.
+        unsafe { self.map_unchecked_mut(|w| &mut w.fut) }
     }
 }
 
@@ -166,28 +230,13 @@ impl<'a, F: Future, M: FnOnce(F::Output) -> R, R> Future for Waited<'a, F, M> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        // SAFETY: `fut` is pinned structurally: it is never moved out of `self`, and `Waited`
-        // implements neither `Unpin` by hand nor `Drop`. The other fields are not pinned.
+        // SAFETY: `fut` is pinned structurally (see `inner`); the other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        match fut.poll(cx) {
-            Poll::Pending => {
-                if this.wait.is_none() && waits() {
-                    this.wait = Some(Box::new(match this.what {
-                        What::Lock(meta, kind) => AsyncWait::lock(meta, kind),
-                        What::Other(site, kind) => AsyncWait::other(site, kind),
-                    }));
-                }
-                Poll::Pending
-            }
+        match this.tracker.polled(fut.poll(cx)) {
+            Poll::Pending => Poll::Pending,
             Poll::Ready(out) => {
-                if let Some(wait) = this.wait.take().map(|w| *w) {
-                    match this.what {
-                        What::Lock(..) => wait.acquired(),
-                        What::Other(..) => wait.woken(),
-                    }
-                }
                 let map = this.map.take().expect("`Waited` polled after completion");
                 Poll::Ready(map(out))
             }

@@ -5,7 +5,64 @@
 //! Each type wraps tokio's own (fairness, cancel safety and the coop budget are tokio's) and
 //! records its creation site (`#[track_caller]` constructors) as the `lock` label.
 
+/// Deref, Debug and Display of a guard, as tokio's guards.
+macro_rules! guard_read {
+    ($guard:ident < $($lt:lifetime,)? $($p:ident),+ >, $target:ident) => {
+        impl<$($lt,)? $($p: ?Sized),+> std::ops::Deref for $guard<$($lt,)? $($p),+> {
+            type Target = $target;
+
+            #[inline]
+            fn deref(&self) -> &$target {
+                &self.inner
+            }
+        }
+
+        impl<$($lt,)? $($p: ?Sized),+> std::fmt::Debug for $guard<$($lt,)? $($p),+>
+        where
+            $target: std::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($lt,)? $($p: ?Sized),+> std::fmt::Display for $guard<$($lt,)? $($p),+>
+        where
+            $target: std::fmt::Display,
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+
+/// As `guard_read!`, plus DerefMut, which marks the guard written through (the `mutated`
+/// label).
+macro_rules! guard_access {
+    ($guard:ident < $($lt:lifetime,)? $($p:ident),+ >, $target:ident) => {
+        super::guard_read!($guard<$($lt,)? $($p),+>, $target);
+
+        impl<$($lt,)? $($p: ?Sized),+> std::ops::DerefMut for $guard<$($lt,)? $($p),+> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut $target {
+                self.written = true;
+                &mut self.inner
+            }
+        }
+    };
+}
+
+use guard_read;
+
+mod barrier;
+pub mod broadcast;
+pub mod mpsc;
 mod mutex;
+mod notify;
+pub mod oneshot;
+mod rwlock;
+pub mod watch;
 
 pub use mutex::{
     MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard, TryLockError,
@@ -14,4 +71,11 @@ mod semaphore;
 
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use notify::{Notified, Notify, OwnedNotified};
+pub use rwlock::{
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock,
+    RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard,
 };

@@ -1,7 +1,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use ::tokio::sync as tokio_sync;
@@ -516,46 +515,6 @@ impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedMutexGuard<T, U> {
     fn drop(&mut self) {
         release(&self.lock.meta, self.written, &mut self.inner);
     }
-}
-
-/// Deref, DerefMut (marking the guard written through), Debug and Display, as tokio's guards.
-macro_rules! guard_access {
-    ($guard:ident < $($lt:lifetime,)? $($p:ident),+ >, $target:ident) => {
-        impl<$($lt,)? $($p: ?Sized),+> Deref for $guard<$($lt,)? $($p),+> {
-            type Target = $target;
-
-            #[inline]
-            fn deref(&self) -> &$target {
-                &self.inner
-            }
-        }
-
-        impl<$($lt,)? $($p: ?Sized),+> DerefMut for $guard<$($lt,)? $($p),+> {
-            #[inline]
-            fn deref_mut(&mut self) -> &mut $target {
-                self.written = true;
-                &mut self.inner
-            }
-        }
-
-        impl<$($lt,)? $($p: ?Sized),+> fmt::Debug for $guard<$($lt,)? $($p),+>
-        where
-            $target: fmt::Debug,
-        {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<$($lt,)? $($p: ?Sized),+> fmt::Display for $guard<$($lt,)? $($p),+>
-        where
-            $target: fmt::Display,
-        {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&**self, f)
-            }
-        }
-    };
 }
 
 guard_access!(MutexGuard<'a, T>, T);
