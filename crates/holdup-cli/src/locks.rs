@@ -41,6 +41,11 @@ struct Row {
     held: (i64, i64),
     waiting: HashMap<String, i64>,
     holding: HashMap<String, i64>,
+    /// Of the holding side's delay: how much came from critical sections whose task was
+    /// suspended (at an `.await`) while holding the lock (holdup's `held=suspended` label), and
+    /// whether any sample said (`held` is only on locks tasks hold).
+    suspended: i64,
+    held_known: bool,
 }
 
 pub(crate) fn run(args: &LocksArgs) -> Result<String> {
@@ -93,6 +98,12 @@ pub(crate) fn run(args: &LocksArgs) -> Result<String> {
             side.1 = side.1.saturating_add(d);
             let v = by.entry(caller).or_default();
             *v = v.saturating_add(d);
+            if let Some(held) = view.label(s, "held") {
+                row.held_known = true;
+                if held == "suspended" {
+                    row.suspended = row.suspended.saturating_add(d);
+                }
+            }
         }
         if !labelled && !view.profile().sample.is_empty() {
             notes.push(format!(
@@ -144,7 +155,9 @@ fn render(
     } else {
         n.min(sorted.len())
     };
-    let mut table = vec![[
+    // A column for locks held across `.await` only when some lock is held by tasks.
+    let across = rows.values().any(|r| r.held_known);
+    let mut table = vec![vec![
         "LOCK".to_owned(),
         "KIND".to_owned(),
         "CONTENTIONS".to_owned(),
@@ -153,6 +166,9 @@ fn render(
         "TOP WAITING".to_owned(),
         "TOP HOLDING".to_owned(),
     ]];
+    if across {
+        table[0].push("HELD ACROSS .AWAIT".to_owned());
+    }
     for (lock, r) in &sorted[..shown] {
         let (c, d) = side(r);
         let share = if total == 0 {
@@ -161,7 +177,7 @@ fn render(
             100.0 * d.saturating_abs() as f64 / total as f64
         };
         let kinds: Vec<&str> = r.kinds.iter().map(String::as_str).collect();
-        table.push([
+        let mut row = vec![
             (*lock).clone(),
             if kinds.is_empty() {
                 "-".to_owned()
@@ -173,9 +189,21 @@ fn render(
             format!("{share:.1}%"),
             top(&r.waiting),
             top(&r.holding),
-        ]);
+        ];
+        if across {
+            // The share of the holders' charged delay from sections suspended at an `.await`.
+            row.push(if r.held_known && r.held.1 != 0 {
+                format!(
+                    "{:.0}%",
+                    100.0 * r.suspended as f64 / r.held.1.saturating_abs() as f64
+                )
+            } else {
+                "-".to_owned()
+            });
+        }
+        table.push(row);
     }
-    let mut widths = [0usize; 7];
+    let mut widths = vec![0usize; table[0].len()];
     for row in &table {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -198,8 +226,8 @@ fn render(
     );
     for row in &table {
         let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            let right = (2..=4).contains(&i);
+        for (i, (cell, &w)) in row.iter().zip(&widths).enumerate() {
+            let right = (2..=4).contains(&i) || i == 7;
             let cell = if right {
                 format!("{cell:>w$}")
             } else {

@@ -301,6 +301,10 @@ fn advice_names_the_seed_bug() {
 
 /// The mutex profile of what `work` does, written to a file for the command.
 fn profile_of(name: &str, work: impl FnOnce()) -> String {
+    // One at a time: the profile is the process's, and a delta would take in another test's
+    // contention.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     holdup::set_mutex_profile_fraction(1);
     let before = holdup::profile::mutex();
     work();
@@ -872,4 +876,51 @@ fn dump_asks_a_server_for_its_threads_and_shows_deadlocks() {
     assert!(e.contains("is not a goroutine profile"), "{e}");
     let e = fails(&["dump", "--full", &holdup_fixture("goroutine.txt")]);
     assert!(e.contains("is not a full thread dump"), "{e}");
+}
+
+#[test]
+fn advice_names_a_lock_held_across_an_await() {
+    use holdup::tokio::sync::Mutex;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let lock = Arc::new(Mutex::new(0u64));
+    let site = format!("{}:{}", file!(), line!() - 1);
+    let profile = profile_of("across_await", || {
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    let lock = Arc::clone(&lock);
+                    holdup::tokio::spawn(async move {
+                        for _ in 0..20 {
+                            let mut g = lock.lock().await;
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            *g += 1;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        })
+    });
+    let advice = advice_of(&profile).expect("the lock held across an .await dominates");
+    assert!(advice.starts_with("advice: "), "{advice}");
+    assert!(advice.contains(&site), "{advice}");
+    assert!(advice.contains("across an `.await`"), "{advice}");
+    assert!(
+        advice.contains("advice_names_a_lock_held_across_an_await"),
+        "names the holder: {advice}"
+    );
+    let locks = ok(&["locks", &profile]);
+    let header = locks.lines().nth(1).unwrap();
+    assert!(header.ends_with("HELD ACROSS .AWAIT"), "{locks}");
+    let row = locks.lines().find(|l| l.starts_with(&site)).unwrap();
+    assert!(row.ends_with("100%"), "{locks}");
 }

@@ -188,6 +188,7 @@ fn acquired_slow(mut wait: Wait<'_>) {
             site: wait.site,
             kind: wait.kind,
             mutated: None,
+            held_suspended: None,
         },
     );
 }
@@ -233,6 +234,7 @@ fn woken_slow(wait: Wait<'_>) {
             site: wait.site,
             kind: wait.kind,
             mutated: None,
+            held_suspended: None,
         },
     );
 }
@@ -294,8 +296,22 @@ pub enum Access {
 /// store to the lock's own memory (the holder).
 #[inline(always)]
 pub fn release(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce()) {
+    release_held(meta, kind, access, || None, unlock);
+}
+
+/// As [`release`], for a lock a task may hold across a suspension: `held_suspended` (asked
+/// only when the release is recorded) says whether it did, for the `held` label (see
+/// [`registry::Stamp`]).
+#[inline(always)]
+pub fn release_held(
+    meta: &LockMeta,
+    kind: Kind,
+    access: Access,
+    held_suspended: impl FnOnce() -> Option<bool>,
+    unlock: impl FnOnce(),
+) {
     if meta.has_waiters() {
-        release_contended(meta, kind, access, unlock);
+        release_contended(meta, kind, access, held_suspended, unlock);
         keep_caller_frame(wait_site_marker());
     } else {
         if access != Access::Shared {
@@ -307,7 +323,14 @@ pub fn release(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce(
 
 #[cold]
 #[inline(never)]
-fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl FnOnce()) {
+fn release_contended(
+    meta: &LockMeta,
+    kind: Kind,
+    access: Access,
+    held_suspended: impl FnOnce() -> Option<bool>,
+    unlock: impl FnOnce(),
+) {
+    let held_suspended = held_suspended();
     // Everything this needs of the lock is read before the unlock: once unlocked, a waiter may
     // take the lock, drop it and free its memory.
     let site = meta.site();
@@ -337,6 +360,7 @@ fn release_contended(meta: &LockMeta, kind: Kind, access: Access, unlock: impl F
             site,
             kind,
             mutated: written,
+            held_suspended,
         },
         fraction as f64,
         delay,

@@ -91,6 +91,9 @@ pub struct Labels {
     pub kind: Kind,
     /// For mutex-profile events of exclusive locks: whether `&mut` was taken through the guard.
     pub mutated: Option<bool>,
+    /// For mutex-profile events of locks held by a task (async runtimes): whether the task was
+    /// suspended (at an `.await`) at least once while it held the lock.
+    pub held_suspended: Option<bool>,
 }
 
 impl PartialEq for Labels {
@@ -98,6 +101,7 @@ impl PartialEq for Labels {
         std::ptr::eq(self.site, other.site)
             && self.kind == other.kind
             && self.mutated == other.mutated
+            && self.held_suspended == other.held_suspended
     }
 }
 

@@ -143,6 +143,9 @@ pub struct Record {
     target: AtomicUsize,
     /// For a task: the OS id of the thread polling it now, 0 when it is not being polled.
     running_on: AtomicI64,
+    /// For a task: how many times it was suspended (a poll returned `Pending`). Written only
+    /// by the thread polling it; guards compare it (see [`Stamp`]).
+    suspensions: AtomicU64,
     /// For a task: its stack where its current (or last) wait began, taken by the waiting
     /// primitive (the task is not running then, so a dump cannot take it); empty if not taken.
     stack: Mutex<Box<[usize]>>,
@@ -167,6 +170,7 @@ impl Record {
             holder: AtomicPtr::new(std::ptr::null_mut()),
             target: AtomicUsize::new(0),
             running_on: AtomicI64::new(0),
+            suspensions: AtomicU64::new(0),
             stack: Mutex::new(Box::default()),
         }
     }
@@ -446,6 +450,15 @@ impl TaskRegistration {
         self.record.owner
     }
 
+    /// The task's poll returned `Pending`: it is suspended (at an `.await`) until polled again.
+    /// Called by the runtime glue after each such poll, on the polling thread.
+    #[inline]
+    pub fn suspended(&self) {
+        // One writer (the polling thread), so no read-modify-write is needed.
+        let n = self.record.suspensions.load(Ordering::Relaxed);
+        self.record.suspensions.store(n + 1, Ordering::Relaxed);
+    }
+
     /// The task's leak-check scope (the scope it was spawned in; 0 if its spawn is unknown).
     pub fn scope(&self) -> u64 {
         self.record.spawn.as_ref().map_or(0, |s| s.scope)
@@ -541,6 +554,45 @@ fn entered_task() -> Option<Arc<Record>> {
     unsafe { Arc::increment_strong_count(ptr) };
     // SAFETY: `ptr` came from `Arc::as_ptr`, and the count taken above is this `Arc`'s.
     Some(unsafe { Arc::from_raw(ptr) })
+}
+
+/// Where a guard was made, in its task's life: compared when the guard is released, it tells
+/// whether the task was suspended (at an `.await`) while it held the lock. Two words; taking
+/// one is a thread-local read and a load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The task's record, as an address (0 outside a task holdup tracks).
+    task: usize,
+    suspensions: u64,
+}
+
+impl Stamp {
+    /// Now, in the task entered on the calling thread.
+    #[inline]
+    pub fn now() -> Stamp {
+        let ptr = ENTERED.try_with(Cell::get).unwrap_or(std::ptr::null());
+        if ptr.is_null() {
+            return Stamp {
+                task: 0,
+                suspensions: 0,
+            };
+        }
+        // SAFETY: a non-null pointer is to a record kept alive by the registration the live
+        // `Entered` guard borrows (see `entered_task`).
+        let suspensions = unsafe { (*ptr).suspensions.load(Ordering::Relaxed) };
+        Stamp {
+            task: ptr.addr(),
+            suspensions,
+        }
+    }
+
+    /// Whether the task was suspended since this stamp was taken; `None` outside a task holdup
+    /// tracks, or if the guard moved to another task (it cannot tell).
+    #[inline]
+    pub fn suspended_since(&self) -> Option<bool> {
+        let now = Stamp::now();
+        (self.task != 0 && now.task == self.task).then_some(now.suspensions != self.suspensions)
+    }
 }
 
 /// The task entered on the calling thread, if any (see [`TaskRegistration::enter`]).

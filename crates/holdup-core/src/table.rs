@@ -1,4 +1,4 @@
-//! The bounded table of profile buckets: one bucket per (stack, lock site, kind, mutated),
+//! The bounded table of profile buckets: one bucket per (stack, lock site, kind, mutated, held),
 //! holding the scaled count and delay.
 //!
 //! Buckets are created under a sharded lock and never freed; their counters are atomics, striped
@@ -234,16 +234,15 @@ impl Table {
 fn hash_key(stack_hash: u64, labels: &Labels) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let tri = |b: Option<bool>| match b {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    };
     let mut h = mix(stack_hash, labels.site as *const _ as u64);
     h = mix(h, labels.kind as u64);
-    mix(
-        h,
-        match labels.mutated {
-            None => 0,
-            Some(false) => 1,
-            Some(true) => 2,
-        },
-    )
+    h = mix(h, tri(labels.mutated));
+    mix(h, tri(labels.held_suspended))
 }
 
 #[cfg(test)]
@@ -256,6 +255,7 @@ mod tests {
             site: std::panic::Location::caller(),
             kind,
             mutated: None,
+            held_suspended: None,
         }
     }
 

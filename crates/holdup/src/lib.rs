@@ -61,6 +61,9 @@
 //!   the value was left unchanged: writes through `&` (a channel's `recv`, `Cell`, atomics,
 //!   any interior mutability) are not seen. A hot `RwLock` write lock with `mutated=no` can
 //!   take `read()`; a `Mutex` with `mutated=no` may still need to be one,
+//! - `held` (mutex-profile samples of the async locks in [`tokio`](mod@tokio), feature `tokio`):
+//!   `suspended` if the task holding the lock was suspended at an `.await` while it held it,
+//!   `running` if not,
 //!
 //! so that `go tool pprof -tagfocus lock=cache.rs` and Pyroscope can slice by lock.
 //!
@@ -162,6 +165,7 @@ pub mod __bench {
                 site: std::panic::Location::caller(),
                 kind: holdup_core::Kind::Mutex,
                 mutated: None,
+                held_suspended: None,
             },
             1.0,
             1,
@@ -180,6 +184,7 @@ pub mod __bench {
                 site: std::panic::Location::caller(),
                 kind: holdup_core::Kind::Mutex,
                 mutated: None,
+                held_suspended: None,
             },
             1.0,
             1_000,

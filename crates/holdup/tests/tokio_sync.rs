@@ -703,6 +703,18 @@ fn leak_checks_name_a_task_left_running_and_pass_a_clean_test() {
         here!(),
     );
     let forgotten = forgotten.unwrap();
+    let waits = |name: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !registry::tasks()
+            .iter()
+            .any(|e| e.name.as_deref() == Some(name) && e.wait.is_some())
+        {
+            assert!(Instant::now() < deadline, "{name} never waited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    // The task waits (a task spawned but not yet polled is a leak too, counted as starting).
+    waits("forgotten");
     let leaks = guard.check().expect_err("the task is still running");
     assert_eq!(leaks.tasks().len(), 1, "{leaks}");
     let task = &leaks.tasks()[0].task;
@@ -735,6 +747,7 @@ fn leak_checks_name_a_task_left_running_and_pass_a_clean_test() {
         .await
         .unwrap()
     });
+    waits("grandchild");
     let leaks = guard.check().expect_err("the grandchild is still running");
     assert_eq!(leaks.tasks().len(), 1, "{leaks}");
     let child = &leaks.tasks()[0].task;
@@ -861,5 +874,60 @@ fn every_primitive_records_its_waits_with_kind_and_site() {
             .any(|s| s.label("kind") == Some("rwlock-write")),
         "{}",
         describe(&mutex)
+    );
+}
+
+#[test]
+fn a_guard_held_across_an_await_is_told_from_one_held_while_running() {
+    profiles_on();
+    let (across, across_site) = (Arc::new(Mutex::new(0)), here!());
+    let (between, between_site) = (Arc::new(Mutex::new(0)), here!());
+    runtime().block_on(async {
+        // Held across `sleep().await` while another task waits.
+        let l = Arc::clone(&across);
+        let holder = holdup::tokio::spawn(async move {
+            let mut g = l.lock().await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            *g += 1;
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let l = Arc::clone(&across);
+        holdup::tokio::spawn(async move { *l.lock().await += 1 })
+            .await
+            .unwrap();
+        holder.await.unwrap();
+
+        // Held between awaits only: the task blocks its worker thread while holding it.
+        let l = Arc::clone(&between);
+        let holder = holdup::tokio::spawn(async move {
+            let mut g = l.lock().await;
+            std::thread::sleep(Duration::from_millis(30));
+            *g += 1;
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let l = Arc::clone(&between);
+        holdup::tokio::spawn(async move { *l.lock().await += 1 })
+            .await
+            .unwrap();
+        holder.await.unwrap();
+    });
+    let mutex = holdup::profile::mutex();
+    let held = |site: &str| -> Vec<String> {
+        samples_for(&mutex, site)
+            .iter()
+            .filter_map(|s| s.label("held").map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        held(&across_site),
+        ["suspended"],
+        "{}",
+        describe(&samples_for(&mutex, &across_site))
+    );
+    assert_eq!(
+        held(&between_site),
+        ["running"],
+        "{}",
+        describe(&samples_for(&mutex, &between_site))
     );
 }

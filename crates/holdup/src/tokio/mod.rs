@@ -20,6 +20,11 @@
 //!   deadlock cycles run through tasks and threads; [leak checks](crate::leak) report tasks
 //!   left running.
 //!
+//! - A lock held by a task while it is suspended at an `.await` is told apart: mutex-profile
+//!   samples carry `held=suspended` or `held=running`, and the `holdup` command's advice names
+//!   the function that does it. (A blocking `holdup::sync` guard held across an `.await` is a
+//!   bug clippy finds once told holdup's guard types: see the README.)
+//!
 //! The primitives: [`sync::Mutex`], [`sync::RwLock`], [`sync::Semaphore`], [`sync::Notify`],
 //! [`sync::Barrier`], and the channels [`sync::mpsc`], [`sync::oneshot`], [`sync::watch`],
 //! [`sync::broadcast`], each with tokio's API, errors and auto traits.

@@ -62,10 +62,19 @@ impl<F: Future> Future for Root<F> {
                 this.spawn.take(),
             ));
         }
-        let _entered = this.task.as_ref().map(TaskRegistration::enter);
+        let task = this.task.as_ref();
+        let entered = task.map(TaskRegistration::enter);
         // SAFETY: see above; `fut` stays where it is.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        fut.poll(cx)
+        let r = fut.poll(cx);
+        drop(entered);
+        if r.is_pending()
+            && let Some(task) = task
+        {
+            // Suspended at an `.await`: guards it holds now are held across it.
+            task.suspended();
+        }
+        r
     }
 }
 

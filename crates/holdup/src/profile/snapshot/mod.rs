@@ -388,6 +388,11 @@ impl Profile {
         {
             labels.push(("mutated", if m { "yes" } else { "no" }.to_owned()));
         }
+        if self.which == Which::Mutex
+            && let Some(h) = r.labels.held_suspended
+        {
+            labels.push(("held", if h { "suspended" } else { "running" }.to_owned()));
+        }
         labels
     }
 }
@@ -401,7 +406,7 @@ impl IntoIterator for &Profile {
     }
 }
 
-type RecordKey<'a> = (&'a [usize], usize, Kind, Option<bool>);
+type RecordKey<'a> = (&'a [usize], usize, Kind, Option<bool>, Option<bool>);
 
 fn record_key(r: &Record) -> RecordKey<'_> {
     (
@@ -409,6 +414,7 @@ fn record_key(r: &Record) -> RecordKey<'_> {
         r.labels.site as *const _ as usize,
         r.labels.kind,
         r.labels.mutated,
+        r.labels.held_suspended,
     )
 }
 

@@ -9,6 +9,7 @@ pub use ::tokio::sync::TryLockError;
 use super::super::wait::{self, Waited, What};
 use holdup_core::Kind;
 use holdup_core::hook::{self, Access, LockMeta};
+use holdup_core::registry::Stamp;
 use std::future::Future;
 
 /// An async mutex, a drop-in replacement for [`tokio::sync::Mutex`] that feeds the mutex and
@@ -62,6 +63,8 @@ pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
     /// Whether `&mut` was taken through this guard (the `mutated` label).
     written: bool,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
 }
 
 /// An owned guard for a [`Mutex`] in an `Arc`, from [`Mutex::lock_owned`]. Mirrors
@@ -73,6 +76,8 @@ pub struct OwnedMutexGuard<T: ?Sized + 'static> {
     inner: ManuallyDrop<tokio_sync::MutexGuard<'static, T>>,
     lock: Arc<Mutex<T>>,
     written: bool,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
 }
 
 /// A guard for part of a locked [`Mutex`], from [`MutexGuard::map`]. Mirrors
@@ -83,6 +88,8 @@ pub struct MappedMutexGuard<'a, T: ?Sized> {
     inner: ManuallyDrop<tokio_sync::MappedMutexGuard<'a, T>>,
     meta: &'a LockMeta,
     written: bool,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
 }
 
 /// An owned guard for part of a locked [`Mutex`], from [`OwnedMutexGuard::map`]. Mirrors
@@ -94,6 +101,8 @@ pub struct OwnedMappedMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     inner: ManuallyDrop<tokio_sync::MappedMutexGuard<'static, U>>,
     lock: Arc<Mutex<T>>,
     written: bool,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
     /// tokio's auto traits (below), not the fields'.
     _not_auto: PhantomData<*const ()>,
 }
@@ -180,6 +189,7 @@ impl<T: ?Sized> Mutex<T> {
             inner: ManuallyDrop::new(g),
             lock: self,
             written: false,
+            stamp: Stamp::now(),
         }
     }
 }
@@ -213,6 +223,7 @@ impl<T: ?Sized + 'static> Mutex<T> {
             inner: ManuallyDrop::new(inner),
             lock: self,
             written: false,
+            stamp: Stamp::now(),
         }
     }
 
@@ -235,6 +246,7 @@ impl<T: ?Sized + 'static> Mutex<T> {
             inner: ManuallyDrop::new(g),
             lock: this,
             written: false,
+            stamp: Stamp::now(),
         }
     }
 }
@@ -260,24 +272,21 @@ unsafe fn extend<T: ?Sized>(
 /// Releases a guard's lock through the release hook (see `hook::release`): the unlock is
 /// dropping tokio's guard.
 #[inline(always)]
-fn release<G>(meta: &LockMeta, written: bool, inner: &mut ManuallyDrop<G>) {
+fn release<G>(meta: &LockMeta, written: bool, stamp: Stamp, inner: &mut ManuallyDrop<G>) {
     // SAFETY: called once, from the guard's `drop`; the guard is not used afterwards.
     let inner = unsafe { ManuallyDrop::take(inner) };
-    hook::release(
-        meta,
-        Kind::Mutex,
-        Access::Exclusive { written },
-        move || drop(inner),
-    );
+    let access = Access::Exclusive { written };
+    let held = move || stamp.suspended_since();
+    hook::release_held(meta, Kind::Mutex, access, held, move || drop(inner));
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// Splits the guard into its parts without releasing the lock.
-    fn into_parts(self) -> (tokio_sync::MutexGuard<'a, T>, &'a Mutex<T>, bool) {
+    fn into_parts(self) -> (tokio_sync::MutexGuard<'a, T>, &'a Mutex<T>, bool, Stamp) {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
         let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
-        (inner, this.lock, this.written)
+        (inner, this.lock, this.written, this.stamp)
     }
 
     /// A guard for a part of the locked data, as [`tokio::sync::MutexGuard::map`]. The
@@ -286,11 +295,12 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (inner, lock, _) = this.into_parts();
+        let (inner, lock, _, stamp) = this.into_parts();
         MappedMutexGuard {
             inner: ManuallyDrop::new(tokio_sync::MutexGuard::map(inner, f)),
             meta: &lock.meta,
             written: true,
+            stamp,
         }
     }
 
@@ -304,17 +314,19 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        let (inner, lock, written) = this.into_parts();
+        let (inner, lock, written, stamp) = this.into_parts();
         match tokio_sync::MutexGuard::try_map(inner, f) {
             Ok(mapped) => Ok(MappedMutexGuard {
                 inner: ManuallyDrop::new(mapped),
                 meta: &lock.meta,
                 written: true,
+                stamp,
             }),
             Err(inner) => Err(MutexGuard {
                 inner: ManuallyDrop::new(inner),
                 lock,
                 written,
+                stamp,
             }),
         }
     }
@@ -326,13 +338,20 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 }
 
 impl<T: ?Sized> OwnedMutexGuard<T> {
-    fn into_parts(self) -> (tokio_sync::MutexGuard<'static, T>, Arc<Mutex<T>>, bool) {
+    fn into_parts(
+        self,
+    ) -> (
+        tokio_sync::MutexGuard<'static, T>,
+        Arc<Mutex<T>>,
+        bool,
+        Stamp,
+    ) {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
         let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
         // SAFETY: as `inner`: the `Arc` is moved out once and `this` never drops its copy.
         let lock = unsafe { std::ptr::read(&this.lock) };
-        (inner, lock, this.written)
+        (inner, lock, this.written, this.stamp)
     }
 
     /// A guard for a part of the locked data, as [`tokio::sync::OwnedMutexGuard::map`].
@@ -340,11 +359,12 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (inner, lock, _) = this.into_parts();
+        let (inner, lock, _, stamp) = this.into_parts();
         OwnedMappedMutexGuard {
             inner: ManuallyDrop::new(tokio_sync::MutexGuard::map(inner, f)),
             lock,
             written: true,
+            stamp,
             _not_auto: PhantomData,
         }
     }
@@ -359,18 +379,20 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        let (inner, lock, written) = this.into_parts();
+        let (inner, lock, written, stamp) = this.into_parts();
         match tokio_sync::MutexGuard::try_map(inner, f) {
             Ok(mapped) => Ok(OwnedMappedMutexGuard {
                 inner: ManuallyDrop::new(mapped),
                 lock,
                 written: true,
+                stamp,
                 _not_auto: PhantomData,
             }),
             Err(inner) => Err(OwnedMutexGuard {
                 inner: ManuallyDrop::new(inner),
                 lock,
                 written,
+                stamp,
             }),
         }
     }
@@ -394,6 +416,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
             inner: ManuallyDrop::new(tokio_sync::MappedMutexGuard::map(inner, f)),
             meta: this.meta,
             written: true,
+            stamp: this.stamp,
         }
     }
 
@@ -415,11 +438,13 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
                 inner: ManuallyDrop::new(mapped),
                 meta: this.meta,
                 written: true,
+                stamp: this.stamp,
             }),
             Err(inner) => Err(MappedMutexGuard {
                 inner: ManuallyDrop::new(inner),
                 meta: this.meta,
                 written: this.written,
+                stamp: this.stamp,
             }),
         }
     }
@@ -432,13 +457,14 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
         tokio_sync::MappedMutexGuard<'static, U>,
         Arc<Mutex<T>>,
         bool,
+        Stamp,
     ) {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so `inner` is taken exactly once.
         let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
         // SAFETY: as `inner`: the `Arc` is moved out once and `this` never drops its copy.
         let lock = unsafe { std::ptr::read(&this.lock) };
-        (inner, lock, this.written)
+        (inner, lock, this.written, this.stamp)
     }
 
     /// A guard for a part of this part, as [`tokio::sync::OwnedMappedMutexGuard::map`].
@@ -446,11 +472,12 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
     where
         F: FnOnce(&mut U) -> &mut S,
     {
-        let (inner, lock, _) = this.into_parts();
+        let (inner, lock, _, stamp) = this.into_parts();
         OwnedMappedMutexGuard {
             inner: ManuallyDrop::new(tokio_sync::MappedMutexGuard::map(inner, f)),
             lock,
             written: true,
+            stamp,
             _not_auto: PhantomData,
         }
     }
@@ -465,18 +492,20 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
     where
         F: FnOnce(&mut U) -> Option<&mut S>,
     {
-        let (inner, lock, written) = this.into_parts();
+        let (inner, lock, written, stamp) = this.into_parts();
         match tokio_sync::MappedMutexGuard::try_map(inner, f) {
             Ok(mapped) => Ok(OwnedMappedMutexGuard {
                 inner: ManuallyDrop::new(mapped),
                 lock,
                 written: true,
+                stamp,
                 _not_auto: PhantomData,
             }),
             Err(inner) => Err(OwnedMappedMutexGuard {
                 inner: ManuallyDrop::new(inner),
                 lock,
                 written,
+                stamp,
                 _not_auto: PhantomData,
             }),
         }
@@ -491,7 +520,7 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        release(&self.lock.meta, self.written, &mut self.inner);
+        release(&self.lock.meta, self.written, self.stamp, &mut self.inner);
     }
 }
 
@@ -499,21 +528,21 @@ impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     #[inline(always)]
     fn drop(&mut self) {
         // The tokio guard goes first; `lock` (the `Arc` it borrows from) after this returns.
-        release(&self.lock.meta, self.written, &mut self.inner);
+        release(&self.lock.meta, self.written, self.stamp, &mut self.inner);
     }
 }
 
 impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        release(self.meta, self.written, &mut self.inner);
+        release(self.meta, self.written, self.stamp, &mut self.inner);
     }
 }
 
 impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedMutexGuard<T, U> {
     #[inline(always)]
     fn drop(&mut self) {
-        release(&self.lock.meta, self.written, &mut self.inner);
+        release(&self.lock.meta, self.written, self.stamp, &mut self.inner);
     }
 }
 

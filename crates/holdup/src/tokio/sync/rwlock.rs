@@ -9,6 +9,7 @@ use ::tokio::sync::TryLockError;
 use super::super::wait::{self, Waited, What, named_future};
 use holdup_core::Kind;
 use holdup_core::hook::{self, Access, LockMeta};
+use holdup_core::registry::Stamp;
 
 /// An async reader-writer lock, a drop-in replacement for [`tokio::sync::RwLock`] that feeds
 /// the mutex and block profiles (`kind=rwlock-read`, `rwlock-write`) and names its writer in
@@ -49,6 +50,8 @@ pub struct RwLock<T: ?Sized> {
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     inner: ManuallyDrop<tokio_sync::RwLockReadGuard<'a, T>>,
     meta: &'a LockMeta,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
 }
 
 /// Exclusive access to a [`RwLock`]. Mirrors [`tokio::sync::RwLockWriteGuard`].
@@ -57,6 +60,8 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     inner: ManuallyDrop<tokio_sync::RwLockWriteGuard<'a, T>>,
     meta: &'a LockMeta,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
     written: bool,
 }
 
@@ -67,6 +72,8 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
     inner: ManuallyDrop<tokio_sync::RwLockMappedWriteGuard<'a, T>>,
     meta: &'a LockMeta,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
     written: bool,
 }
 
@@ -77,6 +84,8 @@ pub struct OwnedRwLockReadGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     /// Borrows from `lock`, which this guard keeps alive: released first (in `drop`).
     inner: ManuallyDrop<tokio_sync::RwLockReadGuard<'static, U>>,
     lock: Arc<RwLock<T>>,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
 }
 
 /// Exclusive access to a [`RwLock`] in an `Arc`. Mirrors
@@ -87,6 +96,8 @@ pub struct OwnedRwLockWriteGuard<T: ?Sized + 'static> {
     /// Borrows from `lock`, which this guard keeps alive: released first (in `drop`).
     inner: ManuallyDrop<tokio_sync::RwLockWriteGuard<'static, T>>,
     lock: Arc<RwLock<T>>,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
     written: bool,
 }
 
@@ -98,6 +109,8 @@ pub struct OwnedRwLockMappedWriteGuard<T: ?Sized + 'static, U: ?Sized + 'static 
     /// Borrows from `lock`, which this guard keeps alive: released first (in `drop`).
     inner: ManuallyDrop<tokio_sync::RwLockMappedWriteGuard<'static, U>>,
     lock: Arc<RwLock<T>>,
+    /// Where the guard was made in its task's life (the `held` label).
+    stamp: Stamp,
     written: bool,
 }
 
@@ -249,6 +262,7 @@ impl<T: ?Sized> RwLock<T> {
         RwLockReadGuard {
             inner: ManuallyDrop::new(g),
             meta: &self.meta,
+            stamp: Stamp::now(),
         }
     }
 
@@ -260,6 +274,7 @@ impl<T: ?Sized> RwLock<T> {
         RwLockWriteGuard {
             inner: ManuallyDrop::new(g),
             meta: &self.meta,
+            stamp: Stamp::now(),
             written: false,
         }
     }
@@ -319,6 +334,7 @@ impl<T: ?Sized + 'static> RwLock<T> {
         OwnedRwLockReadGuard {
             inner: ManuallyDrop::new(g),
             lock: this,
+            stamp: Stamp::now(),
         }
     }
 
@@ -330,6 +346,7 @@ impl<T: ?Sized + 'static> RwLock<T> {
         OwnedRwLockWriteGuard {
             inner: ManuallyDrop::new(g),
             lock: this,
+            stamp: Stamp::now(),
             written: false,
         }
     }
@@ -342,13 +359,15 @@ fn release<G, R>(
     meta: &LockMeta,
     kind: Kind,
     access: Access,
+    stamp: Stamp,
     inner: &mut ManuallyDrop<G>,
     unlock: impl FnOnce(G) -> R,
 ) -> R {
     // SAFETY: called once, as the guard is dropped or consumed; it is not used afterwards.
     let inner = unsafe { ManuallyDrop::take(inner) };
     let mut out = None;
-    hook::release(meta, kind, access, || out = Some(unlock(inner)));
+    let held = move || stamp.suspended_since();
+    hook::release_held(meta, kind, access, held, || out = Some(unlock(inner)));
     out.expect("the release hook runs the unlock")
 }
 
@@ -369,10 +388,11 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     where
         F: FnOnce(&T) -> &U,
     {
-        let (inner, meta) = into_parts!(this => meta);
+        let (inner, meta, stamp) = into_parts!(this => meta, stamp);
         RwLockReadGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockReadGuard::map(inner, f)),
             meta,
+            stamp,
         }
     }
 
@@ -385,15 +405,17 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     where
         F: FnOnce(&T) -> Option<&U>,
     {
-        let (inner, meta) = into_parts!(this => meta);
+        let (inner, meta, stamp) = into_parts!(this => meta, stamp);
         match tokio_sync::RwLockReadGuard::try_map(inner, f) {
             Ok(g) => Ok(RwLockReadGuard {
                 inner: ManuallyDrop::new(g),
                 meta,
+                stamp,
             }),
             Err(g) => Err(RwLockReadGuard {
                 inner: ManuallyDrop::new(g),
                 meta,
+                stamp,
             }),
         }
     }
@@ -405,10 +427,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (inner, meta) = into_parts!(this => meta);
+        let (inner, meta, stamp) = into_parts!(this => meta, stamp);
         RwLockMappedWriteGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockWriteGuard::map(inner, f)),
             meta,
+            stamp,
             written: true,
         }
     }
@@ -422,16 +445,18 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        let (inner, meta, written) = into_parts!(this => meta, written);
+        let (inner, meta, written, stamp) = into_parts!(this => meta, written, stamp);
         match tokio_sync::RwLockWriteGuard::try_map(inner, f) {
             Ok(g) => Ok(RwLockMappedWriteGuard {
                 inner: ManuallyDrop::new(g),
                 meta,
+                stamp,
                 written: true,
             }),
             Err(g) => Err(RwLockWriteGuard {
                 inner: ManuallyDrop::new(g),
                 meta,
+                stamp,
                 written,
             }),
         }
@@ -439,10 +464,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 
     /// The guard as a mapped guard of the whole data.
     pub fn into_mapped(this: Self) -> RwLockMappedWriteGuard<'a, T> {
-        let (inner, meta, written) = into_parts!(this => meta, written);
+        let (inner, meta, written, stamp) = into_parts!(this => meta, written, stamp);
         RwLockMappedWriteGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockWriteGuard::into_mapped(inner)),
             meta,
+            stamp,
             written,
         }
     }
@@ -453,12 +479,18 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let mut this = ManuallyDrop::new(self);
         let (meta, written) = (this.meta, this.written);
         let access = Access::Exclusive { written };
-        let g = release(meta, Kind::RwLockWrite, access, &mut this.inner, |g| {
-            g.downgrade()
-        });
+        let g = release(
+            meta,
+            Kind::RwLockWrite,
+            access,
+            this.stamp,
+            &mut this.inner,
+            |g| g.downgrade(),
+        );
         RwLockReadGuard {
             inner: ManuallyDrop::new(g),
             meta,
+            stamp: this.stamp,
         }
     }
 
@@ -498,10 +530,11 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (inner, meta) = into_parts!(this => meta);
+        let (inner, meta, stamp) = into_parts!(this => meta, stamp);
         RwLockMappedWriteGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockMappedWriteGuard::map(inner, f)),
             meta,
+            stamp,
             written: true,
         }
     }
@@ -515,16 +548,18 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        let (inner, meta, written) = into_parts!(this => meta, written);
+        let (inner, meta, written, stamp) = into_parts!(this => meta, written, stamp);
         match tokio_sync::RwLockMappedWriteGuard::try_map(inner, f) {
             Ok(g) => Ok(RwLockMappedWriteGuard {
                 inner: ManuallyDrop::new(g),
                 meta,
+                stamp,
                 written: true,
             }),
             Err(g) => Err(RwLockMappedWriteGuard {
                 inner: ManuallyDrop::new(g),
                 meta,
+                stamp,
                 written,
             }),
         }
@@ -537,10 +572,11 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockReadGuard<T, U> {
     where
         F: FnOnce(&U) -> &V,
     {
-        let (inner, lock) = into_parts!(this => lock);
+        let (inner, lock, stamp) = into_parts!(this => lock, stamp);
         OwnedRwLockReadGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockReadGuard::map(inner, f)),
             lock,
+            stamp,
         }
     }
 
@@ -553,15 +589,17 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockReadGuard<T, U> {
     where
         F: FnOnce(&U) -> Option<&V>,
     {
-        let (inner, lock) = into_parts!(this => lock);
+        let (inner, lock, stamp) = into_parts!(this => lock, stamp);
         match tokio_sync::RwLockReadGuard::try_map(inner, f) {
             Ok(g) => Ok(OwnedRwLockReadGuard {
                 inner: ManuallyDrop::new(g),
                 lock,
+                stamp,
             }),
             Err(g) => Err(OwnedRwLockReadGuard {
                 inner: ManuallyDrop::new(g),
                 lock,
+                stamp,
             }),
         }
     }
@@ -578,10 +616,11 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (inner, lock) = into_parts!(this => lock);
+        let (inner, lock, stamp) = into_parts!(this => lock, stamp);
         OwnedRwLockMappedWriteGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockWriteGuard::map(inner, f)),
             lock,
+            stamp,
             written: true,
         }
     }
@@ -598,16 +637,18 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        let (inner, lock, written) = into_parts!(this => lock, written);
+        let (inner, lock, written, stamp) = into_parts!(this => lock, written, stamp);
         match tokio_sync::RwLockWriteGuard::try_map(inner, f) {
             Ok(g) => Ok(OwnedRwLockMappedWriteGuard {
                 inner: ManuallyDrop::new(g),
                 lock,
+                stamp,
                 written: true,
             }),
             Err(g) => Err(OwnedRwLockWriteGuard {
                 inner: ManuallyDrop::new(g),
                 lock,
+                stamp,
                 written,
             }),
         }
@@ -615,10 +656,11 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 
     /// The guard as a mapped guard of the whole data.
     pub fn into_mapped(this: Self) -> OwnedRwLockMappedWriteGuard<T> {
-        let (inner, lock, written) = into_parts!(this => lock, written);
+        let (inner, lock, written, stamp) = into_parts!(this => lock, written, stamp);
         OwnedRwLockMappedWriteGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockWriteGuard::into_mapped(inner)),
             lock,
+            stamp,
             written,
         }
     }
@@ -635,12 +677,14 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
             &lock.meta,
             Kind::RwLockWrite,
             access,
+            this.stamp,
             &mut this.inner,
             |g| g.downgrade(),
         );
         OwnedRwLockReadGuard {
             inner: ManuallyDrop::new(g),
             lock,
+            stamp: this.stamp,
         }
     }
 
@@ -686,10 +730,11 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockMappedWriteGuard<T, U> {
     where
         F: FnOnce(&mut U) -> &mut V,
     {
-        let (inner, lock) = into_parts!(this => lock);
+        let (inner, lock, stamp) = into_parts!(this => lock, stamp);
         OwnedRwLockMappedWriteGuard {
             inner: ManuallyDrop::new(tokio_sync::RwLockMappedWriteGuard::map(inner, f)),
             lock,
+            stamp,
             written: true,
         }
     }
@@ -706,16 +751,18 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockMappedWriteGuard<T, U> {
     where
         F: FnOnce(&mut U) -> Option<&mut V>,
     {
-        let (inner, lock, written) = into_parts!(this => lock, written);
+        let (inner, lock, written, stamp) = into_parts!(this => lock, written, stamp);
         match tokio_sync::RwLockMappedWriteGuard::try_map(inner, f) {
             Ok(g) => Ok(OwnedRwLockMappedWriteGuard {
                 inner: ManuallyDrop::new(g),
                 lock,
+                stamp,
                 written: true,
             }),
             Err(g) => Err(OwnedRwLockMappedWriteGuard {
                 inner: ManuallyDrop::new(g),
                 lock,
+                stamp,
                 written,
             }),
         }
@@ -730,10 +777,12 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockMappedWriteGuard<T, U> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
+        let stamp = self.stamp;
         release(
             self.meta,
             Kind::RwLockRead,
             Access::Shared,
+            stamp,
             &mut self.inner,
             drop,
         );
@@ -744,10 +793,12 @@ impl<T: ?Sized, U: ?Sized> Drop for OwnedRwLockReadGuard<T, U> {
     #[inline(always)]
     fn drop(&mut self) {
         // tokio's guard goes first; `lock` (the `Arc` it borrows from) after this returns.
+        let stamp = self.stamp;
         release(
             &self.lock.meta,
             Kind::RwLockRead,
             Access::Shared,
+            stamp,
             &mut self.inner,
             drop,
         );
@@ -768,7 +819,8 @@ macro_rules! write_drop {
                 // SAFETY: `meta` is the lock's, which outlives this call (borrowed, or kept by
                 // the guard's `Arc`, dropped after this returns).
                 let meta = unsafe { &*meta };
-                release(meta, Kind::RwLockWrite, access, &mut self.inner, drop);
+                let stamp = self.stamp;
+                release(meta, Kind::RwLockWrite, access, stamp, &mut self.inner, drop);
             }
         }
     };
