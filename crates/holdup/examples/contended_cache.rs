@@ -22,6 +22,10 @@ use holdup::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use holdup::sync::{Arc, Barrier, RwLock};
 use holdup_pprof::{ProfileView, TopOptions};
 
+#[path = "report/mod.rs"]
+mod report;
+use report::print_top;
+
 const KEYS: u64 = 4096;
 const VALUE_BYTES: usize = 512;
 
@@ -401,28 +405,6 @@ fn ops(per_second: f64) -> String {
         format!("{:.2}M lookups/s", per_second / 1e6)
     } else {
         format!("{:.0}k lookups/s", per_second / 1e3)
-    }
-}
-
-fn print_top(title: &str, pprof: &[u8]) {
-    println!("\n-- top 10 of the {title} --");
-    let profile = match holdup_pprof::decode(pprof) {
-        Ok(p) => p,
-        Err(e) => {
-            println!("(cannot read the profile back: {e})");
-            return;
-        }
-    };
-    match ProfileView::new(&profile) {
-        Ok(view) => {
-            let opts = TopOptions {
-                node_count: 10,
-                profile_labels: false,
-                ..TopOptions::default()
-            };
-            print!("{}", holdup_pprof::top(&view, &opts));
-        }
-        Err(e) => println!("(cannot read the profile back: {e})"),
     }
 }
 
