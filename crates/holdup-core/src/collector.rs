@@ -63,6 +63,30 @@ pub fn record_block(labels: Labels, count: f64, delay: i64) {
     record(&COLLECTOR.block, labels, count, delay);
 }
 
+/// As [`record_block`], on a stack taken earlier by [`wait_stack`] (an async wait's, at its
+/// first `Pending`: the same chain of calls as now, already paid for).
+pub fn record_block_on(labels: Labels, count: f64, delay: i64, stack: &[usize], hash: u64) {
+    let s = &COLLECTOR.settings;
+    let depth = s.depth() + stack::SLACK;
+    profiler_scope(|| {
+        if stack.len() > depth {
+            let stack = &stack[..depth];
+            COLLECTOR.block.add(
+                stack,
+                stack::hash(stack),
+                labels,
+                count,
+                delay,
+                s.max_buckets(),
+            )
+        } else {
+            COLLECTOR
+                .block
+                .add(stack, hash, labels, count, delay, s.max_buckets())
+        }
+    });
+}
+
 /// The name report-time trimming looks for: every frame inside it (and the hooks that called
 /// it) is the profiler's own.
 pub const RECORD_FN: &str = "holdup_core::collector::record";
@@ -93,15 +117,20 @@ pub fn spawn_stack() -> Box<[usize]> {
 /// Frames kept of a spawner's stack: enough for holdup's frames plus the spawner's callers.
 const SPAWN_DEPTH: usize = 24;
 
-/// The calling code's stack for a waiting task's record (see `registry::Published::set_stack`),
-/// once stack capture is set up (by the first dump, watchdog or profile); empty before, and
-/// inside the profiler.
-pub fn wait_stack() -> Box<[usize]> {
+/// The calling code's stack for a waiting task's record (see `registry::Published::set_stack`)
+/// and for its block event, with its hash, once stack capture is set up (by the first dump,
+/// watchdog or profile); `None` before, and inside the profiler. Trimming starts below
+/// [`WAIT_STACK_FN`].
+#[inline(never)]
+pub fn wait_stack() -> Option<(std::sync::Arc<[usize]>, u64)> {
     if !stack::ready() || in_profiler() {
-        return Box::default();
+        return None;
     }
-    profiler_scope(|| stack::with_stack(WAIT_DEPTH, |pcs, _| pcs.into()))
+    profiler_scope(|| stack::with_stack(WAIT_DEPTH, |pcs, hash| Some((pcs.into(), hash))))
 }
+
+/// The function that captures a waiting task's stack: readers trim above it.
+pub const WAIT_STACK_FN: &str = "holdup_core::collector::wait_stack";
 
 /// Frames kept of a waiting task's stack: its async call chain and what polls it.
 const WAIT_DEPTH: usize = 48;

@@ -41,6 +41,8 @@ pub struct Wait<'a> {
     published: Option<Published>,
     site: Site,
     kind: Kind,
+    /// The waiter's stack taken when the wait began (an async wait's), for its block event.
+    stack: Option<(std::sync::Arc<[usize]>, u64)>,
 }
 
 impl Drop for Wait<'_> {
@@ -56,6 +58,14 @@ impl Wait<'_> {
     /// The wait as published in its waiter's record, if it could be.
     pub fn published(&self) -> Option<&Published> {
         self.published.as_ref()
+    }
+
+    /// Records the block event, if any, on `stack` (taken by
+    /// [`collector::wait_stack`](crate::collector::wait_stack) when the wait began, with its
+    /// hash) rather than on the stack of whoever ends the wait: an async wait ends in the poll
+    /// that resumes the same chain of calls, and the stack is paid for once.
+    pub fn keep_stack(&mut self, stack: Option<(std::sync::Arc<[usize]>, u64)>) {
+        self.stack = stack;
     }
 
     /// The operation turned out not to wait: this thread runs the initializer of a once-cell
@@ -143,6 +153,7 @@ pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
             published,
             site,
             kind,
+            stack: None,
         };
     }
     let now = clock::now();
@@ -153,6 +164,7 @@ pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
         published,
         site,
         kind,
+        stack: None,
     }
 }
 
@@ -190,6 +202,7 @@ fn acquired_slow(mut wait: Wait<'_>) {
             mutated: None,
             held_suspended: None,
         },
+        wait.stack.as_ref(),
     );
 }
 
@@ -212,6 +225,7 @@ pub fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'static>
         published,
         site,
         kind,
+        stack: None,
     }
 }
 
@@ -236,6 +250,7 @@ fn woken_slow(wait: Wait<'_>) {
             mutated: None,
             held_suspended: None,
         },
+        wait.stack.as_ref(),
     );
 }
 
@@ -254,7 +269,7 @@ fn keep_caller_frame(site: Site) {
 }
 
 /// Go's block-profile rule (`blocksampled` and `saveBlockEventStack` in `runtime/mprof.go`).
-fn block_event(d: u64, labels: Labels) {
+fn block_event(d: u64, labels: Labels, stack: Option<&(std::sync::Arc<[usize]>, u64)>) {
     let rate = COLLECTOR.settings.block_rate();
     if rate <= 0 {
         return;
@@ -268,7 +283,10 @@ fn block_event(d: u64, labels: Labels) {
     } else {
         (1.0, d)
     };
-    profile::record_block(labels, count, delay);
+    match stack {
+        Some((pcs, hash)) => profile::record_block_on(labels, count, delay, pcs, *hash),
+        None => profile::record_block(labels, count, delay),
+    }
 }
 
 /// How a lock being released was held.

@@ -147,8 +147,9 @@ pub struct Record {
     /// by the thread polling it; guards compare it (see [`Stamp`]).
     suspensions: AtomicU64,
     /// For a task: its stack where its current (or last) wait began, taken by the waiting
-    /// primitive (the task is not running then, so a dump cannot take it); empty if not taken.
-    stack: Mutex<Box<[usize]>>,
+    /// primitive (the task is not running then, so a dump cannot take it), and its hash; `None`
+    /// if not taken. Shared with readers without a copy.
+    stack: Mutex<Option<(Arc<[usize]>, u64)>>,
 }
 
 impl Record {
@@ -171,7 +172,7 @@ impl Record {
             target: AtomicUsize::new(0),
             running_on: AtomicI64::new(0),
             suspensions: AtomicU64::new(0),
-            stack: Mutex::new(Box::default()),
+            stack: Mutex::new(None),
         }
     }
 
@@ -377,7 +378,7 @@ impl Published {
     /// Keeps `stack` (return addresses, innermost first) as the waiter's stack at this wait,
     /// for dumps: a task's, taken by the primitive when the wait began, since a suspended task
     /// has no stack a dump could take.
-    pub fn set_stack(&self, stack: Box<[usize]>) {
+    pub fn set_stack(&self, stack: Option<(Arc<[usize]>, u64)>) {
         *self.record.stack.lock().unwrap_or_else(|e| e.into_inner()) = stack;
     }
 }
@@ -644,9 +645,9 @@ pub struct Entry {
     pub parent: Option<Owner>,
     /// For a task: the OS id of the thread polling it at the read, if any.
     pub running_on: Option<i64>,
-    /// For a task: its stack where its current wait began (see [`Published::set_stack`]),
-    /// empty if not taken or not waiting.
-    pub stack: Box<[usize]>,
+    /// For a task: its stack where its current wait began (see [`Published::set_stack`]) and
+    /// the stack's hash (tasks waiting at the same place have the same), if taken and waiting.
+    pub stack: Option<(Arc<[usize]>, u64)>,
     pub wait: Option<WaitState>,
 }
 
@@ -713,7 +714,7 @@ fn entry(r: &Record, now: u64) -> Entry {
             Some(_) if matches!(r.owner, Owner::Task(_)) => {
                 r.stack.lock().unwrap_or_else(|e| e.into_inner()).clone()
             }
-            _ => Box::default(),
+            _ => None,
         },
         wait,
     }

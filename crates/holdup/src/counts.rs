@@ -93,11 +93,11 @@ impl CountProfile {
     pub(crate) fn from_groups(
         name: &'static str,
         time: SystemTime,
-        items: impl Iterator<Item = (Vec<CountFrame>, BTreeMap<String, String>)>,
+        items: impl Iterator<Item = ((Vec<CountFrame>, BTreeMap<String, String>), i64)>,
     ) -> CountProfile {
         let mut counts: BTreeMap<Key, i64> = BTreeMap::new();
-        for key in items {
-            *counts.entry(key).or_default() += 1;
+        for (key, n) in items {
+            *counts.entry(key).or_default() += n;
         }
         CountProfile {
             name,

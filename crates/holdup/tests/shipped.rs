@@ -187,13 +187,21 @@ fn std_pool_case() {
         );
     }
 
-    // The block profile: the lock wait and the channel wait, each in the worker loop.
-    let block = profile::block();
+    // The block profile: the lock wait and the channel wait, each in the worker loop. A wait is
+    // recorded when it ends: on a loaded machine the last releases (in the mutex profile
+    // already) may have let in waiters that have not recorded yet, so look again for a while.
     for (site, leaf) in [(&lock, MUTEX_LOCK), (&chan, RECV)] {
-        let samples: Vec<_> = block
-            .samples()
-            .filter(|s| s.label("lock") == Some(site))
-            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let samples: Vec<_> = loop {
+            let samples: Vec<_> = profile::block()
+                .samples()
+                .filter(|s| s.label("lock") == Some(site))
+                .collect();
+            if !samples.is_empty() || Instant::now() > deadline {
+                break samples;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         assert!(!samples.is_empty(), "no block-profile sample for {site}");
         for s in &samples {
             let got = names(s.frames.iter().map(|f| f.function.as_str()));

@@ -52,9 +52,25 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
     if let Some((_, ids)) = only {
         task_entries.retain(|e| matches!(e.owner, Owner::Task(id) if ids.contains(&id)));
     }
-    for t in &task_entries {
-        stacks.push(&t.stack);
-    }
+    // Tasks parked at the same `.await` have the same stack: each distinct one is symbolized
+    // and trimmed once, and its frames shared.
+    // Keyed by the stack's hash (taken with the stack), checked for equality on a match.
+    let mut distinct: HashMap<u64, Vec<(&[usize], usize)>> = HashMap::new();
+    let mut n_distinct = 0;
+    let task_stack: Vec<usize> = task_entries
+        .iter()
+        .map(|t| {
+            let (stack, hash) = t.stack.as_ref().map_or((&[][..], 0), |(s, h)| (&s[..], *h));
+            let same = distinct.entry(hash).or_default();
+            if let Some(&(_, k)) = same.iter().find(|(s, _)| *s == stack) {
+                return k;
+            }
+            same.push((stack, n_distinct));
+            stacks.push(stack);
+            n_distinct += 1;
+            n_distinct - 1
+        })
+        .collect();
     let symbolized = symbols::symbolize_stacks(&stacks);
     // One name per thread, the fullest known: the registry's (std's name, whole), else the name
     // a spawned thread recorded for its parent (`main` for the main thread), else the kernel's
@@ -160,6 +176,13 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
         });
     }
     let first_task = 2 * tids.len();
+    let task_frames: Vec<SharedStack> = (0..n_distinct)
+        .map(|k| {
+            let frames = trim(&symbolized[first_task + k], options.depth, true);
+            let text = frames.iter().map(|f| (f.text_pc, f.offset)).collect();
+            (frames.into_iter().map(|f| f.frame).collect(), text)
+        })
+        .collect();
     let mut tasks: Vec<Task> = task_entries
         .iter()
         .enumerate()
@@ -167,12 +190,12 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
             let Owner::Task(id) = e.owner else {
                 return None;
             };
-            let frames = trim(&symbolized[first_task + i], options.depth, true);
+            let (frames, text) = &task_frames[task_stack[i]];
             Some(Task {
                 task: task_ref(id),
                 running_on: e.running_on.map(thread_ref),
-                text: frames.iter().map(|f| (f.text_pc, f.offset)).collect(),
-                frames: frames.into_iter().map(|f| f.frame).collect(),
+                text: Arc::clone(text),
+                frames: Arc::clone(frames),
                 wait: e
                     .wait
                     .as_ref()
@@ -190,8 +213,12 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
     attach_holdings(&mut threads, &mut tasks);
     // Go lists the current goroutine first, then the others in creation order.
     threads.sort_by_key(|t| (!t.current, t.thread.tid));
-    let all: Vec<Entry> = entries.iter().chain(&task_entries).cloned().collect();
-    let deadlocks = find_deadlocks(&threads, &tasks, &all, &by_owner);
+    let deadlocks = find_deadlocks(
+        &threads,
+        &tasks,
+        [&entries[..], &task_entries[..]],
+        &by_owner,
+    );
     ThreadDump {
         time,
         elapsed: started.elapsed(),
@@ -201,6 +228,10 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
         source,
     }
 }
+
+/// A task stack's frames and their (text address, offset) pairs, shared by the tasks that wait
+/// with that stack.
+type SharedStack = (Arc<[Frame]>, Arc<[(u64, u64)]>);
 
 /// Fills each thread's and task's `holding` from the waits naming it as a lock's exclusive
 /// holder.

@@ -67,25 +67,25 @@ fn as_thread(who: &Who) -> ThreadRef {
 pub(super) fn find_deadlocks(
     threads: &[Thread],
     tasks: &[Task],
-    entries: &[Entry],
+    entries: [&[Entry]; 2],
     by_owner: &HashMap<Owner, i64>,
 ) -> Vec<Deadlock> {
-    // Each waiter, what it waits for, its stack.
-    let waiters: Vec<(Who, &Wait, &[Frame])> = threads
+    // Each waiter whose wait names a holder (only those can be in a cycle), what it waits for,
+    // its stack.
+    fn held(w: &Option<Wait>) -> Option<&Wait> {
+        w.as_ref().filter(|w| w.holder.who().is_some())
+    }
+    let threads = threads
         .iter()
-        .filter_map(|t| {
-            Some((
-                Who::Thread(t.thread.clone()),
-                t.wait.as_ref()?,
-                &t.frames[..],
-            ))
-        })
-        .chain(
-            tasks
-                .iter()
-                .filter_map(|t| Some((Who::Task(t.task.clone()), t.wait.as_ref()?, &t.frames[..]))),
-        )
-        .collect();
+        .filter_map(|t| Some((Who::Thread(t.thread.clone()), held(&t.wait)?, &t.frames[..])));
+    let tasks = tasks
+        .iter()
+        .filter_map(|t| Some((Who::Task(t.task.clone()), held(&t.wait)?, &t.frames[..])));
+    let waiters: Vec<(Who, &Wait, &[Frame])> = threads.chain(tasks).collect();
+    if waiters.is_empty() {
+        return Vec::new();
+    }
+    let entries = || entries.into_iter().flatten();
     // waiter → the thread or task it waits for.
     let next: HashMap<Node, Node> = waiters
         .iter()
@@ -98,9 +98,8 @@ pub(super) fn find_deadlocks(
         Owner::Task(id) => Node::Task(id),
         Owner::Thread(_) => Node::Thread(e.os_tid),
     };
-    let owner_of: HashMap<Node, Owner> = entries.iter().map(|e| (node_of(e), e.owner)).collect();
-    let before: HashMap<Node, WaitState> = entries
-        .iter()
+    let owner_of: HashMap<Node, Owner> = entries().map(|e| (node_of(e), e.owner)).collect();
+    let before: HashMap<Node, WaitState> = entries()
         .filter_map(|e| Some((node_of(e), e.wait?)))
         .collect();
     cycles(&next)

@@ -98,6 +98,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 pub(crate) use collect::is_program;

@@ -199,14 +199,15 @@ pub struct Task {
     pub running_on: Option<ThreadRef>,
     /// Its stack where its wait began, innermost first; empty when it is not waiting (or the
     /// wait began before stack capture was set up by the first dump, watchdog or profile).
-    pub frames: Vec<Frame>,
+    /// Shared by the tasks waiting with the same stack.
+    pub frames: Arc<[Frame]>,
     /// What it waits for in a holdup primitive, if anything.
     pub wait: Option<Wait>,
     /// The locks it holds exclusively that others of the dump wait for.
     pub holding: Vec<Held>,
     /// Where it was spawned (unknown for a task holdup did not spawn).
     pub spawn: Option<TaskSpawn>,
-    pub(super) text: Vec<(u64, u64)>,
+    pub(super) text: Arc<[(u64, u64)]>,
 }
 
 impl Task {

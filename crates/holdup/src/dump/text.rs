@@ -42,12 +42,21 @@ impl ThreadDump {
             if names && let Some(name) = t.name() {
                 labels.insert("thread".to_owned(), name.to_owned());
             }
-            (count_frames(&t.frames, &t.text), labels)
+            ((count_frames(&t.frames, &t.text), labels), 1)
         });
-        let tasks = self
-            .tasks
-            .iter()
-            .map(|t| (count_frames(&t.frames, &t.text), task_labels(t)));
+        // Tasks parked at the same `.await` share their frames: count them per (frames, labels)
+        // first, so that 100,000 tasks cost a few groups, not 100,000 copies of a stack.
+        type Group = (*const [Frame], BTreeMap<String, String>);
+        let mut tasks: HashMap<Group, (&Task, i64)> = HashMap::new();
+        for t in &self.tasks {
+            tasks
+                .entry((Arc::as_ptr(&t.frames), task_labels(t)))
+                .or_insert((t, 0))
+                .1 += 1;
+        }
+        let tasks = tasks
+            .into_iter()
+            .map(|((_, labels), (t, n))| ((count_frames(&t.frames, &t.text), labels), n));
         CountProfile::from_groups("goroutine", self.time, threads.chain(tasks))
     }
 

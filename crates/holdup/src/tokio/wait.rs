@@ -84,13 +84,16 @@ impl<'a> AsyncWait<'a> {
     fn begin(hook: impl FnOnce() -> Wait<'a>) -> AsyncWait<'a> {
         let transient = transient();
         let entered = transient.as_ref().map(TaskRegistration::enter);
-        let wait = hook();
+        let mut wait = hook();
         drop(entered);
         // A suspended task has no stack a dump could take: its wait keeps the one it has now,
-        // the chain of async calls down to this `.await`.
+        // the chain of async calls down to this `.await`, which is also the stack of its block
+        // event (the poll that completes the wait resumes the same chain).
+        let stack = holdup_core::collector::wait_stack();
         if let Some(published) = wait.published() {
-            published.set_stack(holdup_core::collector::wait_stack());
+            published.set_stack(stack.clone());
         }
+        wait.keep_stack(stack);
         AsyncWait {
             wait,
             _transient: transient,

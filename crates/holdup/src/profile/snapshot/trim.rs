@@ -13,7 +13,7 @@ pub(super) fn synthetic(name: &str) -> Loc {
     Loc::new(0, Arc::from([frame]), 0)
 }
 
-use holdup_core::collector::RECORD_FN;
+use holdup_core::collector::{RECORD_FN, WAIT_STACK_FN};
 
 /// Removes holdup's own frames from the top of the stack, keeping the outermost one (the public
 /// API the program called, such as `Mutex::lock` or `MutexGuard::drop`) as the leaf, like Go's
@@ -36,7 +36,7 @@ pub(super) fn trim_internal(locs: &mut Vec<Loc>) {
     // closures) sits between it and the unwinder; the recording and hook frames follow it.
     let start = flat
         .iter()
-        .position(|(_, _, f)| *f == RECORD_FN)
+        .position(|(_, _, f)| *f == RECORD_FN || *f == WAIT_STACK_FN)
         .map_or(0, |i| i + 1);
     let run = start
         + flat[start..]
