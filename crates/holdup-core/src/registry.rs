@@ -136,6 +136,9 @@ pub struct Record {
     /// the lock it points to (see `state::WaitPin`).
     wait: WaitPin,
     site: AtomicPtr<Location<'static>>,
+    /// Where the waiting code awaits (an async wait's `.await`, from `#[track_caller]`), null
+    /// if unknown.
+    at: AtomicPtr<Location<'static>>,
     since_ns: AtomicU64,
     /// While waiting for a lock: the lock's holder word (see `LockMeta`), else null.
     holder: AtomicPtr<AtomicUsize>,
@@ -167,6 +170,7 @@ impl Record {
             spawn,
             wait: WaitPin::new(),
             site: AtomicPtr::new(std::ptr::null_mut()),
+            at: AtomicPtr::new(std::ptr::null_mut()),
             since_ns: AtomicU64::new(0),
             holder: AtomicPtr::new(std::ptr::null_mut()),
             target: AtomicUsize::new(0),
@@ -359,6 +363,7 @@ impl Published {
             (site as *const Location<'static>).cast_mut(),
             Ordering::Relaxed,
         );
+        r.at.store(std::ptr::null_mut(), Ordering::Relaxed);
         let (holder, owner) = match target {
             Target::None => (std::ptr::null_mut(), 0),
             Target::Lock(h) => ((h as *const AtomicUsize).cast_mut(), 0),
@@ -375,9 +380,18 @@ impl Published {
         self.record.owner
     }
 
-    /// Keeps `stack` (return addresses, innermost first) as the waiter's stack at this wait,
-    /// for dumps: a task's, taken by the primitive when the wait began, since a suspended task
-    /// has no stack a dump could take.
+    /// Records where the waiting code awaits (an async wait's `.await`, which the primitive's
+    /// `#[track_caller]` method saw), for dumps.
+    pub fn set_at(&self, at: Site) {
+        self.record.at.store(
+            (at as *const Location<'static>).cast_mut(),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Keeps `stack` (return addresses, innermost first, and their hash) as the waiter's stack
+    /// at this wait, for dumps: a task's, taken by the primitive when the wait began, since a
+    /// suspended task has no stack a dump could take.
     pub fn set_stack(&self, stack: Option<(Arc<[usize]>, u64)>) {
         *self.record.stack.lock().unwrap_or_else(|e| e.into_inner()) = stack;
     }
@@ -670,6 +684,8 @@ pub struct WaitState {
     pub waited: Duration,
     /// Who is waited for (a lock's exclusive holder, a joined thread or task), if known.
     pub holder: Option<Owner>,
+    /// Where the waiting code awaits (an async wait's `.await`), if known.
+    pub at: Option<&'static Location<'static>>,
 }
 
 /// Every registered thread now, in registration order, with its wait state.
@@ -755,12 +771,16 @@ fn wait_of(r: &Record, now: u64) -> Option<WaitState> {
     let holder = Owner::from_word(r.holder_word());
     // SAFETY: `site` was stored from a `&'static Location` by `waiting`.
     let site: &'static Location<'static> = unsafe { &*site };
+    let at = r.at.load(Ordering::Relaxed);
+    // SAFETY: a non-null `at` was stored from a `&'static Location` by `set_at`.
+    let at = (!at.is_null()).then(|| unsafe { &*at });
     Some(WaitState {
         kind: Kind::from_u8(kind - 1)?,
         site,
         since_ns,
         waited: Duration::from_nanos(now.saturating_sub(since_ns)),
         holder,
+        at,
     })
 }
 

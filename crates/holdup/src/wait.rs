@@ -109,6 +109,9 @@ pub struct Wait {
     pub waited: Duration,
     /// Who holds what the thread waits for.
     pub holder: Holder,
+    /// Where the waiting code awaits (a task's `.await`: the call of the primitive's method),
+    /// if known.
+    pub at: Option<&'static Location<'static>>,
 }
 
 impl Holder {
@@ -145,6 +148,7 @@ impl Wait {
             lock: state.site,
             waited: state.waited,
             holder,
+            at: state.at,
         }
     }
 }

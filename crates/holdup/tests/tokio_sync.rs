@@ -205,6 +205,11 @@ fn tasks_show_their_name_spawn_site_wait_and_the_lock_holder() {
             Some(root),
             "the lock's holder is the root task"
         );
+        // The `.await` is the `lock()` call, on the spawn's line.
+        assert_eq!(
+            wait.at.map(|a| format!("{}:{}", a.file(), a.line())),
+            Some(spawn_site.clone())
+        );
 
         // A task holdup did not spawn: seen while it waits, without a spawn site.
         assert!(other.spawn.is_none() && other.name.is_none());
@@ -345,7 +350,46 @@ mod auto_traits {
             holdup::tokio::sync::OwnedSemaphorePermit,
             tokio::sync::OwnedSemaphorePermit
         );
-        finish(5 * 6 + 3);
+        macro_rules! other_types {
+            ($t:ty) => {
+                same_traits!(holdup::tokio::sync::RwLock<$t>, tokio::sync::RwLock<$t>);
+                same_traits!(holdup::tokio::sync::RwLockReadGuard<'static, $t>, tokio::sync::RwLockReadGuard<'static, $t>);
+                same_traits!(holdup::tokio::sync::RwLockWriteGuard<'static, $t>, tokio::sync::RwLockWriteGuard<'static, $t>);
+                same_traits!(holdup::tokio::sync::RwLockMappedWriteGuard<'static, $t>, tokio::sync::RwLockMappedWriteGuard<'static, $t>);
+                same_traits!(holdup::tokio::sync::OwnedRwLockReadGuard<$t, u8>, tokio::sync::OwnedRwLockReadGuard<$t, u8>);
+                same_traits!(holdup::tokio::sync::OwnedRwLockReadGuard<u8, $t>, tokio::sync::OwnedRwLockReadGuard<u8, $t>);
+                same_traits!(holdup::tokio::sync::OwnedRwLockWriteGuard<$t>, tokio::sync::OwnedRwLockWriteGuard<$t>);
+                same_traits!(holdup::tokio::sync::OwnedRwLockMappedWriteGuard<$t, u8>, tokio::sync::OwnedRwLockMappedWriteGuard<$t, u8>);
+                same_traits!(holdup::tokio::sync::OwnedRwLockMappedWriteGuard<u8, $t>, tokio::sync::OwnedRwLockMappedWriteGuard<u8, $t>);
+                same_traits!(holdup::tokio::sync::mpsc::Sender<$t>, tokio::sync::mpsc::Sender<$t>);
+                same_traits!(holdup::tokio::sync::mpsc::Receiver<$t>, tokio::sync::mpsc::Receiver<$t>);
+                same_traits!(holdup::tokio::sync::mpsc::WeakSender<$t>, tokio::sync::mpsc::WeakSender<$t>);
+                same_traits!(holdup::tokio::sync::mpsc::OwnedPermit<$t>, tokio::sync::mpsc::OwnedPermit<$t>);
+                same_traits!(holdup::tokio::sync::mpsc::UnboundedSender<$t>, tokio::sync::mpsc::UnboundedSender<$t>);
+                same_traits!(holdup::tokio::sync::mpsc::UnboundedReceiver<$t>, tokio::sync::mpsc::UnboundedReceiver<$t>);
+                same_traits!(holdup::tokio::sync::mpsc::WeakUnboundedSender<$t>, tokio::sync::mpsc::WeakUnboundedSender<$t>);
+                same_traits!(holdup::tokio::sync::oneshot::Sender<$t>, tokio::sync::oneshot::Sender<$t>);
+                same_traits!(holdup::tokio::sync::oneshot::Receiver<$t>, tokio::sync::oneshot::Receiver<$t>);
+                same_traits!(holdup::tokio::sync::watch::Sender<$t>, tokio::sync::watch::Sender<$t>);
+                same_traits!(holdup::tokio::sync::watch::Receiver<$t>, tokio::sync::watch::Receiver<$t>);
+                same_traits!(holdup::tokio::sync::broadcast::Sender<$t>, tokio::sync::broadcast::Sender<$t>);
+                same_traits!(holdup::tokio::sync::broadcast::Receiver<$t>, tokio::sync::broadcast::Receiver<$t>);
+                same_traits!(holdup::tokio::sync::broadcast::WeakSender<$t>, tokio::sync::broadcast::WeakSender<$t>);
+                same_traits!(holdup::tokio::task::JoinSet<$t>, tokio::task::JoinSet<$t>);
+            };
+        }
+        each_payload!(other_types);
+        same_traits!(holdup::tokio::sync::Notify, tokio::sync::Notify);
+        same_traits!(
+            holdup::tokio::sync::Notified<'static>,
+            tokio::sync::futures::Notified<'static>
+        );
+        same_traits!(
+            holdup::tokio::sync::OwnedNotified,
+            tokio::sync::futures::OwnedNotified
+        );
+        same_traits!(holdup::tokio::sync::Barrier, tokio::sync::Barrier);
+        finish(5 * 6 + 3 + 5 * 24 + 4);
     }
 
     #[test]
@@ -930,4 +974,53 @@ fn a_guard_held_across_an_await_is_told_from_one_held_while_running() {
         "{}",
         describe(&samples_for(&mutex, &between_site))
     );
+}
+
+#[test]
+fn a_join_set_tracks_its_tasks_and_its_joins_wait() {
+    profiles_on();
+    let (sem, sem_site) = (Arc::new(Semaphore::new(0)), here!());
+    runtime().block_on(async {
+        let (mut set, set_site) = (holdup::tokio::task::JoinSet::new(), here!());
+        for _ in 0..3 {
+            let sem = Arc::clone(&sem);
+            set.spawn(async move { sem.acquire().await.unwrap().forget() });
+        }
+        let waiting = || {
+            registry::tasks()
+                .into_iter()
+                .filter(|e| e.spawn.is_some())
+                .filter_map(|e| e.wait)
+                .filter(|w| format!("{}:{}", w.site.file(), w.site.line()) == sem_site)
+                .count()
+        };
+        while waiting() < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let s = Arc::clone(&sem);
+        after(30, move || s.add_permits(3));
+        let mut joined = 0;
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+            joined += 1;
+        }
+        assert_eq!(joined, 3);
+        let block = samples_for(&holdup::profile::block(), &set_site);
+        assert!(
+            block.iter().any(|s| s.label("kind") == Some("join")),
+            "{}",
+            describe(&block)
+        );
+        // Dropping a set aborts its tasks: they leave the registry.
+        let mut set = holdup::tokio::task::JoinSet::new();
+        let s = Arc::clone(&sem);
+        set.spawn(async move { s.acquire().await.unwrap().forget() });
+        while waiting() < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(set);
+        while waiting() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
 }

@@ -171,6 +171,9 @@ fn wait_text(w: &Wait) -> String {
             let _ = write!(s, "{} {site}", w.kind.as_str());
         }
     }
+    if let Some(at) = w.at {
+        let _ = write!(s, ", at {}:{}", at.file(), at.line());
+    }
     s
 }
 

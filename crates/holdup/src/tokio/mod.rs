@@ -12,9 +12,9 @@
 //!   releasing task's stack. Go's rules and settings apply unchanged.
 //! - A cancelled wait (its future dropped, by `select!` or a timeout) records nothing and
 //!   leaves no wait behind.
-//! - Tasks spawned through [`spawn`], [`task::Builder`] and friends are registered with their
-//!   spawn site, name and parent; tasks spawned with `tokio::spawn` are seen while they wait in
-//!   a holdup primitive.
+//! - Tasks spawned through [`spawn`], [`task::Builder`], [`task::JoinSet`] and friends are
+//!   registered with their spawn site, name and parent; tasks spawned with `tokio::spawn` are
+//!   seen while they wait in a holdup primitive.
 //! - [Dumps](crate::dump) list tasks beside threads (their waits, the holders of the locks they
 //!   wait for, their stacks where their waits began), without polling or pausing them;
 //!   deadlock cycles run through tasks and threads; [leak checks](crate::leak) report tasks

@@ -16,10 +16,13 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use ::tokio::runtime::Handle;
-use ::tokio::task::JoinHandle;
+pub use ::tokio::task::{Id, JoinError};
 
-use super::wait::task_number;
+use ::tokio::runtime::Handle;
+use ::tokio::task::{AbortHandle, JoinHandle};
+
+use super::wait::{Waited, What, named_future, task_number};
+use holdup_core::Kind;
 use holdup_core::registry::{self, Spawn, TaskRegistration};
 
 /// A task's root future: registers the task on its first poll and enters it around every poll.
@@ -273,5 +276,227 @@ impl Builder {
         Ok(::tokio::task::spawn_blocking(move || {
             run_blocking(f, spawn, name)
         }))
+    }
+}
+
+/// A set of tasks that are awaited in the order they finish, as [`tokio::task::JoinSet`],
+/// whose tasks holdup tracks (spawn sites, waits, held locks) and whose `join_next` waits feed
+/// the block profile (`kind=join`, labelled with where the set was created). Dropping the set
+/// aborts its tasks, as tokio's does.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let mut set = holdup::tokio::task::JoinSet::new();
+/// for i in 0..4 {
+///     set.spawn(async move { i * 2 });
+/// }
+/// let mut sum = 0;
+/// while let Some(r) = set.join_next().await {
+///     sum += r.unwrap();
+/// }
+/// assert_eq!(sum, 12);
+/// # });
+/// ```
+pub struct JoinSet<T> {
+    site: &'static Location<'static>,
+    inner: ::tokio::task::JoinSet<T>,
+}
+
+impl<T> JoinSet<T> {
+    /// An empty set; the caller's location names its joins in profiles.
+    #[track_caller]
+    pub fn new() -> JoinSet<T> {
+        JoinSet {
+            site: Location::caller(),
+            inner: ::tokio::task::JoinSet::new(),
+        }
+    }
+
+    /// Tasks in the set (finished ones not joined yet included).
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether the set has no task.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+impl<T: 'static> JoinSet<T> {
+    /// Spawns a task into the set, as [`spawn`] (tracked).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[track_caller]
+    pub fn spawn<F>(&mut self, task: F) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send,
+    {
+        self.inner.spawn(Root::new(task, Location::caller(), None))
+    }
+
+    /// Spawns a task into the set, on the runtime of `handle`.
+    #[track_caller]
+    pub fn spawn_on<F>(&mut self, task: F, handle: &Handle) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send,
+    {
+        self.inner
+            .spawn_on(Root::new(task, Location::caller(), None), handle)
+    }
+
+    /// Spawns a `!Send` task into the set, on the current `LocalSet`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a `LocalSet`.
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, task: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.inner
+            .spawn_local(Root::new(task, Location::caller(), None))
+    }
+
+    /// Runs a blocking closure on the blocking pool, as a task of the set (tracked).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, f: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send,
+    {
+        let spawn = Spawn::task(Location::caller());
+        self.inner
+            .spawn_blocking(move || run_blocking(f, spawn, None))
+    }
+
+    /// Waits for the next task to finish and returns its output (a wait, `kind=join`); `None`
+    /// when the set is empty. Cancel safe.
+    #[track_caller]
+    pub fn join_next(
+        &mut self,
+    ) -> impl Future<Output = Option<Result<T, ::tokio::task::JoinError>>> + '_ {
+        let what = What::Other(self.site, Kind::Join);
+        Joining(Waited::new(what, self.inner.join_next(), |r| r))
+    }
+
+    /// As [`join_next`](JoinSet::join_next), with the task's id.
+    #[track_caller]
+    pub fn join_next_with_id(
+        &mut self,
+    ) -> impl Future<Output = Option<Result<(::tokio::task::Id, T), ::tokio::task::JoinError>>> + '_
+    {
+        let what = What::Other(self.site, Kind::Join);
+        Joining(Waited::new(what, self.inner.join_next_with_id(), |r| r))
+    }
+
+    /// The output of a task that has finished, if any, without waiting.
+    pub fn try_join_next(&mut self) -> Option<Result<T, ::tokio::task::JoinError>> {
+        self.inner.try_join_next()
+    }
+
+    /// As [`try_join_next`](JoinSet::try_join_next), with the task's id.
+    pub fn try_join_next_with_id(
+        &mut self,
+    ) -> Option<Result<(::tokio::task::Id, T), ::tokio::task::JoinError>> {
+        self.inner.try_join_next_with_id()
+    }
+
+    /// Aborts every task and waits for them to finish (a wait, `kind=join`).
+    #[track_caller]
+    pub fn shutdown(&mut self) -> impl Future<Output = ()> + '_ {
+        let what = What::Other(self.site, Kind::Join);
+        Joining(Waited::new(what, self.inner.shutdown(), |r| r))
+    }
+
+    /// Waits for every task and returns their outputs in the order they finished.
+    ///
+    /// # Panics
+    ///
+    /// As tokio's: if a task panicked (the panic is resumed) or was aborted.
+    #[track_caller]
+    pub fn join_all(self) -> impl Future<Output = Vec<T>> {
+        let what = What::Other(self.site, Kind::Join);
+        Joining(Waited::new(what, self.inner.join_all(), |r| r))
+    }
+
+    /// Aborts every task (they are still in the set until joined).
+    pub fn abort_all(&mut self) {
+        self.inner.abort_all();
+    }
+
+    /// Lets every task run on, out of the set.
+    pub fn detach_all(&mut self) {
+        self.inner.detach_all();
+    }
+
+    /// Polls for the next finished task, as tokio's `poll_join_next`.
+    pub fn poll_join_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<T, ::tokio::task::JoinError>>> {
+        self.inner.poll_join_next(cx)
+    }
+
+    /// As [`poll_join_next`](JoinSet::poll_join_next), with the task's id.
+    pub fn poll_join_next_with_id(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<(::tokio::task::Id, T), ::tokio::task::JoinError>>> {
+        self.inner.poll_join_next_with_id(cx)
+    }
+}
+
+named_future!(
+    /// The future of a `JoinSet`'s joins.
+    Joining
+);
+
+impl<T> Default for JoinSet<T> {
+    #[track_caller]
+    fn default() -> Self {
+        JoinSet::new()
+    }
+}
+
+impl<T> std::fmt::Debug for JoinSet<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T, F> FromIterator<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        let mut set = JoinSet::new();
+        set.extend(iter);
+        set
+    }
+}
+
+impl<T, F> Extend<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for task in iter {
+            self.spawn(task);
+        }
     }
 }

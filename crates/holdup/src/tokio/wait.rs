@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -148,12 +149,18 @@ pub(crate) enum What<'a> {
 #[derive(Debug)]
 pub(crate) struct Tracker<'a> {
     what: What<'a>,
+    /// The `.await` (the call of the primitive's `#[track_caller]` method), if known.
+    at: Option<Site>,
     wait: Option<Box<AsyncWait<'a>>>,
 }
 
 impl<'a> Tracker<'a> {
-    pub(crate) fn new(what: What<'a>) -> Tracker<'a> {
-        Tracker { what, wait: None }
+    pub(crate) fn new(what: What<'a>, at: Option<Site>) -> Tracker<'a> {
+        Tracker {
+            what,
+            at,
+            wait: None,
+        }
     }
 
     /// What it waits for.
@@ -181,10 +188,14 @@ impl<'a> Tracker<'a> {
 
     #[cold]
     fn start(&mut self) {
-        self.wait = Some(Box::new(match self.what {
+        let wait = match self.what {
             What::Lock(meta, kind) => AsyncWait::lock(meta, kind),
             What::Other(site, kind) => AsyncWait::other(site, kind),
-        }));
+        };
+        if let (Some(at), Some(published)) = (self.at, wait.wait.published()) {
+            published.set_at(at);
+        }
+        self.wait = Some(Box::new(wait));
     }
 
     #[cold]
@@ -212,10 +223,18 @@ pub(crate) struct Waited<'a, F, M> {
 }
 
 impl<'a, F, M> Waited<'a, F, M> {
+    /// Waits for `fut`; the caller's location (propagated by `#[track_caller]` methods) is the
+    /// `.await`.
+    #[track_caller]
     pub(crate) fn new(what: What<'a>, fut: F, map: M) -> Self {
+        Waited::new_at(what, Location::caller(), fut, map)
+    }
+
+    /// As [`new`](Waited::new), with the `.await`'s location given.
+    pub(crate) fn new_at(what: What<'a>, at: Site, fut: F, map: M) -> Self {
         Waited {
             fut,
-            tracker: Tracker::new(what),
+            tracker: Tracker::new(what, Some(at)),
             map: Some(map),
         }
     }

@@ -54,6 +54,7 @@ impl Barrier {
 
     /// Waits until `n` tasks have called `wait`, as [`tokio::sync::Barrier::wait`]. Not cancel
     /// safe, as tokio's.
+    #[track_caller]
     pub fn wait(&self) -> impl Future<Output = BarrierWaitResult> {
         Wait(Waited::new(
             What::Other(self.site, Kind::Barrier),

@@ -120,6 +120,7 @@ impl<T> Sender<T> {
     }
 
     /// Waits until every receiver is gone (a wait, `kind=chan-send`).
+    #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
         let what = What::Other(self.site, Kind::ChanSend);
         Broadcasting(Waited::new(what, self.inner.closed(), |r| r))
@@ -203,6 +204,7 @@ impl<T: Clone> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError::Closed`], or [`RecvError::Lagged`] if values were missed.
+    #[track_caller]
     pub fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + '_ {
         let what = What::Other(self.site, Kind::ChanRecv);
         Broadcasting(Waited::new(what, self.inner.recv(), |r| r))

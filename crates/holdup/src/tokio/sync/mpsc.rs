@@ -144,11 +144,13 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// The message, if the receiver is gone.
+    #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
         Sending(Waited::new(sends(self.site), self.inner.send(value), |r| r))
     }
 
     /// Waits until the receiver is gone (a wait, `kind=chan-send`).
+    #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
         Sending(Waited::new(sends(self.site), self.inner.closed(), |r| r))
     }
@@ -167,6 +169,7 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// [`SendTimeoutError`] with the message.
+    #[track_caller]
     pub fn send_timeout(
         &self,
         value: T,
@@ -202,6 +205,7 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// If the receiver is gone.
+    #[track_caller]
     pub fn reserve(&self) -> impl Future<Output = Result<Permit<'_, T>, SendError<()>>> {
         Sending(Waited::new(sends(self.site), self.inner.reserve(), |r| r))
     }
@@ -211,6 +215,7 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// If the receiver is gone, or `n` exceeds the channel's capacity.
+    #[track_caller]
     pub fn reserve_many(
         &self,
         n: usize,
@@ -227,6 +232,7 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// If the receiver is gone.
+    #[track_caller]
     pub fn reserve_owned(self) -> impl Future<Output = Result<OwnedPermit<T>, SendError<()>>> {
         let site = self.site;
         let fut = self.inner.reserve_owned();
@@ -363,6 +369,7 @@ impl<T> UnboundedSender<T> {
     }
 
     /// Waits until the receiver is gone (a wait, `kind=chan-send`).
+    #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
         Sending(Waited::new(sends(self.site), self.inner.closed(), |r| r))
     }
@@ -423,7 +430,7 @@ macro_rules! receiver {
             fn wrap(site: Site, inner: tokio_mpsc::$tokio<T>) -> Self {
                 $name {
                     inner,
-                    polling: Tracker::new(receives(site)),
+                    polling: Tracker::new(receives(site), None),
                 }
             }
 
@@ -436,6 +443,7 @@ macro_rules! receiver {
 
             /// Receives the next message, waiting while the channel is empty; `None` once it
             /// is closed and drained. Cancel safe.
+            #[track_caller]
             pub fn recv(&mut self) -> impl Future<Output = Option<T>> + '_ {
                 let site = self.site();
                 Receiving(Waited::new(receives(site), self.inner.recv(), |r| r))
@@ -443,6 +451,7 @@ macro_rules! receiver {
 
             /// Receives up to `limit` messages into `buffer`, waiting while the channel is
             /// empty; 0 once it is closed and drained (or `limit` is 0). Cancel safe.
+            #[track_caller]
             pub fn recv_many<'a>(
                 &'a mut self,
                 buffer: &'a mut Vec<T>,

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::sync::Arc;
 
 use ::tokio::sync as tokio_sync;
@@ -144,6 +145,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks the mutex, waiting (asynchronously) while it is held, as
     /// [`tokio::sync::Mutex::lock`]. Cancel safe: dropping the future gives up the place in
     /// the queue, records nothing and leaves no wait.
+    #[track_caller]
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> {
         Lock(Waited::new(
             What::Lock(&self.meta, Kind::Mutex),
@@ -197,17 +199,17 @@ impl<T: ?Sized> Mutex<T> {
 impl<T: ?Sized + 'static> Mutex<T> {
     /// Locks the mutex in an `Arc`, as [`tokio::sync::Mutex::lock_owned`]: the guard keeps the
     /// mutex alive. Cancel safe, as [`lock`](Mutex::lock).
-    pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        let g = Waited::new(
-            What::Lock(&self.meta, Kind::Mutex),
-            self.inner.lock(),
-            |g| g,
-        )
-        .await;
-        // SAFETY: the guard borrows the mutex inside `self`, an `Arc` that the owned guard
-        // keeps (and drops after the guard): the borrow outlives nothing it points to.
-        let g = unsafe { extend(g) };
-        Mutex::owned_guard(self, g)
+    #[track_caller]
+    pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedMutexGuard<T>> {
+        let at = Location::caller();
+        Lock(async move {
+            let what = What::Lock(&self.meta, Kind::Mutex);
+            let g = Waited::new_at(what, at, self.inner.lock(), |g| g).await;
+            // SAFETY: the guard borrows the mutex inside `self`, an `Arc` that the owned guard
+            // keeps (and drops after the guard): the borrow outlives nothing it points to.
+            let g = unsafe { extend(g) };
+            Mutex::owned_guard(self, g)
+        })
     }
 
     /// Locks the mutex in an `Arc` from synchronous code, blocking the thread, as

@@ -67,6 +67,7 @@ impl Notify {
     }
 
     /// Waits for a notification, as [`tokio::sync::Notify::notified`].
+    #[track_caller]
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             inner: Waited::new(self.waits(), self.inner.notified(), drop),
@@ -74,6 +75,7 @@ impl Notify {
     }
 
     /// As [`notified`](Notify::notified), for a `Notify` in an `Arc` (the future keeps it).
+    #[track_caller]
     pub fn notified_owned(self: Arc<Self>) -> OwnedNotified {
         let notified = self.inner.notified();
         // SAFETY: the future borrows the `Notify` inside `self`, an `Arc` that `OwnedNotified`

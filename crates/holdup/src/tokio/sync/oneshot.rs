@@ -43,7 +43,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Sender { site, inner: tx },
         Receiver {
             inner: rx,
-            tracker: Tracker::new(What::Other(site, Kind::ChanRecv)),
+            tracker: Tracker::new(What::Other(site, Kind::ChanRecv), None),
         },
     )
 }
@@ -59,9 +59,10 @@ impl<T> Sender<T> {
     }
 
     /// Waits until the receiver is dropped or closed (a wait, `kind=chan-send`).
-    pub async fn closed(&mut self) {
+    #[track_caller]
+    pub fn closed(&mut self) -> impl Future<Output = ()> + '_ {
         let what = What::Other(self.site, Kind::ChanSend);
-        Waited::new(what, self.inner.closed(), drop).await;
+        Waited::new(what, self.inner.closed(), drop)
     }
 
     /// Whether the receiver is gone.

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::sync::Arc;
 
 use ::tokio::sync as tokio_sync;
@@ -186,12 +187,14 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting (asynchronously) while a writer holds or waits for the lock.
     /// Cancel safe.
+    #[track_caller]
     pub fn read(&self) -> impl Future<Output = RwLockReadGuard<'_, T>> {
         let what = What::Lock(&self.meta, Kind::RwLockRead);
         Read(Waited::new(what, self.inner.read(), |g| self.read_guard(g)))
     }
 
     /// Locks for writing, waiting (asynchronously) while anyone holds the lock. Cancel safe.
+    #[track_caller]
     pub fn write(&self) -> impl Future<Output = RwLockWriteGuard<'_, T>> {
         let what = What::Lock(&self.meta, Kind::RwLockWrite);
         Write(Waited::new(what, self.inner.write(), |g| {
@@ -282,10 +285,12 @@ impl<T: ?Sized> RwLock<T> {
 
 impl<T: ?Sized + 'static> RwLock<T> {
     /// Locks an `RwLock` in an `Arc` for reading; the guard keeps it alive. Cancel safe.
+    #[track_caller]
     pub fn read_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockReadGuard<T>> {
+        let at = Location::caller();
         Read(async move {
             let what = What::Lock(&self.meta, Kind::RwLockRead);
-            let g = Waited::new(what, self.inner.read(), |g| g).await;
+            let g = Waited::new_at(what, at, self.inner.read(), |g| g).await;
             // SAFETY: the guard borrows the lock inside `self`, which the owned guard keeps.
             let g = unsafe { extend(g) };
             RwLock::owned_read(self, g)
@@ -293,10 +298,12 @@ impl<T: ?Sized + 'static> RwLock<T> {
     }
 
     /// Locks an `RwLock` in an `Arc` for writing; the guard keeps it alive. Cancel safe.
+    #[track_caller]
     pub fn write_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockWriteGuard<T>> {
+        let at = Location::caller();
         Write(async move {
             let what = What::Lock(&self.meta, Kind::RwLockWrite);
-            let g = Waited::new(what, self.inner.write(), |g| g).await;
+            let g = Waited::new_at(what, at, self.inner.write(), |g| g).await;
             // SAFETY: the guard borrows the lock inside `self`, which the owned guard keeps.
             let g = unsafe { extend(g) };
             RwLock::owned_write(self, g)

@@ -107,6 +107,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore was closed.
+    #[track_caller]
     pub fn acquire<'a>(
         &'a self,
     ) -> impl Future<Output = Result<SemaphorePermit<'a>, AcquireError>> {
@@ -122,6 +123,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore was closed.
+    #[track_caller]
     pub fn acquire_many<'a>(
         &'a self,
         n: u32,
@@ -214,8 +216,11 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore was closed.
-    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
-        self.acquire_many_owned(1).await
+    #[track_caller]
+    pub fn acquire_owned(
+        self: Arc<Self>,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        self.acquire_many_owned(1)
     }
 
     /// Acquires `n` permits of a semaphore in an `Arc`. Cancel safe.
@@ -223,17 +228,22 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore was closed.
-    pub async fn acquire_many_owned(
+    #[track_caller]
+    pub fn acquire_many_owned(
         self: Arc<Self>,
         n: u32,
-    ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        let p = Acquire(Waited::new(self.waits(), self.inner.acquire_many(n), |r| r)).await?;
-        // SAFETY: the permit borrows the semaphore inside `self`, an `Arc` that the owned
-        // permit keeps (and drops after the permit).
-        let p = unsafe { extend(p) };
-        Ok(OwnedSemaphorePermit {
-            inner: p,
-            sem: self,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        let at = Location::caller();
+        Acquire(async move {
+            let acquire = self.inner.acquire_many(n);
+            let p = Waited::new_at(self.waits(), at, acquire, |r| r).await?;
+            // SAFETY: the permit borrows the semaphore inside `self`, an `Arc` that the owned
+            // permit keeps (and drops after the permit).
+            let p = unsafe { extend(p) };
+            Ok(OwnedSemaphorePermit {
+                inner: p,
+                sem: self,
+            })
         })
     }
 

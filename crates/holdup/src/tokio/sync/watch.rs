@@ -87,6 +87,7 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// If the sender is gone.
+    #[track_caller]
     pub fn changed(&mut self) -> impl Future<Output = Result<(), error::RecvError>> + '_ {
         let what = What::Other(self.site, Kind::ChanRecv);
         Watching(Waited::new(what, self.inner.changed(), |r| r))
@@ -97,6 +98,7 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// If the sender is gone.
+    #[track_caller]
     pub fn wait_for(
         &mut self,
         f: impl FnMut(&T) -> bool,
@@ -156,6 +158,7 @@ impl<T> Sender<T> {
     }
 
     /// Waits until every receiver is gone (a wait, `kind=chan-send`).
+    #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
         let what = What::Other(self.site, Kind::ChanSend);
         Watching(Waited::new(what, self.inner.closed(), |r| r))
