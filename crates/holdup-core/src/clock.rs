@@ -41,6 +41,30 @@ pub fn now() -> u64 {
     }
 }
 
+/// Nanoseconds of a clock that is cheap to read and only as fine as the kernel's tick (a few
+/// milliseconds): for when something started, not for how long it waited.
+#[cfg(target_os = "linux")]
+#[inline]
+pub fn coarse_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC_COARSE exists on every
+    // Linux std supports; clock_gettime only writes through the pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// Nanoseconds of a clock that is cheap to read (see the Linux version).
+#[cfg(not(target_os = "linux"))]
+#[inline]
+pub fn coarse_ns() -> u64 {
+    now_ns()
+}
+
 /// Converts a tick count (a duration) to nanoseconds.
 #[inline]
 pub fn to_ns(ticks: u64) -> u64 {

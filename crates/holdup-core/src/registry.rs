@@ -24,7 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
@@ -45,42 +45,79 @@ pub struct Spawn {
     pub parent_owner: Owner,
     /// The spawner's stack (return addresses, innermost first), when stack capture was ready.
     pub stack: Box<[usize]>,
-    /// The child's token once it runs (0 before): what a `join` on it waits for.
-    pub token: Arc<AtomicUsize>,
+    /// The child thread's token once it runs (0 before): what a `join` on it waits for. `None`
+    /// for a task (its owner is its id).
+    pub token: Option<Arc<AtomicUsize>>,
     /// The spawner's leak-check scope, which the child inherits.
     pub scope: u64,
+    /// The scope's count of spawns not registered yet.
+    pending: &'static AtomicI64,
     /// Whether the child registered; until then the spawn counts as pending in its scope.
-    registered: bool,
+    registered: AtomicBool,
 }
 
 impl Drop for Spawn {
     fn drop(&mut self) {
-        // The thread never ran its closure (the OS refused it): no longer pending.
-        if !self.registered {
-            pending(self.scope, -1);
+        // The thread never ran its closure (the OS refused it), or the task ended without being
+        // listed: no longer pending.
+        if !*self.registered.get_mut() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
 
-/// Spawns not registered yet, per scope: a thread between `spawn` and its first instruction is
-/// already the scope's (a leak check must not miss it).
-static PENDING: Mutex<Vec<(u64, i64)>> = Mutex::new(Vec::new());
-
-fn pending(scope: u64, delta: i64) {
-    let mut p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    match p.iter_mut().find(|(s, _)| *s == scope) {
-        Some((_, n)) => *n += delta,
-        None => p.push((scope, delta)),
+impl Spawn {
+    /// Marks the child registered (listed): no longer pending in its scope.
+    fn mark_registered(&self) {
+        if !self.registered.swap(true, Ordering::Relaxed) {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+        }
     }
-    p.retain(|&(_, n)| n != 0);
 }
 
-/// The number of threads spawned in `scope` that have not started running yet.
+/// Spawns not registered yet, per scope: a thread between `spawn` and its first instruction (a
+/// task before its first poll) is already the scope's (a leak check must not miss it). One
+/// counter per scope that ever spawned, never freed (scopes are leak-check guards and thread
+/// roots: few), so that a spawn and its registration are an atomic add each, the counter
+/// found through the spawning thread's cache and kept by the spawn.
+static PENDING: Mutex<Vec<(u64, &'static AtomicI64)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The calling thread's last scope and its pending counter.
+    static PENDING_CACHE: Cell<(u64, Option<&'static AtomicI64>)> = const { Cell::new((0, None)) };
+}
+
+/// The pending counter of `scope`.
+fn pending_counter(scope: u64) -> &'static AtomicI64 {
+    let lookup = || {
+        let mut p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        match p.iter().find(|(s, _)| *s == scope) {
+            Some(&(_, c)) => c,
+            None => {
+                let c: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(0)));
+                p.push((scope, c));
+                c
+            }
+        }
+    };
+    PENDING_CACHE
+        .try_with(|cache| match cache.get() {
+            (s, Some(c)) if s == scope => c,
+            _ => {
+                let c = lookup();
+                cache.set((scope, Some(c)));
+                c
+            }
+        })
+        .unwrap_or_else(|_| lookup())
+}
+
+/// The number of threads (and tasks) spawned in `scope` that have not started running yet.
 pub fn pending_in(scope: u64) -> usize {
     let p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     p.iter()
         .find(|(s, _)| *s == scope)
-        .map_or(0, |&(_, n)| n.max(0) as usize)
+        .map_or(0, |(_, c)| c.load(Ordering::Relaxed).max(0) as usize)
 }
 
 impl Spawn {
@@ -89,7 +126,8 @@ impl Spawn {
     /// pending in the spawner's scope, as a thread does until it starts.
     pub fn task(site: &'static Location<'static>) -> Spawn {
         let scope = current_scope();
-        pending(scope, 1);
+        let pending = pending_counter(scope);
+        pending.fetch_add(1, Ordering::Relaxed);
         Spawn {
             site,
             // The spawning thread's OS id would cost a system call per task; the parent that
@@ -97,9 +135,10 @@ impl Spawn {
             parent: (0, None),
             parent_owner: current_owner(),
             stack: Box::default(),
-            token: Arc::new(AtomicUsize::new(0)),
+            token: None,
             scope,
-            registered: false,
+            pending,
+            registered: AtomicBool::new(false),
         }
     }
 
@@ -107,15 +146,17 @@ impl Spawn {
     pub fn here(site: &'static Location<'static>) -> Spawn {
         let parent = (os_tid(), std::thread::current().name().map(str::to_owned));
         let scope = current_scope();
-        pending(scope, 1);
+        let pending = pending_counter(scope);
+        pending.fetch_add(1, Ordering::Relaxed);
         Spawn {
             site,
             parent,
             parent_owner: current_owner(),
             stack: crate::collector::spawn_stack(),
-            token: Arc::new(AtomicUsize::new(0)),
+            token: Some(Arc::new(AtomicUsize::new(0))),
             scope,
-            registered: false,
+            pending,
+            registered: AtomicBool::new(false),
         }
     }
 }
@@ -128,7 +169,9 @@ pub struct Record {
     name: Option<String>,
     /// The OS thread id; 0 for a task.
     os_tid: i64,
-    started: SystemTime,
+    /// When it was registered, by the coarse clock (`clock::coarse_ns`: cheap to read, which a
+    /// task's spawn needs).
+    started: u64,
     owner: Owner,
     /// `None` for threads registered on their first wait.
     spawn: Option<Spawn>,
@@ -165,7 +208,7 @@ impl Record {
             id: std::thread::current().id(),
             name,
             os_tid,
-            started: SystemTime::now(),
+            started: crate::clock::coarse_ns(),
             owner,
             spawn,
             wait: WaitPin::new(),
@@ -259,11 +302,13 @@ fn remove(record: &Arc<Record>) {
 
 /// Registers the calling thread, started through `holdup::thread`, until the returned value is
 /// dropped (also on panic).
-pub fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
-    spawn.token.store(token(), Ordering::Release);
+pub fn register(name: Option<String>, spawn: Spawn) -> Registration {
+    if let Some(t) = &spawn.token {
+        t.store(token(), Ordering::Release);
+    }
     set_scope(spawn.scope);
-    spawn.registered = true;
-    let (site, scope) = (spawn.site, spawn.scope);
+    spawn.registered.store(true, Ordering::Relaxed);
+    let (site, pending) = (spawn.site, spawn.pending);
     let record = Arc::new(Record::new(name, Some(spawn)));
     let _ = CURRENT.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
@@ -277,7 +322,8 @@ pub fn register(name: Option<String>, mut spawn: Spawn) -> Registration {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(record.clone());
-    pending(scope, -1);
+    // Listed first, then no longer pending: a leak check never misses it in between.
+    pending.fetch_sub(1, Ordering::Relaxed);
     let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
     match created.iter_mut().find(|(s, _)| std::ptr::eq(*s, site)) {
         Some((_, n)) => *n += 1,
@@ -410,9 +456,8 @@ impl Drop for Published {
 #[derive(Debug)]
 pub struct TaskRegistration {
     record: Arc<Record>,
-    /// Where the record is in [`TASKS`]: shard and slot.
-    shard: usize,
-    slot: usize,
+    /// Where the record is in [`TASKS`] (shard and slot), once listed.
+    slot: Option<(usize, usize)>,
 }
 
 /// Registers a task with the runtime's id for it (below 2^63), its name and what its spawner
@@ -423,37 +468,55 @@ pub struct TaskRegistration {
 /// Registering and leaving take one short lock of one of several shards, so that a runtime
 /// spawning from every worker does not serialize on the registry.
 pub fn register_task(id: u64, name: Option<String>, spawn: Option<Spawn>) -> TaskRegistration {
-    let spawn = spawn.map(|mut spawn| {
-        spawn
-            .token
-            .store(Owner::Task(id).to_word(), Ordering::Release);
-        if !spawn.registered {
-            spawn.registered = true;
-            pending(spawn.scope, -1);
-        }
-        spawn
-    });
-    let record = Arc::new(Record::owned_by(Owner::Task(id), 0, name, spawn));
-    let shard = (id as usize) % TASK_SHARDS;
-    let mut tasks = TASKS[shard].lock().unwrap_or_else(|e| e.into_inner());
-    let slot = match tasks.free.pop() {
-        Some(slot) => {
-            tasks.slots[slot] = Some(record.clone());
-            slot
-        }
-        None => {
-            tasks.slots.push(Some(record.clone()));
-            tasks.slots.len() - 1
-        }
-    };
+    let mut task = unlisted_task(id, name, spawn);
+    task.list();
+    task
+}
+
+/// As [`register_task`], without listing the task yet ([`TaskRegistration::list`]): a task
+/// that ends in its first poll never needs to be, and costs no lock of the registry. Until it
+/// is listed, readers do not see it, and it counts as pending in its spawner's scope.
+fn unlisted_task(id: u64, name: Option<String>, spawn: Option<Spawn>) -> TaskRegistration {
     TaskRegistration {
-        record,
-        shard,
-        slot,
+        record: Arc::new(Record::owned_by(Owner::Task(id), 0, name, spawn)),
+        slot: None,
     }
 }
 
 impl TaskRegistration {
+    /// Lists the task, for readers (dumps, leak checks); idempotent.
+    pub fn list(&mut self) {
+        if self.slot.is_some() {
+            return;
+        }
+        let Owner::Task(id) = self.record.owner else {
+            return;
+        };
+        let shard = (id as usize) % TASK_SHARDS;
+        let mut tasks = TASKS[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match tasks.free.pop() {
+            Some(slot) => {
+                tasks.slots[slot] = Some(self.record.clone());
+                slot
+            }
+            None => {
+                tasks.slots.push(Some(self.record.clone()));
+                tasks.slots.len() - 1
+            }
+        };
+        drop(tasks);
+        self.slot = Some((shard, slot));
+        // Listed first, then no longer pending: a leak check never misses it in between.
+        if let Some(spawn) = &self.record.spawn {
+            spawn.mark_registered();
+        }
+    }
+
+    /// Whether the task is listed.
+    pub fn is_listed(&self) -> bool {
+        self.slot.is_some()
+    }
+
     /// Publishes that the task starts waiting; the wait ends when the returned value is
     /// dropped, on any thread.
     pub fn waiting(&self, kind: Kind, site: Site, target: Target<'_>) -> Published {
@@ -502,15 +565,18 @@ impl TaskRegistration {
 
 impl Drop for TaskRegistration {
     fn drop(&mut self) {
-        let mut tasks = TASKS[self.shard].lock().unwrap_or_else(|e| e.into_inner());
+        let Some((shard, slot)) = self.slot else {
+            return;
+        };
+        let mut tasks = TASKS[shard].lock().unwrap_or_else(|e| e.into_inner());
         if tasks
             .slots
-            .get(self.slot)
+            .get(slot)
             .and_then(Option::as_ref)
             .is_some_and(|r| Arc::ptr_eq(r, &self.record))
         {
-            tasks.slots[self.slot] = None;
-            tasks.free.push(self.slot);
+            tasks.slots[slot] = None;
+            tasks.free.push(slot);
         }
     }
 }
@@ -559,9 +625,10 @@ fn cached_os_tid() -> i64 {
 
 /// The record of the task entered on the calling thread, if any.
 fn entered_task() -> Option<Arc<Record>> {
-    let ptr = ENTERED.try_with(Cell::get).ok()?;
+    let mut ptr = ENTERED.try_with(Cell::get).ok()?;
     if ptr.is_null() {
-        return None;
+        // A task in its first poll has no record until it needs one: now.
+        ptr = materialize_lazy()?;
     }
     // SAFETY: a non-null pointer was set by `TaskRegistration::enter` from the `Arc` of a
     // registration that the live `Entered` guard borrows (it resets the pointer when dropped),
@@ -576,7 +643,7 @@ fn entered_task() -> Option<Arc<Record>> {
 /// one is a thread-local read and a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
-    /// The task's record, as an address (0 outside a task holdup tracks).
+    /// The task's owner word (`Owner::to_word`), 0 outside a task holdup tracks.
     task: usize,
     suspensions: u64,
 }
@@ -587,17 +654,18 @@ impl Stamp {
     pub fn now() -> Stamp {
         let ptr = ENTERED.try_with(Cell::get).unwrap_or(std::ptr::null());
         if ptr.is_null() {
+            // A task in its first poll has not been suspended yet.
             return Stamp {
-                task: 0,
+                task: lazy_owner().map_or(0, Owner::to_word),
                 suspensions: 0,
             };
         }
         // SAFETY: a non-null pointer is to a record kept alive by the registration the live
         // `Entered` guard borrows (see `entered_task`).
-        let suspensions = unsafe { (*ptr).suspensions.load(Ordering::Relaxed) };
+        let record = unsafe { &*ptr };
         Stamp {
-            task: ptr.addr(),
-            suspensions,
+            task: record.owner.to_word(),
+            suspensions: record.suspensions.load(Ordering::Relaxed),
         }
     }
 
@@ -614,15 +682,228 @@ impl Stamp {
 #[inline]
 pub fn current_task() -> Option<Owner> {
     let ptr = ENTERED.try_with(Cell::get).ok()?;
+    if ptr.is_null() {
+        return lazy_owner();
+    }
     // SAFETY: as in `entered_task`, a non-null pointer is to a record kept alive by the
     // registration the live `Entered` guard borrows.
-    (!ptr.is_null()).then(|| unsafe { (*ptr).owner })
+    Some(unsafe { (*ptr).owner })
 }
 
 /// Who is running here: the task entered on the calling thread, else the thread.
 #[inline]
 pub fn current_owner() -> Owner {
     current_task().unwrap_or_else(Owner::current_thread)
+}
+
+thread_local! {
+    /// A task in its first poll that has no record yet (see [`LazyTask`]), null if none.
+    static LAZY: Cell<*const LazyTask> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The owner of the task in its first poll on this thread, without making its record.
+fn lazy_owner() -> Option<Owner> {
+    let lazy = LAZY.try_with(Cell::get).ok()?;
+    // SAFETY: a non-null `LAZY` was set by `LazyTask::enter` from a `&LazyTask` that the live
+    // `LazyEntered` guard borrows (it resets the pointer when dropped); `id` is only written by
+    // `enter`, before the pointer is published.
+    (!lazy.is_null()).then(|| Owner::Task(unsafe { (*lazy).id.get() }))
+}
+
+/// Makes the record of the task in its first poll on this thread, enters it, and returns it.
+fn materialize_lazy() -> Option<*const Record> {
+    let lazy = LAZY.try_with(Cell::get).ok()?;
+    if lazy.is_null() {
+        return None;
+    }
+    // SAFETY: as in `lazy_owner`: the `LazyTask` outlives the pointer, and only this thread,
+    // which is polling the task, uses it while the pointer is set.
+    let lazy = unsafe { &*lazy };
+    let record = lazy.materialize();
+    let _ = LAZY.try_with(|l| l.set(std::ptr::null()));
+    let _ = ENTERED.try_with(|e| e.set(record));
+    // SAFETY: `record` is the `Arc` the `LazyTask` now keeps.
+    unsafe {
+        (*record)
+            .running_on
+            .store(cached_os_tid(), Ordering::Relaxed)
+    };
+    Some(record)
+}
+
+/// What a task's spawner knows, compact: the spawn site, the spawner (task or thread), the
+/// leak-check scope, and the scope's pending count (the spawn counts as pending until the task
+/// is listed, or gone).
+#[derive(Debug)]
+pub struct TaskSpawn {
+    site: Site,
+    parent_owner: Owner,
+    scope: u64,
+    pending: Option<&'static AtomicI64>,
+}
+
+impl TaskSpawn {
+    /// Called where the task is spawned.
+    #[inline]
+    pub fn here(site: Site) -> TaskSpawn {
+        let scope = current_scope();
+        let pending = pending_counter(scope);
+        pending.fetch_add(1, Ordering::Relaxed);
+        TaskSpawn {
+            site,
+            parent_owner: current_owner(),
+            scope,
+            pending: Some(pending),
+        }
+    }
+
+    /// The registry's `Spawn` for it (which takes over the pending count).
+    fn into_spawn(mut self) -> Spawn {
+        let pending = self.pending.take().expect("a task spawn is converted once");
+        Spawn {
+            site: self.site,
+            parent: (0, None),
+            parent_owner: self.parent_owner,
+            stack: Box::default(),
+            token: None,
+            scope: self.scope,
+            pending,
+            registered: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Drop for TaskSpawn {
+    fn drop(&mut self) {
+        // The task ended before it needed a record: no longer pending.
+        if let Some(p) = self.pending {
+            p.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A task's registration, made only when needed: a task that ends in its first poll without
+/// waiting in a holdup primitive or spawning costs no record and no lock of the registry. The
+/// runtime glue keeps one per task ([`new`](LazyTask::new) where it is spawned) and
+/// [enters](LazyTask::enter) it around every poll; the record is made when the task first
+/// needs one (a wait to publish) or first suspends ([`suspended`](LazyTask::suspended), which
+/// also lists it for readers).
+#[derive(Debug)]
+pub struct LazyTask {
+    /// The runtime's id, known from the first poll (0 before).
+    id: Cell<u64>,
+    /// Until the record is made: its name and spawn.
+    pending: std::cell::UnsafeCell<Option<(Option<String>, TaskSpawn)>>,
+    registration: std::cell::UnsafeCell<Option<TaskRegistration>>,
+}
+
+// SAFETY: the cells are used only by the thread polling the task (in `enter`, `suspended` and,
+// through the `LAZY` pointer, while a poll runs), and a runtime polls a task from one thread at
+// a time; between polls the task moves between threads as a whole, like any `Send` future.
+unsafe impl Send for LazyTask {}
+
+impl LazyTask {
+    /// A task to be, named `name`, spawned as `spawn` says.
+    pub fn new(name: Option<String>, spawn: TaskSpawn) -> LazyTask {
+        LazyTask {
+            id: Cell::new(0),
+            pending: std::cell::UnsafeCell::new(Some((name, spawn))),
+            registration: std::cell::UnsafeCell::new(None),
+        }
+    }
+
+    /// Enters the task for a poll on the calling thread (see [`TaskRegistration::enter`]);
+    /// `id` gives the runtime's id at the first poll.
+    #[inline]
+    pub fn enter(&self, id: impl FnOnce() -> u64) -> LazyEntered<'_> {
+        if self.id.get() == 0 {
+            self.id.set(id());
+        }
+        // SAFETY: only the polling thread uses the cells (see `Send`), and no reference into
+        // them is alive here.
+        if let Some(reg) = unsafe { &*self.registration.get() } {
+            return LazyEntered::Task(reg.enter());
+        }
+        // SAFETY: as above.
+        let scope = unsafe { &*self.pending.get() }
+            .as_ref()
+            .map(|(_, s)| set_scope(s.scope));
+        let previous = LAZY
+            .try_with(|l| l.replace(self))
+            .unwrap_or(std::ptr::null());
+        LazyEntered::Lazy {
+            task: self,
+            previous,
+            entered: ENTERED.try_with(Cell::get).unwrap_or(std::ptr::null()),
+            scope,
+        }
+    }
+
+    /// Makes the record if not yet, listed for readers; returns it.
+    fn materialize(&self) -> *const Record {
+        // SAFETY: only the polling thread uses the cells, and no reference into them is alive
+        // across this call.
+        let registration = unsafe { &mut *self.registration.get() };
+        if registration.is_none() {
+            // SAFETY: as above.
+            let (name, spawn) = unsafe { &mut *self.pending.get() }
+                .take()
+                .expect("a lazy task has its spawn until its record is made");
+            // Made because the task waits or suspends: readers must see it from now on.
+            *registration = Some(register_task(self.id.get(), name, Some(spawn.into_spawn())));
+        }
+        Arc::as_ptr(&registration.as_ref().expect("made above").record)
+    }
+
+    /// The task's poll returned `Pending`: it now has a record, listed for readers, and its
+    /// suspensions count one more (see [`TaskRegistration::suspended`]).
+    pub fn suspended(&mut self) {
+        self.materialize();
+        if let Some(reg) = self.registration.get_mut() {
+            reg.suspended();
+        }
+    }
+}
+
+/// A [`LazyTask`] entered on the calling thread; leaving restores the previous task.
+#[derive(Debug)]
+#[must_use = "the task is current until this is dropped"]
+pub enum LazyEntered<'a> {
+    /// The task has a record: entered as any task.
+    Task(Entered<'a>),
+    /// The task has no record yet; one is made if something needs it during the poll.
+    Lazy {
+        task: &'a LazyTask,
+        previous: *const LazyTask,
+        entered: *const Record,
+        scope: Option<u64>,
+    },
+}
+
+impl Drop for LazyEntered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let LazyEntered::Lazy {
+            task,
+            previous,
+            entered,
+            scope,
+        } = *self
+        {
+            // A record made during the poll was entered in place: leave it.
+            let now = ENTERED.try_with(Cell::get).unwrap_or(std::ptr::null());
+            if now != entered && !now.is_null() {
+                // SAFETY: `now` is the record `task` keeps (made by `materialize_lazy`).
+                unsafe { (*now).running_on.store(0, Ordering::Relaxed) };
+                let _ = ENTERED.try_with(|e| e.set(entered));
+            }
+            let _ = task;
+            let _ = LAZY.try_with(|l| l.set(previous));
+            if let Some(scope) = scope {
+                set_scope(scope);
+            }
+        }
+    }
 }
 
 /// Shards of [`TASKS`].
@@ -718,7 +999,7 @@ fn entry(r: &Record, now: u64) -> Entry {
         name: r.name.clone(),
         os_tid: r.os_tid,
         owner: r.owner,
-        started: r.started,
+        started: started_at(r.started),
         spawn: r
             .spawn
             .as_ref()
@@ -782,6 +1063,12 @@ fn wait_of(r: &Record, now: u64) -> Option<WaitState> {
         holder,
         at,
     })
+}
+
+/// The wall-clock time of a record's start, from the coarse clock.
+fn started_at(coarse: u64) -> SystemTime {
+    let ago = crate::clock::coarse_ns().saturating_sub(coarse);
+    SystemTime::now() - Duration::from_nanos(ago)
 }
 
 /// Threads ever spawned through `holdup::thread`, per spawn site, in a stable order.
@@ -926,6 +1213,64 @@ mod tests {
         assert_eq!(wait_of_owner(Owner::Task(42)), None);
         drop(task);
         assert!(tasks().iter().all(|e| e.owner != Owner::Task(42)));
+    }
+
+    #[test]
+    fn a_lazy_task_gets_a_record_only_when_it_waits_or_suspends() {
+        let site = here();
+        let scope = new_scope();
+        let previous = set_scope(scope);
+        let listed = |id| tasks().iter().any(|e| e.owner == Owner::Task(id));
+
+        // Ends in its first poll without waiting: never listed, and no longer pending.
+        let quick = LazyTask::new(Some("quick".into()), TaskSpawn::here(site));
+        assert_eq!(pending_in(scope), 1, "spawned, not running yet");
+        {
+            let _in = quick.enter(|| 501);
+            assert_eq!(current_owner(), Owner::Task(501), "known without a record");
+            assert_eq!(Stamp::now().suspended_since(), Some(false));
+        }
+        assert!(!listed(501));
+        drop(quick);
+        assert_eq!(pending_in(scope), 0);
+
+        // Waits in its first poll: listed at once, with the wait.
+        let waits = LazyTask::new(Some("waits".into()), TaskSpawn::here(site));
+        {
+            let _in = waits.enter(|| 502);
+            let stamp = Stamp::now();
+            let wait = waiting(Kind::Mutex, site, Target::None).expect("published");
+            assert_eq!(wait.owner(), Owner::Task(502));
+            assert!(listed(502));
+            assert_eq!(pending_in(scope), 0, "listed, so no longer pending");
+            assert_eq!(
+                wait_of_owner(Owner::Task(502)).map(|w| w.kind),
+                Some(Kind::Mutex)
+            );
+            assert_eq!(
+                stamp.suspended_since(),
+                Some(false),
+                "the same task, not suspended"
+            );
+            drop(wait);
+        }
+        assert_eq!(current_task(), None, "left");
+
+        // Suspends: listed, its suspensions counted.
+        let mut suspends = LazyTask::new(None, TaskSpawn::here(site));
+        let stamp = {
+            let _in = suspends.enter(|| 503);
+            Stamp::now()
+        };
+        suspends.suspended();
+        assert!(listed(503));
+        {
+            let _in = suspends.enter(|| unreachable!("the id is known"));
+            assert_eq!(stamp.suspended_since(), Some(true));
+        }
+        drop((waits, suspends));
+        assert!(!listed(502) && !listed(503));
+        set_scope(previous);
     }
 
     #[test]

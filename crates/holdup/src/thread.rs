@@ -167,7 +167,7 @@ impl Builder {
         let site = Location::caller();
         let name = self.name;
         let spawn = registry::Spawn::here(site);
-        let target = spawn.token.clone();
+        let target = spawn.token.clone().unwrap_or_default();
         let inner = self.inner.spawn(move || {
             let _registration = registry::register(name, spawn);
             f()
@@ -197,7 +197,7 @@ impl Builder {
         let site = Location::caller();
         let name = self.name;
         let spawn = registry::Spawn::here(site);
-        let target = spawn.token.clone();
+        let target = spawn.token.clone().unwrap_or_default();
         let inner = self.inner.spawn_scoped(&scope.inner, move || {
             let _registration = registry::register(name, spawn);
             f()
@@ -227,7 +227,7 @@ impl Builder {
         let site = Location::caller();
         let name = self.name;
         let spawn = registry::Spawn::here(site);
-        let target = spawn.token.clone();
+        let target = spawn.token.clone().unwrap_or_default();
         // SAFETY: forwarded from the caller; the wrapper adds no borrow of its own.
         let inner = unsafe {
             self.inner.spawn_unchecked(move || {

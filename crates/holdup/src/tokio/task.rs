@@ -23,29 +23,25 @@ use ::tokio::task::{AbortHandle, JoinHandle};
 
 use super::wait::{Waited, What, named_future, task_number};
 use holdup_core::Kind;
-use holdup_core::registry::{self, Spawn, TaskRegistration};
+use holdup_core::registry::{self, LazyTask, Spawn, TaskSpawn};
 
-/// A task's root future: registers the task on its first poll and enters it around every poll.
-/// Its `poll` is never inlined: it bounds the task's stacks (the frames below it are the
-/// runtime's), as tokio's task dumps bound theirs.
+/// A task's root future: enters the task around every poll, and gives it a record in the
+/// registry when it first needs one (a wait to publish) or first suspends. Its `poll` is never
+/// inlined: it bounds the task's stacks (the frames below it are the runtime's), as tokio's
+/// task dumps bound theirs.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Root<F> {
     /// Dropped first: what the task holds is released while it is still registered.
     fut: F,
-    /// What the spawner knew, until the first poll.
-    spawn: Option<Spawn>,
-    name: Option<String>,
-    task: Option<TaskRegistration>,
+    task: LazyTask,
 }
 
 impl<F> Root<F> {
     fn new(fut: F, site: &'static Location<'static>, name: Option<String>) -> Root<F> {
         Root {
             fut,
-            spawn: Some(Spawn::task(site)),
-            name,
-            task: None,
+            task: LazyTask::new(name, TaskSpawn::here(site)),
         }
     }
 }
@@ -56,26 +52,17 @@ impl<F: Future> Future for Root<F> {
     #[inline(never)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `fut` is pinned structurally (it is never moved out of `self`, and `Root`
-        // implements neither `Unpin` by hand nor `Drop`); the other fields are not pinned.
+        // implements neither `Unpin` by hand nor `Drop`); `task` is not pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        if this.task.is_none() {
-            this.task = Some(registry::register_task(
-                own_or_tokio_id(),
-                this.name.take(),
-                this.spawn.take(),
-            ));
-        }
-        let task = this.task.as_ref();
-        let entered = task.map(TaskRegistration::enter);
+        let entered = this.task.enter(own_or_tokio_id);
         // SAFETY: see above; `fut` stays where it is.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
         let r = fut.poll(cx);
         drop(entered);
-        if r.is_pending()
-            && let Some(task) = task
-        {
-            // Suspended at an `.await`: guards it holds now are held across it.
-            task.suspended();
+        if r.is_pending() {
+            // Suspended at an `.await`: listed for readers from now on, and guards it holds
+            // now are held across it.
+            this.task.suspended();
         }
         r
     }
