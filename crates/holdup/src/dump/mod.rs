@@ -49,8 +49,10 @@
 //! # Tasks
 //!
 //! With the `tokio` feature, [`ThreadDump::tasks`] lists the tasks of async runtimes beside the
-//! threads: those spawned through `holdup::tokio` (with their name, spawn site and parent), and
-//! any other task while it waits in a holdup primitive. Reading them never polls, pauses or
+//! threads: those spawned through `holdup::tokio` (with their name, spawn site and parent) from
+//! their first wait in a holdup primitive or first suspension (a task still in its first poll
+//! is running on the thread that polls it, which the dump shows), and any other task while it
+//! waits in a holdup primitive. Reading them never polls, pauses or
 //! signals a task (tokio's own task dumps re-poll every task and can stall the runtime): a
 //! waiting task's stack is the one its wait kept when it began, its chain of async calls down
 //! to the `.await`; a task that is not waiting shows the worker thread polling it, or that it
