@@ -1024,3 +1024,54 @@ fn a_join_set_tracks_its_tasks_and_its_joins_wait() {
         }
     });
 }
+
+#[test]
+fn local_and_blocking_tasks_are_tracked() {
+    use holdup::tokio::sync::Notify;
+    let (notify, site) = (std::rc::Rc::new(Notify::new()), here!());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        // A !Send task on the LocalSet, named, waiting on a notification.
+        let n = std::rc::Rc::clone(&notify);
+        let b = holdup::tokio::task::Builder::new().name("local");
+        let fut = async move { n.notified().await };
+        let (task, spawn_site) = (b.spawn_local(fut), here!());
+        let task = task.unwrap();
+        tokio::task::yield_now().await;
+        let entry = registry::tasks()
+            .into_iter()
+            .find(|e| e.name.as_deref() == Some("local"))
+            .expect("the local task is listed once it waits");
+        let wait = entry.wait.expect("waiting");
+        assert_eq!(wait.kind, holdup_core::Kind::Notify);
+        assert_eq!(format!("{}:{}", wait.site.file(), wait.site.line()), site);
+        let (sp, _, _) = entry.spawn.expect("spawned through holdup");
+        assert_eq!(format!("{}:{}", sp.file(), sp.line()), spawn_site);
+        notify.notify_one();
+        task.await.unwrap();
+
+        // A blocking task: its waits in holdup's primitives are the task's.
+        let lock = Arc::new(holdup::sync::Mutex::new(0));
+        let held = lock.lock().unwrap();
+        let l = Arc::clone(&lock);
+        let blocking = holdup::tokio::task::Builder::new()
+            .name("blocking")
+            .spawn_blocking(move || *l.lock().unwrap() += 1)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !registry::tasks()
+            .iter()
+            .any(|e| e.name.as_deref() == Some("blocking") && e.wait.is_some())
+        {
+            assert!(Instant::now() < deadline, "the blocking task never waited");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(held);
+        blocking.await.unwrap();
+        assert_eq!(*lock.lock().unwrap(), 1);
+    });
+}
