@@ -65,6 +65,12 @@ pub fn coarse_ns() -> u64 {
     now_ns()
 }
 
+/// Whether [`now`] reads the time-stamp counter (ticks are not nanoseconds).
+#[inline]
+pub fn ticks_are_tsc() -> bool {
+    USE_TSC.load(Ordering::Relaxed)
+}
+
 /// Converts a tick count (a duration) to nanoseconds.
 #[inline]
 pub fn to_ns(ticks: u64) -> u64 {

@@ -404,7 +404,7 @@ pub struct Published {
 impl Published {
     fn begin(record: Arc<Record>, kind: Kind, site: Site, target: Target<'_>) -> Published {
         let r = &record;
-        r.since_ns.store(crate::clock::now_ns(), Ordering::Relaxed);
+        r.since_ns.store(wait_clock(), Ordering::Relaxed);
         r.site.store(
             (site as *const Location<'static>).cast_mut(),
             Ordering::Relaxed,
@@ -959,7 +959,8 @@ pub type SpawnEntry = (
 pub struct WaitState {
     pub kind: Kind,
     pub site: &'static Location<'static>,
-    /// When the wait began (`clock::now_ns`): identifies this wait.
+    /// When the wait began, on the waits' clock (clock ticks, tagged with their kind):
+    /// identifies this wait.
     pub since_ns: u64,
     /// How long it has waited, as of the read.
     pub waited: Duration,
@@ -972,14 +973,14 @@ pub struct WaitState {
 /// Every registered thread now, in registration order, with its wait state.
 pub fn entries() -> Vec<Entry> {
     let records = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-    let now = crate::clock::now_ns();
+    let now = wait_clock();
     records.iter().map(|r| entry(r, now)).collect()
 }
 
 /// Every registered task now, by id (runtimes number tasks in spawn order), with its wait
 /// state. Each shard is locked in turn, briefly: tasks keep registering and leaving.
 pub fn tasks() -> Vec<Entry> {
-    let now = crate::clock::now_ns();
+    let now = wait_clock();
     let mut out = Vec::new();
     for shard in &TASKS {
         let records: Vec<Arc<Record>> = {
@@ -1019,7 +1020,7 @@ fn entry(r: &Record, now: u64) -> Entry {
 
 /// The wait state of `owner`, if registered, read now.
 pub fn wait_of_owner(owner: Owner) -> Option<WaitState> {
-    let now = crate::clock::now_ns();
+    let now = wait_clock();
     let find = |records: &[Arc<Record>]| {
         records
             .iter()
@@ -1059,7 +1060,7 @@ fn wait_of(r: &Record, now: u64) -> Option<WaitState> {
         kind: Kind::from_u8(kind - 1)?,
         site,
         since_ns,
-        waited: Duration::from_nanos(now.saturating_sub(since_ns)),
+        waited: waited(since_ns, now),
         holder,
         at,
     })
@@ -1069,6 +1070,25 @@ fn wait_of(r: &Record, now: u64) -> Option<WaitState> {
 fn started_at(coarse: u64) -> SystemTime {
     let ago = crate::clock::coarse_ns().saturating_sub(coarse);
     SystemTime::now() - Duration::from_nanos(ago)
+}
+
+/// The waits' clock: `clock::now` (the TSC once a profile is on: a cheap read on the path
+/// that starts every wait), with bit 63 saying whether the ticks are TSC ticks, so that a wait
+/// begun before the clock switched is not measured in the wrong unit.
+fn wait_clock() -> u64 {
+    let ticks = crate::clock::now() & !(1 << 63);
+    ticks | (u64::from(crate::clock::ticks_are_tsc()) << 63)
+}
+
+/// How long ago `since` was, both on the waits' clock; zero if the clock switched between.
+fn waited(since: u64, now: u64) -> Duration {
+    if (since ^ now) >> 63 != 0 {
+        return Duration::ZERO;
+    }
+    let mask = !(1u64 << 63);
+    Duration::from_nanos(crate::clock::to_ns(
+        (now & mask).saturating_sub(since & mask),
+    ))
 }
 
 /// Threads ever spawned through `holdup::thread`, per spawn site, in a stable order.
