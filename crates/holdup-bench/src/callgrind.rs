@@ -15,6 +15,39 @@ pub(crate) fn spin(variant: &str, iters: u64) {
             EVERYTHING.apply();
             (0..iters).for_each(|_| *black_box(&h_m).lock().unwrap() += 1);
         }
+        variant if variant.contains("tokio") => spin_tokio(variant, iters),
+        other => panic!("unknown variant {other}"),
+    }
+}
+
+/// The async primitives' uncontended operations, polled once without a runtime.
+fn spin_tokio(variant: &str, iters: u64) {
+    use crate::tokio::ready;
+    let (t_m, h_m) = (
+        ::tokio::sync::Mutex::new(0u64),
+        holdup::tokio::sync::Mutex::new(0u64),
+    );
+    let (t_s, h_s) = (
+        ::tokio::sync::Semaphore::new(1),
+        holdup::tokio::sync::Semaphore::new(1),
+    );
+    let (t_tx, mut t_rx) = ::tokio::sync::mpsc::channel::<u64>(16);
+    let (h_tx, mut h_rx) = holdup::tokio::sync::mpsc::channel::<u64>(16);
+    match variant {
+        "tokio-mutex" => (0..iters).for_each(|_| *ready(black_box(&t_m).lock()) += 1),
+        "holdup-tokio-mutex" => (0..iters).for_each(|_| *ready(black_box(&h_m).lock()) += 1),
+        "tokio-semaphore" => (0..iters).for_each(|_| drop(ready(black_box(&t_s).acquire()))),
+        "holdup-tokio-semaphore" => {
+            (0..iters).for_each(|_| drop(ready(black_box(&h_s).acquire())));
+        }
+        "tokio-mpsc" => (0..iters).for_each(|_| {
+            ready(t_tx.send(1)).expect("open");
+            black_box(ready(t_rx.recv()));
+        }),
+        "holdup-tokio-mpsc" => (0..iters).for_each(|_| {
+            ready(h_tx.send(1)).expect("open");
+            black_box(ready(h_rx.recv()));
+        }),
         other => panic!("unknown variant {other}"),
     }
 }
@@ -63,5 +96,29 @@ pub(crate) fn callgrind(opts: &Options) {
     println!("{:<14} {:>8} {:>9}", "variant", "Ir/op", "vs std");
     for (variant, ir) in &per_op {
         println!("{variant:<14} {ir:>8.1} {:>9.3}", ir / per_op[0].1);
+    }
+    println!(
+        "\n== instructions per uncontended async operation (callgrind, polled once without a runtime) =="
+    );
+    println!(
+        "{:<26} {:>8} {:>8} {:>9}",
+        "operation", "tokio", "holdup", "vs tokio"
+    );
+    for (name, what) in [
+        ("Mutex lock + unlock", "mutex"),
+        ("Semaphore acquire + release", "semaphore"),
+        ("mpsc send + recv", "mpsc"),
+    ] {
+        let per_op = |variant: &str| {
+            instructions(variant, n)
+                .and_then(|a| instructions(variant, 2 * n).map(|b| (b - a) as f64 / n as f64))
+        };
+        match (
+            per_op(&format!("tokio-{what}")),
+            per_op(&format!("holdup-tokio-{what}")),
+        ) {
+            (Ok(t), Ok(h)) => println!("{name:<26} {t:>8.1} {h:>8.1} {:>9.3}", h / t),
+            (Err(e), _) | (_, Err(e)) => println!("{name}: {e}"),
+        }
     }
 }

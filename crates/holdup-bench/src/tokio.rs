@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use super::*;
 
 /// Polls a future that completes at once (an uncontended acquisition), without a runtime.
-fn ready<F: Future>(fut: F) -> F::Output {
+pub(crate) fn ready<F: Future>(fut: F) -> F::Output {
     let mut cx = Context::from_waker(Waker::noop());
     match pin!(fut).poll(&mut cx) {
         Poll::Ready(v) => v,
