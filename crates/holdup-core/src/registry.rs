@@ -669,6 +669,12 @@ impl Stamp {
         }
     }
 
+    /// The task the stamp was taken in, if any.
+    #[inline]
+    pub fn task(&self) -> Option<Owner> {
+        Owner::from_word(self.task)
+    }
+
     /// Whether the task was suspended since this stamp was taken; `None` outside a task holdup
     /// tracks, or if the guard moved to another task (it cannot tell).
     #[inline]

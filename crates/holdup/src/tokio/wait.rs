@@ -38,17 +38,20 @@ pub(crate) fn task_number(id: ::tokio::task::Id) -> u64 {
     keep.0 & (u64::MAX >> 1)
 }
 
-/// Who runs here: the task holdup tracks on this thread, else tokio's current task (one
-/// spawned with plain `tokio::spawn`), else the thread (`block_on`, `blocking_lock`).
+/// A guard's holder and stamp, in one look at the current task. The holder is who runs here:
+/// the task holdup tracks on this thread, else tokio's current task (one spawned with plain
+/// `tokio::spawn`), else the thread (`block_on`, `blocking_lock`).
 #[inline]
-pub(crate) fn owner() -> Owner {
-    if let Some(task) = registry::current_task() {
-        return task;
-    }
-    match ::tokio::task::try_id() {
-        Some(id) => Owner::Task(task_number(id)),
-        None => Owner::current_thread(),
-    }
+pub(crate) fn holder() -> (Owner, registry::Stamp) {
+    let stamp = registry::Stamp::now();
+    let owner = match stamp.task() {
+        Some(task) => task,
+        None => match ::tokio::task::try_id() {
+            Some(id) => Owner::Task(task_number(id)),
+            None => Owner::current_thread(),
+        },
+    };
+    (owner, stamp)
 }
 
 /// A task (or a thread driving a future) waiting in an async primitive, from the future's first

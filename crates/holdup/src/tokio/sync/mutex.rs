@@ -186,12 +186,13 @@ impl<T: ?Sized> Mutex<T> {
 
     #[inline]
     fn guard<'a>(&'a self, g: tokio_sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        self.meta.set_holder_owner(wait::owner());
+        let (holder, stamp) = wait::holder();
+        self.meta.set_holder_owner(holder);
         MutexGuard {
             inner: ManuallyDrop::new(g),
             lock: self,
             written: false,
-            stamp: Stamp::now(),
+            stamp,
         }
     }
 }
@@ -243,12 +244,13 @@ impl<T: ?Sized + 'static> Mutex<T> {
     }
 
     fn owned_guard(this: Arc<Self>, g: tokio_sync::MutexGuard<'static, T>) -> OwnedMutexGuard<T> {
-        this.meta.set_holder_owner(wait::owner());
+        let (holder, stamp) = wait::holder();
+        this.meta.set_holder_owner(holder);
         OwnedMutexGuard {
             inner: ManuallyDrop::new(g),
             lock: this,
             written: false,
-            stamp: Stamp::now(),
+            stamp,
         }
     }
 }

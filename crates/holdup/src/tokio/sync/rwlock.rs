@@ -273,11 +273,12 @@ impl<T: ?Sized> RwLock<T> {
         &'a self,
         g: tokio_sync::RwLockWriteGuard<'a, T>,
     ) -> RwLockWriteGuard<'a, T> {
-        self.meta.set_holder_owner(wait::owner());
+        let (holder, stamp) = wait::holder();
+        self.meta.set_holder_owner(holder);
         RwLockWriteGuard {
             inner: ManuallyDrop::new(g),
             meta: &self.meta,
-            stamp: Stamp::now(),
+            stamp,
             written: false,
         }
     }
@@ -349,11 +350,12 @@ impl<T: ?Sized + 'static> RwLock<T> {
         this: Arc<Self>,
         g: tokio_sync::RwLockWriteGuard<'static, T>,
     ) -> OwnedRwLockWriteGuard<T> {
-        this.meta.set_holder_owner(wait::owner());
+        let (holder, stamp) = wait::holder();
+        this.meta.set_holder_owner(holder);
         OwnedRwLockWriteGuard {
             inner: ManuallyDrop::new(g),
             lock: this,
-            stamp: Stamp::now(),
+            stamp,
             written: false,
         }
     }
