@@ -68,22 +68,14 @@ pub fn record_block(labels: Labels, count: f64, delay: i64) {
 pub fn record_block_on(labels: Labels, count: f64, delay: i64, stack: &[usize], hash: u64) {
     let s = &COLLECTOR.settings;
     let depth = s.depth() + stack::SLACK;
+    let (stack, hash) = match stack.get(..depth) {
+        Some(cut) if cut.len() < stack.len() => (cut, stack::hash(cut)),
+        _ => (stack, hash),
+    };
     profiler_scope(|| {
-        if stack.len() > depth {
-            let stack = &stack[..depth];
-            COLLECTOR.block.add(
-                stack,
-                stack::hash(stack),
-                labels,
-                count,
-                delay,
-                s.max_buckets(),
-            )
-        } else {
-            COLLECTOR
-                .block
-                .add(stack, hash, labels, count, delay, s.max_buckets())
-        }
+        COLLECTOR
+            .block
+            .add(stack, hash, labels, count, delay, s.max_buckets())
     });
 }
 

@@ -60,11 +60,15 @@ impl Wait<'_> {
         self.published.as_ref()
     }
 
-    /// Records the block event, if any, on `stack` (taken by
-    /// [`collector::wait_stack`](crate::collector::wait_stack) when the wait began, with its
-    /// hash) rather than on the stack of whoever ends the wait: an async wait ends in the poll
-    /// that resumes the same chain of calls, and the stack is paid for once.
+    /// Keeps `stack` (taken by [`collector::wait_stack`](crate::collector::wait_stack) when
+    /// the wait began, with its hash) as the waiter's: published for dumps (a suspended task
+    /// has no stack a dump could take), and the stack of the block event, if any, rather than
+    /// that of whoever ends the wait (an async wait ends in the poll that resumes the same chain
+    /// of calls, and the stack is paid for once).
     pub fn keep_stack(&mut self, stack: Option<(std::sync::Arc<[usize]>, u64)>) {
+        if let Some(published) = &self.published {
+            published.set_stack(stack.clone());
+        }
         self.stack = stack;
     }
 

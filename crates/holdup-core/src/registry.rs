@@ -125,21 +125,7 @@ impl Spawn {
     /// their spawn site says where). Until the task registers (its first poll), it counts as
     /// pending in the spawner's scope, as a thread does until it starts.
     pub fn task(site: &'static Location<'static>) -> Spawn {
-        let scope = current_scope();
-        let pending = pending_counter(scope);
-        pending.fetch_add(1, Ordering::Relaxed);
-        Spawn {
-            site,
-            // The spawning thread's OS id would cost a system call per task; the parent that
-            // matters is `parent_owner`.
-            parent: (0, None),
-            parent_owner: current_owner(),
-            stack: Box::default(),
-            token: None,
-            scope,
-            pending,
-            registered: AtomicBool::new(false),
-        }
+        TaskSpawn::here(site).into_spawn()
     }
 
     /// Called in the spawning thread.
@@ -512,11 +498,6 @@ impl TaskRegistration {
         }
     }
 
-    /// Whether the task is listed.
-    pub fn is_listed(&self) -> bool {
-        self.slot.is_some()
-    }
-
     /// Publishes that the task starts waiting; the wait ends when the returned value is
     /// dropped, on any thread.
     pub fn waiting(&self, kind: Kind, site: Site, target: Target<'_>) -> Published {
@@ -838,7 +819,7 @@ impl LazyTask {
             .try_with(|l| l.replace(self))
             .unwrap_or(std::ptr::null());
         LazyEntered::Lazy {
-            task: self,
+            task: std::marker::PhantomData,
             previous,
             entered: ENTERED.try_with(Cell::get).unwrap_or(std::ptr::null()),
             scope,
@@ -879,7 +860,7 @@ pub enum LazyEntered<'a> {
     Task(Entered<'a>),
     /// The task has no record yet; one is made if something needs it during the poll.
     Lazy {
-        task: &'a LazyTask,
+        task: std::marker::PhantomData<&'a LazyTask>,
         previous: *const LazyTask,
         entered: *const Record,
         scope: Option<u64>,
@@ -890,10 +871,10 @@ impl Drop for LazyEntered<'_> {
     #[inline]
     fn drop(&mut self) {
         if let LazyEntered::Lazy {
-            task,
             previous,
             entered,
             scope,
+            ..
         } = *self
         {
             // A record made during the poll was entered in place: leave it.
@@ -903,7 +884,6 @@ impl Drop for LazyEntered<'_> {
                 unsafe { (*now).running_on.store(0, Ordering::Relaxed) };
                 let _ = ENTERED.try_with(|e| e.set(entered));
             }
-            let _ = task;
             let _ = LAZY.try_with(|l| l.set(previous));
             if let Some(scope) = scope {
                 set_scope(scope);

@@ -106,6 +106,14 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
             Owner::Thread(_) => None,
         })
         .collect();
+    // Worker threads → the task each is polling.
+    let polling: HashMap<i64, u64> = task_entries
+        .iter()
+        .filter_map(|t| match (t.running_on, t.owner) {
+            (Some(tid), Owner::Task(id)) => Some((tid, id)),
+            _ => None,
+        })
+        .collect();
     let task_ref = |id: u64| TaskRef {
         id,
         name: task_names.get(&id).cloned().flatten(),
@@ -164,13 +172,7 @@ pub(super) fn dump(options: &Options, only: Option<(&HashSet<i64>, &HashSet<u64>
             wait,
             holding: Vec::new(),
             spawn,
-            polling: task_entries
-                .iter()
-                .find(|t| t.running_on == Some(tid))
-                .and_then(|t| match t.owner {
-                    Owner::Task(id) => Some(task_ref(id)),
-                    Owner::Thread(_) => None,
-                }),
+            polling: polling.get(&tid).map(|&id| task_ref(id)),
             current: tid == me,
             interrupted_for,
         });

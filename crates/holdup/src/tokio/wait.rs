@@ -90,22 +90,16 @@ impl<'a> AsyncWait<'a> {
         let entered = transient.as_ref().map(TaskRegistration::enter);
         let mut wait = hook();
         drop(entered);
-        // A suspended task has no stack a dump could take: its wait keeps the one it has now,
-        // the chain of async calls down to this `.await`, which is also the stack of its block
-        // event (the poll that completes the wait resumes the same chain).
-        let stack = holdup_core::collector::wait_stack();
-        if let Some(published) = wait.published() {
-            published.set_stack(stack.clone());
-        }
-        wait.keep_stack(stack);
+        // The chain of async calls down to this `.await`: for dumps, and the block event's.
+        wait.keep_stack(holdup_core::collector::wait_stack());
         AsyncWait {
             wait,
             _transient: transient,
         }
     }
 
-    /// The lock waited for is now held: the block event, on the stack of the poll that
-    /// completed the wait (the task's async call chain at the `.await`).
+    /// The lock waited for is now held: the block event, on the stack kept when the wait began
+    /// (the task's async call chain at the `.await`).
     #[inline]
     pub(crate) fn acquired(self) {
         hook::acquired(self.wait);

@@ -13,7 +13,6 @@
 //! # });
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 
@@ -243,31 +242,5 @@ impl<T: Clone> Receiver<T> {
     }
 }
 
-/// Clone (for senders) and Debug, as tokio's.
-macro_rules! sender_traits {
-    ($($name:ident),*) => {$(
-        impl<T> Clone for $name<T> {
-            fn clone(&self) -> Self {
-                $name {
-                    site: self.site,
-                    inner: self.inner.clone(),
-                }
-            }
-        }
-    )*};
-}
-
-sender_traits!(Sender, WeakSender);
-
-/// Debug, as tokio's.
-macro_rules! debug {
-    ($($name:ident),*) => {$(
-        impl<T> fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.inner, f)
-            }
-        }
-    )*};
-}
-
-debug!(Sender, WeakSender, Receiver);
+clone_with_site!(Sender, WeakSender);
+debug_as_tokio!(Sender, WeakSender, Receiver);

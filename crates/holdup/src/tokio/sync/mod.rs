@@ -55,6 +55,39 @@ macro_rules! guard_access {
 
 use guard_read;
 
+/// Clone of channel handles that carry their channel's creation site, as tokio's: the inner
+/// handle cloned, the site copied.
+macro_rules! clone_with_site {
+    ($($name:ident),*) => {$(
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name {
+                    site: self.site,
+                    inner: self.inner.clone(),
+                }
+            }
+        }
+    )*};
+}
+
+/// Debug as tokio's: the inner handle's (`T: Debug` where tokio requires it).
+macro_rules! debug_as_tokio {
+    ($($name:ident),*) => {$(
+        impl<T> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.inner, f)
+            }
+        }
+    )*};
+    (T: Debug; $($name:ident),*) => {$(
+        impl<T: std::fmt::Debug> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.inner, f)
+            }
+        }
+    )*};
+}
+
 mod barrier;
 pub mod broadcast;
 pub mod mpsc;

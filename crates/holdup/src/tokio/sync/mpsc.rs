@@ -23,7 +23,6 @@
 //! # });
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::task::{Context, Poll};
@@ -546,12 +545,6 @@ macro_rules! receiver {
                 self.inner.sender_weak_count()
             }
         }
-
-        impl<T> fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.inner, f)
-            }
-        }
     };
 }
 
@@ -570,30 +563,13 @@ impl<T> Receiver<T> {
     }
 }
 
-/// Clone and Debug of the senders, as tokio's.
-macro_rules! sender_traits {
-    ($($name:ident),*) => {$(
-        impl<T> Clone for $name<T> {
-            fn clone(&self) -> Self {
-                $name {
-                    site: self.site,
-                    inner: self.inner.clone(),
-                }
-            }
-        }
-
-        impl<T> fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.inner, f)
-            }
-        }
-    )*};
-}
-
-sender_traits!(Sender, WeakSender, UnboundedSender, WeakUnboundedSender);
-
-impl<T> fmt::Debug for OwnedPermit<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
-    }
-}
+clone_with_site!(Sender, WeakSender, UnboundedSender, WeakUnboundedSender);
+debug_as_tokio!(
+    Sender,
+    WeakSender,
+    UnboundedSender,
+    WeakUnboundedSender,
+    OwnedPermit,
+    Receiver,
+    UnboundedReceiver
+);

@@ -12,7 +12,6 @@
 //! # });
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 
@@ -195,24 +194,5 @@ impl<T: Default> Default for Sender<T> {
     }
 }
 
-/// Clone and Debug of both halves, as tokio's.
-macro_rules! halves {
-    ($($name:ident),*) => {$(
-        impl<T> Clone for $name<T> {
-            fn clone(&self) -> Self {
-                $name {
-                    site: self.site,
-                    inner: self.inner.clone(),
-                }
-            }
-        }
-
-        impl<T: fmt::Debug> fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.inner, f)
-            }
-        }
-    )*};
-}
-
-halves!(Sender, Receiver);
+clone_with_site!(Sender, Receiver);
+debug_as_tokio!(T: Debug; Sender, Receiver);
