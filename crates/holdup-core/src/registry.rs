@@ -182,6 +182,9 @@ pub struct Record {
     /// primitive (the task is not running then, so a dump cannot take it), and its hash; `None`
     /// if not taken. Shared with readers without a copy.
     stack: Mutex<Option<(Arc<[usize]>, u64)>>,
+    /// Whether `stack` may hold one (written only by the waiter): a wait that keeps none, as
+    /// all do until stack capture is set up, then clears it without taking the lock.
+    stack_kept: AtomicBool,
 }
 
 impl Record {
@@ -206,6 +209,7 @@ impl Record {
             running_on: AtomicI64::new(0),
             suspensions: AtomicU64::new(0),
             stack: Mutex::new(None),
+            stack_kept: AtomicBool::new(false),
         }
     }
 
@@ -425,7 +429,13 @@ impl Published {
     /// at this wait, for dumps: a task's, taken by the primitive when the wait began, since a
     /// suspended task has no stack a dump could take.
     pub fn set_stack(&self, stack: Option<(Arc<[usize]>, u64)>) {
-        *self.record.stack.lock().unwrap_or_else(|e| e.into_inner()) = stack;
+        let r = &self.record;
+        let keeps = stack.is_some();
+        if !keeps && !r.stack_kept.load(Ordering::Relaxed) {
+            return;
+        }
+        *r.stack.lock().unwrap_or_else(|e| e.into_inner()) = stack;
+        r.stack_kept.store(keeps, Ordering::Relaxed);
     }
 }
 
