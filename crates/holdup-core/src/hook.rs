@@ -18,12 +18,14 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::owner::Owner;
 use crate::clock::{self, now_ns};
 use crate::collector::{self as profile, COLLECTOR};
 use crate::contended;
 use crate::kind::{Kind, Labels, Site};
 pub use crate::meta::LockMeta;
 use crate::registry::{self, Published, Target};
+use crate::trace;
 
 /// A wait in progress; created by [`contended`] or [`blocking`], consumed when it ends. While it
 /// lasts, the waiter's registry record shows it as its wait state, and a lock waiter is counted
@@ -43,6 +45,9 @@ pub struct Wait<'a> {
     kind: Kind,
     /// The waiter's stack taken when the wait began (an async wait's), for its block event.
     stack: Option<(std::sync::Arc<[usize]>, u64)>,
+    /// The wait is in the execution trace: its end is too. What it waited for (a lock's
+    /// address, or 0) and who waited (an owner word, or 0 for the thread).
+    traced: Option<(usize, usize)>,
 }
 
 impl Drop for Wait<'_> {
@@ -51,6 +56,8 @@ impl Drop for Wait<'_> {
         if let Some(meta) = self.registered.take() {
             contended::leave(meta);
         }
+        // Only reached while traced if the wait did not end (a cancelled async wait).
+        self.end_trace(true);
     }
 }
 
@@ -77,7 +84,39 @@ impl Wait<'_> {
     pub fn cancel(&mut self) {
         self.start = 0;
         self.published = None;
+        self.end_trace(true);
     }
+
+    /// Records the end of a traced wait, once.
+    fn end_trace(&mut self, cancelled: bool) {
+        if let Some((object, waiter)) = self.traced.take() {
+            trace::emit(
+                trace::Tag::WaitEnd,
+                u64::from(cancelled),
+                &[object as u64, waiter as u64],
+            );
+        }
+    }
+}
+
+/// Records the beginning of a wait in the execution trace, with the waiter's stack; returns
+/// what the wait's end needs.
+#[cold]
+fn trace_wait(kind: Kind, site: Site, object: usize) -> Option<(usize, usize)> {
+    let waiter = registry::current_task().map_or(0, Owner::to_word);
+    let stack = trace::capture_stack();
+    trace::emit(
+        trace::Tag::WaitBegin,
+        kind as u64,
+        &[
+            site as *const Location<'static> as u64,
+            object as u64,
+            waiter as u64,
+            stack,
+            0,
+        ],
+    );
+    Some((object, waiter))
 }
 
 /// How long a lock's slow path spins before it counts as contended, in `spin_loop` pauses:
@@ -150,7 +189,14 @@ fn multicore() -> bool {
 pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
     let site = meta.site();
     let published = registry::waiting(kind, site, Target::Lock(meta.holder_word()));
-    if !COLLECTOR.settings.any_on() || profile::in_profiler() {
+    let traced = if trace::on() {
+        trace_wait(kind, site, meta as *const LockMeta as usize)
+    } else {
+        None
+    };
+    // Registered with the lock while profiles or the trace are on: its holder's release then
+    // takes the contended path, which charges the wait and traces the release.
+    if !(COLLECTOR.settings.any_on() || traced.is_some()) || profile::in_profiler() {
         return Wait {
             start: 0,
             registered: None,
@@ -158,6 +204,7 @@ pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
             site,
             kind,
             stack: None,
+            traced,
         };
     }
     let now = clock::now();
@@ -169,13 +216,14 @@ pub fn contended(meta: &LockMeta, kind: Kind) -> Wait<'_> {
         site,
         kind,
         stack: None,
+        traced,
     }
 }
 
 /// The lock waited for after [`contended`] is now held.
 #[inline]
 pub fn acquired(wait: Wait<'_>) {
-    if wait.registered.is_some() {
+    if wait.registered.is_some() || wait.traced.is_some() {
         acquired_slow(wait);
         keep_caller_frame(wait_site_marker());
     }
@@ -184,6 +232,7 @@ pub fn acquired(wait: Wait<'_>) {
 #[cold]
 #[inline(never)]
 fn acquired_slow(mut wait: Wait<'_>) {
+    wait.end_trace(false);
     let Some(meta) = wait.registered.take() else {
         return;
     };
@@ -230,13 +279,18 @@ pub fn blocking_for(site: Site, kind: Kind, target: Target<'_>) -> Wait<'static>
         site,
         kind,
         stack: None,
+        traced: if trace::on() {
+            trace_wait(kind, site, 0)
+        } else {
+            None
+        },
     }
 }
 
 /// The wait started by [`blocking`] ended (the thread was woken, or the operation completed).
 #[inline]
 pub fn woken(wait: Wait<'_>) {
-    if wait.start != 0 {
+    if wait.start != 0 || wait.traced.is_some() {
         woken_slow(wait);
         keep_caller_frame(wait_site_marker());
     }
@@ -244,7 +298,11 @@ pub fn woken(wait: Wait<'_>) {
 
 #[cold]
 #[inline(never)]
-fn woken_slow(wait: Wait<'_>) {
+fn woken_slow(mut wait: Wait<'_>) {
+    wait.end_trace(false);
+    if wait.start == 0 {
+        return;
+    }
     let d = clock::now().saturating_sub(wait.start);
     block_event(
         clock::to_ns(d),
@@ -359,7 +417,9 @@ fn release_contended(
     // The waiting is charged before the unlock, while the waiters it counts are still
     // registered: once unlocked, they may acquire and leave before this thread charges.
     let exclusive = access != Access::Shared;
-    let ticks = contended::charge(meta, clock::now(), exclusive);
+    let now = clock::now();
+    let ticks = contended::charge(meta, now, exclusive);
+    let lock = meta as *const LockMeta as u64;
     let written = match access {
         Access::Shared => None,
         Access::Exclusive { written } => {
@@ -368,6 +428,10 @@ fn release_contended(
         }
     };
     unlock();
+    if trace::on() {
+        let releaser = registry::current_task().map_or(0, Owner::to_word);
+        trace::emit(trace::Tag::Release, kind as u64, &[lock, releaser as u64]);
+    }
     let fraction = COLLECTOR.settings.mutex_fraction();
     if fraction <= 0 || profile::in_profiler() {
         return;

@@ -52,7 +52,8 @@ impl Kind {
     ];
 
     /// The kind whose `as u8` is `n`.
-    pub(crate) fn from_u8(n: u8) -> Option<Kind> {
+    #[doc(hidden)]
+    pub fn from_u8(n: u8) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| *k as u8 == n)
     }
 

@@ -112,6 +112,9 @@ pub mod stack;
 #[cfg(not(holdup_loom))]
 #[doc(hidden)]
 pub mod table;
+#[cfg(not(holdup_loom))]
+#[doc(hidden)]
+pub mod trace;
 
 #[cfg(not(holdup_loom))]
 pub use kind::{Kind, Labels, Site};

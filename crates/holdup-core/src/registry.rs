@@ -813,8 +813,12 @@ impl LazyTask {
     /// `id` gives the runtime's id at the first poll.
     #[inline]
     pub fn enter(&self, id: impl FnOnce() -> u64) -> LazyEntered<'_> {
-        if self.id.get() == 0 {
+        let first = self.id.get() == 0;
+        if first {
             self.id.set(id());
+        }
+        if crate::trace::on() {
+            self.trace_poll(first);
         }
         // SAFETY: only the polling thread uses the cells (see `Send`), and no reference into
         // them is alive here.
@@ -830,10 +834,37 @@ impl LazyTask {
             .unwrap_or(std::ptr::null());
         LazyEntered::Lazy {
             task: std::marker::PhantomData,
+            id: self.id.get(),
             previous,
             entered: ENTERED.try_with(Cell::get).unwrap_or(std::ptr::null()),
             scope,
         }
+    }
+
+    /// Records the poll's beginning in the execution trace, after the task's identity if this
+    /// is its first poll.
+    #[cold]
+    fn trace_poll(&self, first: bool) {
+        let id = self.id.get();
+        if first {
+            // SAFETY: only the polling thread uses the cells, and no reference into them is
+            // alive across this call.
+            let (name, spawn) = match unsafe { &*self.pending.get() } {
+                Some((name, spawn)) => (name.as_deref(), Some(spawn)),
+                None => (None, None),
+            };
+            crate::trace::emit(
+                crate::trace::Tag::TaskNew,
+                0,
+                &[
+                    id,
+                    spawn.map_or(0, |s| s.parent_owner.to_word() as u64),
+                    spawn.map_or(0, |s| s.site as *const Location<'static> as u64),
+                    name.map_or(0, crate::trace::intern),
+                ],
+            );
+        }
+        crate::trace::emit(crate::trace::Tag::PollBegin, 0, &[id]);
     }
 
     /// Makes the record if not yet, listed for readers; returns it.
@@ -862,6 +893,15 @@ impl LazyTask {
     }
 }
 
+impl Drop for LazyTask {
+    fn drop(&mut self) {
+        let id = self.id.get();
+        if id != 0 && crate::trace::on() {
+            crate::trace::emit(crate::trace::Tag::TaskEnd, 0, &[id]);
+        }
+    }
+}
+
 /// A [`LazyTask`] entered on the calling thread; leaving restores the previous task.
 #[derive(Debug)]
 #[must_use = "the task is current until this is dropped"]
@@ -871,6 +911,8 @@ pub enum LazyEntered<'a> {
     /// The task has no record yet; one is made if something needs it during the poll.
     Lazy {
         task: std::marker::PhantomData<&'a LazyTask>,
+        /// The task's id.
+        id: u64,
         previous: *const LazyTask,
         entered: *const Record,
         scope: Option<u64>,
@@ -880,6 +922,16 @@ pub enum LazyEntered<'a> {
 impl Drop for LazyEntered<'_> {
     #[inline]
     fn drop(&mut self) {
+        if crate::trace::on() {
+            let id = match self {
+                LazyEntered::Task(entered) => match entered.task.owner {
+                    Owner::Task(id) => id,
+                    Owner::Thread(_) => 0,
+                },
+                LazyEntered::Lazy { id, .. } => *id,
+            };
+            crate::trace::emit(crate::trace::Tag::PollEnd, 0, &[id]);
+        }
         if let LazyEntered::Lazy {
             previous,
             entered,

@@ -42,6 +42,7 @@ mod codec;
 pub mod filter;
 mod graph;
 pub mod legacy;
+pub mod perfetto;
 #[allow(missing_docs, clippy::all, unreachable_pub)]
 pub mod proto;
 pub mod report;

@@ -142,6 +142,7 @@ pub mod profile;
 mod symbols;
 pub mod sync;
 pub mod thread;
+pub mod trace;
 mod wait;
 
 #[cfg(feature = "http")]

@@ -135,3 +135,27 @@ pub fn go() -> Option<PathBuf> {
     );
     None
 }
+
+/// A Python with Perfetto's own schema (the `perfetto` and `protobuf` packages from PyPI):
+/// `HOLDUP_PERFETTO_PYTHON`, else the workspace's `.venv-perfetto` (see `.ci/run`). Under
+/// `CI=true` a missing one is an error, never a silent skip.
+pub fn perfetto_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("HOLDUP_PERFETTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-perfetto/bin/python")
+        });
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI=true but no Python with the perfetto package at {} (set HOLDUP_PERFETTO_PYTHON or run .ci/run, which installs it)",
+        candidate.display()
+    );
+    eprintln!(
+        "skipping: no Python with the perfetto package at {} (CI installs one)",
+        candidate.display()
+    );
+    None
+}

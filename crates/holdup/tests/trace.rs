@@ -1,0 +1,294 @@
+//! The execution trace, decoded from the Perfetto file it writes: a scripted scenario gives
+//! exactly the expected slices, flows and ordering, and the file keeps the rules Perfetto's
+//! importer relies on (checked by `TraceView::decode`).
+
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use holdup::trace;
+use holdup_pprof::perfetto::{Phase, Slice, TraceView};
+
+/// Writes `t` as Perfetto, keeps a copy under `target/traces/` (CI reads them with Perfetto's
+/// own schema), and decodes it.
+fn decode(t: &trace::Trace, name: &str) -> TraceView {
+    let mut bytes = Vec::new();
+    t.write_perfetto(&mut bytes).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/traces");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{name}.pftrace")), &bytes);
+    TraceView::decode(&bytes).expect("a valid Perfetto trace")
+}
+
+fn on_thread<'a>(view: &TraceView, slices: &'a [Slice], thread: &str) -> Vec<&'a Slice> {
+    let tracks: Vec<u64> = view
+        .tracks
+        .iter()
+        .filter(|t| t.name == thread && t.thread.is_some())
+        .map(|t| t.uuid)
+        .collect();
+    assert!(!tracks.is_empty(), "no track for thread {thread}");
+    slices
+        .iter()
+        .filter(|s| tracks.contains(&s.track))
+        .collect()
+}
+
+#[test]
+fn two_threads_one_lock_one_channel_one_region() {
+    let _serial = holdup_core::trace::test_lock();
+    trace::start().unwrap();
+    let lock_line = line!() + 1;
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    let (tx, rx) = holdup::sync::mpsc::channel::<u64>();
+    let (locked_tx, locked_rx) = std_mpsc::channel();
+    let a = {
+        let lock = lock.clone();
+        std::thread::Builder::new()
+            .name("trace-a".into())
+            .spawn(move || {
+                trace::region("hold", || {
+                    let mut g = lock.lock().unwrap();
+                    locked_tx.send(()).unwrap();
+                    // B is waiting for the lock by now (it spins 100 pauses, then parks).
+                    std::thread::sleep(Duration::from_millis(60));
+                    *g += 1;
+                });
+            })
+            .unwrap()
+    };
+    locked_rx.recv().unwrap();
+    let b = {
+        let lock = lock.clone();
+        std::thread::Builder::new()
+            .name("trace-b".into())
+            .spawn(move || {
+                *lock.lock().unwrap() += 1;
+                trace::log("cache", "miss");
+                tx.send(7).unwrap();
+            })
+            .unwrap()
+    };
+    // Main waits on the channel until B sends, after its wait for the lock.
+    assert_eq!(rx.recv().unwrap(), 7);
+    a.join().unwrap();
+    b.join().unwrap();
+    let t = trace::stop().unwrap();
+    assert_eq!(t.dropped(), 0);
+    let view = decode(&t, "scenario");
+    let slices = view.slices();
+
+    // B: one mutex wait of about A's 60 ms hold, at the lock's site, ended by the acquisition.
+    let b_slices = on_thread(&view, &slices, "trace-b");
+    let waits: Vec<_> = b_slices.iter().filter(|s| s.name == "mutex wait").collect();
+    assert_eq!(waits.len(), 1, "{b_slices:#?}");
+    let wait = waits[0];
+    assert_eq!(wait.arg("kind"), Some("mutex"));
+    let site = format!("{}:{lock_line}", file!());
+    assert_eq!(wait.arg("site"), Some(site.as_str()));
+    assert_eq!(wait.arg("outcome"), Some("done"));
+    assert!(
+        wait.dur >= 40_000_000 && wait.dur < 2_000_000_000,
+        "waited {} ns",
+        wait.dur
+    );
+    let stack = wait.stack.as_ref().expect("the wait's stack");
+    let leaf = &stack.last().unwrap().function;
+    assert!(
+        leaf.contains("Mutex") && leaf.contains("lock"),
+        "leaf {leaf}"
+    );
+    assert!(
+        stack
+            .iter()
+            .any(|f| f.function.contains("two_threads_one_lock")),
+        "{stack:#?}"
+    );
+    let acquired = b_slices
+        .iter()
+        .find(|s| s.name == "acquired")
+        .expect("B's acquisition");
+    assert_eq!(acquired.begin.ts, wait.begin.ts + wait.dur);
+    assert!(
+        b_slices
+            .iter()
+            .any(|s| s.name == "cache" && s.arg("message") == Some("miss"))
+    );
+
+    // A: the region, and inside it the unlock whose arrow goes to B's acquisition.
+    let a_slices = on_thread(&view, &slices, "trace-a");
+    let region = a_slices
+        .iter()
+        .find(|s| s.name == "hold")
+        .expect("A's region");
+    let unlock = a_slices
+        .iter()
+        .find(|s| s.name == "unlock")
+        .expect("A's unlock");
+    assert!(region.begin.ts <= unlock.begin.ts && unlock.begin.ts <= region.begin.ts + region.dur);
+    assert!(wait.begin.ts < unlock.begin.ts && unlock.begin.ts <= acquired.begin.ts);
+    assert_eq!(unlock.flows_out.len(), 1);
+    assert_eq!(acquired.flows_in, unlock.flows_out);
+
+    // The lock's track: held by B from the acquisition, and its waiters counter.
+    let lock_track = view
+        .tracks
+        .iter()
+        .find(|t| t.name == format!("mutex {site}"))
+        .expect("the lock's track");
+    let held: Vec<_> = slices
+        .iter()
+        .filter(|s| s.track == lock_track.uuid)
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert!(held[0].name.starts_with("held by thread ") && held[0].name.ends_with("\"trace-b\""));
+    assert_eq!(held[0].begin.ts, acquired.begin.ts);
+    let counter = view
+        .tracks
+        .iter()
+        .find(|t| t.parent == Some(lock_track.uuid) && t.name == "waiters")
+        .expect("the waiters counter");
+    let counts: Vec<i64> = view
+        .events
+        .iter()
+        .filter(|e| e.track == counter.uuid)
+        .map(|e| match e.phase {
+            Phase::Counter(v) => v,
+            _ => panic!("a counter track holds counters"),
+        })
+        .collect();
+    assert_eq!(counts, [1, 0]);
+
+    // Main: a channel receive that ends after B's acquisition (B sent after it).
+    let main_waits: Vec<_> = slices
+        .iter()
+        .filter(|s| s.name == "chan-recv wait")
+        .collect();
+    assert_eq!(main_waits.len(), 1, "{main_waits:#?}");
+    let recv = main_waits[0];
+    assert!(recv.begin.ts + recv.dur >= acquired.begin.ts);
+}
+
+#[test]
+fn nothing_is_recorded_when_off_and_errors_are_gos() {
+    let _serial = holdup_core::trace::test_lock();
+    assert_eq!(
+        trace::stop().unwrap_err().to_string(),
+        "tracing is not enabled"
+    );
+    trace::start().unwrap();
+    assert_eq!(
+        trace::start().unwrap_err().to_string(),
+        "tracing is already enabled"
+    );
+    let t = trace::stop().unwrap();
+    let view = decode(&t, "empty");
+    assert!(view.slices().is_empty());
+}
+
+#[test]
+fn flight_recorder_errors_are_gos() {
+    let _serial = holdup_core::trace::test_lock();
+    let fr = trace::FlightRecorder::new(trace::FlightConfig::default());
+    let err = fr.write_to(Vec::new()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot snapshot a disabled flight recorder"
+    );
+    fr.start().unwrap();
+    assert_eq!(
+        fr.start().unwrap_err().to_string(),
+        "cannot enable a enabled flight recorder"
+    );
+    let other = trace::FlightRecorder::new(trace::FlightConfig::default());
+    assert_eq!(
+        other.start().unwrap_err().to_string(),
+        "flight recorder already enabled"
+    );
+    trace::region("after start", || ());
+    let mut out = Vec::new();
+    let n = fr.write_to(&mut out).unwrap();
+    assert_eq!(n as usize, out.len());
+    let view = TraceView::decode(&out).unwrap();
+    assert!(view.slices().iter().any(|s| s.name == "after start"));
+    fr.stop();
+    assert!(!fr.enabled());
+}
+
+/// Tasks: their waits on their own tracks (between polls, wherever they ran), their polls on
+/// the worker threads' tracks, and the arrow from the holder task's unlock to the waiter.
+#[cfg(feature = "tokio")]
+#[test]
+fn tasks_wait_on_their_tracks_and_polls_show_on_workers() {
+    let _serial = holdup_core::trace::test_lock();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    trace::start().unwrap();
+    let lock = std::sync::Arc::new(holdup::tokio::sync::Mutex::new(0u64));
+    rt.block_on(async {
+        let holder = {
+            let lock = lock.clone();
+            holdup::tokio::task::Builder::new()
+                .name("holder")
+                .spawn(async move {
+                    let mut g = lock.lock().await;
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    *g += 1;
+                })
+                .unwrap()
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let waiter = {
+            let lock = lock.clone();
+            holdup::tokio::task::Builder::new()
+                .name("waiter")
+                .spawn(async move { *lock.lock().await += 1 })
+                .unwrap()
+        };
+        holder.await.unwrap();
+        waiter.await.unwrap();
+    });
+    let t = trace::stop().unwrap();
+    let view = decode(&t, "tasks");
+    let slices = view.slices();
+    let waiter_track = view
+        .tracks
+        .iter()
+        .find(|t| t.name.starts_with("task ") && t.name.ends_with("\"waiter\""))
+        .expect("the waiter task's track");
+    let waits: Vec<_> = slices
+        .iter()
+        .filter(|s| s.track == waiter_track.uuid && s.name == "mutex wait")
+        .collect();
+    assert_eq!(waits.len(), 1, "{slices:#?}");
+    assert!(waits[0].dur >= 15_000_000, "waited {} ns", waits[0].dur);
+    assert_eq!(waits[0].arg("outcome"), Some("done"));
+    let acquired = slices
+        .iter()
+        .find(|s| s.track == waiter_track.uuid && s.name == "acquired")
+        .expect("the waiter's acquisition");
+    let holder_track = view
+        .tracks
+        .iter()
+        .find(|t| t.name.starts_with("task ") && t.name.ends_with("\"holder\""))
+        .expect("the holder task's track");
+    let unlock = slices
+        .iter()
+        .find(|s| s.track == holder_track.uuid && s.name == "unlock")
+        .expect("the holder's unlock");
+    assert_eq!(acquired.flows_in, unlock.flows_out);
+    // Polls of both tasks on worker threads.
+    let polls: Vec<_> = slices
+        .iter()
+        .filter(|s| s.begin.category == "poll")
+        .collect();
+    assert!(polls.iter().any(|s| s.name.ends_with("\"waiter\"")));
+    assert!(polls.iter().any(|s| s.name.ends_with("\"holder\"")));
+    assert!(
+        polls
+            .iter()
+            .all(|s| view.track(s.track).is_some_and(|t| t.thread.is_some()))
+    );
+}
