@@ -18,12 +18,12 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::owner::Owner;
 use crate::clock::{self, now_ns};
 use crate::collector::{self as profile, COLLECTOR};
 use crate::contended;
 use crate::kind::{Kind, Labels, Site};
 pub use crate::meta::LockMeta;
+use crate::owner::Owner;
 use crate::registry::{self, Published, Target};
 use crate::trace;
 

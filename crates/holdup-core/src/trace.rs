@@ -671,9 +671,7 @@ pub fn capture_stack() -> u64 {
     if !crate::stack::ready() || crate::collector::in_profiler() {
         return 0;
     }
-    crate::collector::profiler_scope(|| {
-        crate::stack::with_stack(TRACE_DEPTH, intern_stack)
-    })
+    crate::collector::profiler_scope(|| crate::stack::with_stack(TRACE_DEPTH, intern_stack))
 }
 
 /// Frames kept of a stack in the trace (Go keeps 128; waits are rarely deeper than this).

@@ -167,6 +167,7 @@ fn index_lists_every_profile_with_counts_and_descriptions() {
         "mutex",
         "symbol",
         "threadcreate",
+        "trace",
     ] {
         assert!(
             page.contains(&format!("<a href='{name}?debug=1'>{name}</a>")),
@@ -481,11 +482,6 @@ fn statuses_for_unknown_paths_methods_and_missing_endpoints() {
     assert_eq!(r.status, 404);
     assert_eq!(r.text(), "404 page not found\n");
     assert_error(&get(&server, "/debug/pprof/profile"), 404, "CPU profile");
-    assert_error(
-        &get(&server, "/debug/pprof/trace?seconds=1"),
-        404,
-        "execution trace",
-    );
 
     let r = reply(
         agent()
@@ -940,4 +936,55 @@ mod fuzz {
                 .unwrap()
         })
     }
+}
+
+/// `/debug/pprof/trace?seconds=N`: a Perfetto trace of the window as an attachment named
+/// `trace`; Go's parsing of `seconds` (a float, 1 if invalid), the server's cap, and Go's 500
+/// for a second trace while one runs.
+#[test]
+fn trace_endpoint_records_the_window() {
+    let _serial = holdup_core::trace::test_lock();
+    let server = Builder::new().max_seconds(5).serve("127.0.0.1:0").unwrap();
+    assert_error(
+        &get(&server, "/debug/pprof/trace?seconds=6"),
+        400,
+        "at most 5",
+    );
+    let lock = Arc::new(Mutex::new(0u64));
+    let traced = std::thread::scope(|s| {
+        let request = s.spawn(|| get(&server, "/debug/pprof/trace?seconds=0.8"));
+        std::thread::sleep(Duration::from_millis(200));
+        // A second trace while the first records: Go's 500.
+        assert_error(
+            &get(&server, "/debug/pprof/trace?seconds=0.1"),
+            500,
+            "Could not enable tracing: tracing is already enabled",
+        );
+        // Contention inside the window.
+        let g = lock.lock().unwrap();
+        let waiter = s.spawn(|| *lock.lock().unwrap() += 1);
+        std::thread::sleep(Duration::from_millis(50));
+        drop(g);
+        waiter.join().unwrap();
+        request.join().unwrap()
+    });
+    assert_eq!(traced.status, 200, "{}", traced.text());
+    assert_eq!(
+        traced.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        traced.header("content-disposition"),
+        Some("attachment; filename=\"trace\"")
+    );
+    let view = holdup_pprof::perfetto::TraceView::decode(&traced.body).expect("a Perfetto trace");
+    assert!(
+        view.slices().iter().any(|s| s.name == "mutex wait"),
+        "{:#?}",
+        view.slices()
+    );
+    // The window is over: a new one may start (an invalid `seconds` means 1 s, as in Go).
+    let again = get(&server, "/debug/pprof/trace?seconds=abc");
+    assert_eq!(again.status, 200);
+    assert!(!holdup::trace::is_enabled());
 }

@@ -292,3 +292,100 @@ fn tasks_wait_on_their_tracks_and_polls_show_on_workers() {
             .all(|s| view.track(s.track).is_some_and(|t| t.thread.is_some()))
     );
 }
+
+/// The flight recorder after 30 s of activity with a 2 s age limit: its snapshot holds the last
+/// 2 s (at least) and nothing older than the limit allows, its memory stays under its budget,
+/// and a concurrent `write_to` gets Go's error.
+#[test]
+fn flight_recorder_keeps_the_last_seconds() {
+    let _serial = holdup_core::trace::test_lock();
+    let config = trace::FlightConfig {
+        min_age: Duration::from_secs(2),
+        max_bytes: 4 << 20,
+    };
+    let fr = std::sync::Arc::new(trace::FlightRecorder::new(config));
+    fr.start().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, lock) = (stop.clone(), lock.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    trace::region("work", || {
+                        let mut g = lock.lock().unwrap();
+                        *g += 1;
+                        std::thread::sleep(Duration::from_micros(200));
+                    });
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(500));
+        peak = peak.max(holdup_core::trace::held_bytes());
+    }
+    // A snapshot whose writer is slow: another one meanwhile is refused with Go's error.
+    struct Slow {
+        out: Vec<u8>,
+        writing: std_mpsc::Sender<()>,
+        go_on: std_mpsc::Receiver<()>,
+    }
+    impl std::io::Write for Slow {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.out.is_empty() {
+                self.writing.send(()).unwrap();
+                self.go_on.recv().unwrap();
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let (writing, started) = std_mpsc::channel();
+    let (go_on_tx, go_on) = std_mpsc::channel();
+    let bytes = std::thread::scope(|s| {
+        let slow = s.spawn(|| {
+            let mut w = Slow {
+                out: Vec::new(),
+                writing,
+                go_on,
+            };
+            fr.write_to(&mut w).unwrap();
+            w.out
+        });
+        started.recv().unwrap();
+        let err = fr.write_to(Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "call to WriteTo for trace.FlightRecorder already in progress"
+        );
+        go_on_tx.send(()).unwrap();
+        slow.join().unwrap()
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    fr.stop();
+    assert!(peak <= config.max_bytes, "held {peak} bytes");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/traces");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("flight.pftrace"), &bytes);
+    let view = TraceView::decode(&bytes).unwrap();
+    let regions: Vec<_> = view
+        .slices()
+        .into_iter()
+        .filter(|s| s.name == "work")
+        .collect();
+    let first = regions.iter().map(|s| s.begin.ts).min().unwrap();
+    let last = regions.iter().map(|s| s.begin.ts + s.dur).max().unwrap();
+    let span = Duration::from_nanos(last - first);
+    // At least the last 2 s, nothing from before them (the window starts at the age limit:
+    // slices begun before it start there).
+    assert!(span >= Duration::from_millis(1900), "covers {span:?}");
+    assert!(span <= Duration::from_millis(2600), "covers {span:?}");
+}

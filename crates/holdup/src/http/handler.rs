@@ -32,7 +32,7 @@ const PROFILES: [(&str, &str); 4] = [
 ];
 
 /// Every entry of the index page, sorted by name as Go sorts them.
-const INDEX: [(&str, &str); 6] = [
+const INDEX: [(&str, &str); 7] = [
     PROFILES[0],
     (
         "cmdline",
@@ -45,16 +45,43 @@ const INDEX: [(&str, &str); 6] = [
         "Maps given program counters to function names. Counters can be specified in a GET raw query or POST body, multiple counters are separated by '+'.",
     ),
     PROFILES[3],
+    (
+        "trace",
+        "A trace of execution of the current program's threads, tasks and holdup primitives, in Perfetto's format (open it at ui.perfetto.dev). You can specify the duration in the seconds GET parameter (1 by default).",
+    ),
 ];
 
 /// A response body.
 pub(crate) type Body = Vec<u8>;
 
-/// A snapshot of a profile that supports deltas.
+/// A snapshot of a profile that supports deltas, or the execution trace being recorded.
 #[derive(Debug)]
 pub(crate) enum Snapshot {
     Contention(Profile),
     Count(CountProfile),
+    Trace(Tracing),
+}
+
+/// A trace window recorded for a request: stopped when the request finishes or is abandoned
+/// (a client gone, a server shutting down), so that it never keeps recording.
+#[derive(Debug)]
+pub(crate) struct Tracing {
+    stopped: bool,
+}
+
+impl Tracing {
+    fn finish(mut self) -> Result<crate::trace::Trace, crate::trace::Error> {
+        self.stopped = true;
+        crate::trace::stop()
+    }
+}
+
+impl Drop for Tracing {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = crate::trace::stop();
+        }
+    }
 }
 
 /// The outcome of [`route`].
@@ -62,10 +89,10 @@ pub(crate) enum Snapshot {
 pub(crate) enum Action {
     /// Send this response.
     Respond(Response<Body>),
-    /// Wait `seconds`, then call [`finish_delta`] with `name` and `before`.
+    /// Wait `wait`, then call [`finish_delta`] with `name` and `before`.
     Delta {
         name: &'static str,
-        seconds: u64,
+        wait: std::time::Duration,
         before: Snapshot,
     },
 }
@@ -143,12 +170,9 @@ pub(crate) fn route(
         })),
         "profile" => Action::Respond(error(
             StatusCode::NOT_FOUND,
-            "holdup: the CPU profile (/debug/pprof/profile) is not available yet; this server has mutex, block, goroutine and threadcreate",
+            "holdup: the CPU profile (/debug/pprof/profile) is not available yet; this server has mutex, block, goroutine, threadcreate and trace",
         )),
-        "trace" => Action::Respond(error(
-            StatusCode::NOT_FOUND,
-            "holdup: the execution trace (/debug/pprof/trace) is not available yet; this server has mutex, block, goroutine and threadcreate",
-        )),
+        "trace" => trace_request(&params, cfg),
         "threads" => profile_request("goroutine", &params, cfg),
         _ => match PROFILES.iter().find(|(n, _)| *n == name) {
             Some(&(name, _)) => profile_request(name, &params, cfg),
@@ -160,6 +184,12 @@ pub(crate) fn route(
 /// Finishes a `?seconds=N` request: the difference between `before` and now.
 pub(crate) fn finish_delta(name: &'static str, before: Snapshot) -> Response<Body> {
     let mut body = Vec::new();
+    if let Snapshot::Trace(tracing) = before {
+        return match tracing.finish().map(|t| t.write_perfetto(&mut body)) {
+            Ok(Ok(())) => attachment("trace", body),
+            _ => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to collect trace"),
+        };
+    }
     let written = match (before, snapshot(name)) {
         (Snapshot::Contention(b), Snapshot::Contention(a)) => a.delta(&b).write_pprof(&mut body),
         (Snapshot::Count(b), Snapshot::Count(a)) => a.delta(&b).write_pprof(&mut body),
@@ -265,7 +295,7 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
         }
         return Action::Delta {
             name,
-            seconds,
+            wait: std::time::Duration::from_secs(seconds),
             before: snapshot(name),
         };
     }
@@ -284,6 +314,7 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
             (Snapshot::Contention(p), true) => p.write_text(&mut body),
             (Snapshot::Count(p), false) => p.write_pprof(&mut body),
             (Snapshot::Count(p), true) => p.write_text(&mut body),
+            (Snapshot::Trace(_), _) => unreachable!("`snapshot` makes no trace"),
         }
     };
     Action::Respond(match written {
@@ -291,6 +322,37 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
         Ok(()) if params.debug != 0 => plain(StatusCode::OK, "text/plain; charset=utf-8", body),
         Ok(()) => attachment(name, body),
     })
+}
+
+/// `/debug/pprof/trace?seconds=N`: Go's rules (a float; invalid or not positive means 1 s),
+/// capped like the deltas; one trace at a time.
+fn trace_request(params: &Params, cfg: &Config) -> Action {
+    let seconds = params
+        .seconds
+        .as_deref()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0);
+    if seconds > cfg.max_seconds as f64 {
+        return Action::Respond(error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                r#"invalid value for "seconds" - this server allows at most {}"#,
+                cfg.max_seconds
+            ),
+        ));
+    }
+    if let Err(e) = crate::trace::start() {
+        return Action::Respond(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Could not enable tracing: {e}"),
+        ));
+    }
+    Action::Delta {
+        name: "trace",
+        wait: std::time::Duration::from_secs_f64(seconds),
+        before: Snapshot::Trace(Tracing { stopped: false }),
+    }
 }
 
 fn snapshot(name: &str) -> Snapshot {

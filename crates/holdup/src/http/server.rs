@@ -238,16 +238,12 @@ where
         })
         .await
     };
-    let (name, seconds, before) = match routed {
+    let (name, wait, before) = match routed {
         Ok(Action::Respond(r)) => return respond(r),
-        Ok(Action::Delta {
-            name,
-            seconds,
-            before,
-        }) => (name, seconds, before),
+        Ok(Action::Delta { name, wait, before }) => (name, wait, before),
         Err(_) => return respond(internal_error()),
     };
-    let wait = tokio::time::sleep(Duration::from_secs(seconds));
+    let wait = tokio::time::sleep(wait);
     match &shared.stop {
         Some(stop) => {
             let mut stop = stop.clone();
