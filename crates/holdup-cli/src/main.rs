@@ -10,6 +10,8 @@
 //! holdup locks block.pb.gz mutex.pb.gz                     # one row per lock
 //! holdup diff base.pb.gz new.pb.gz --fail-if-worse 10      # what got worse
 //! holdup dump http://127.0.0.1:6060                        # every thread: waits, holders, deadlocks
+//! holdup trace summary app.pftrace                         # who waited for what, over time
+//! holdup trace block app.pftrace -o sync.pb.gz             # a trace's waits as a block profile
 //! ```
 //!
 //! A SOURCE is a file (gzip'd or plain profile.proto, or Go's legacy `debug=1` text), `-` for
@@ -24,6 +26,7 @@ mod flame;
 mod input;
 mod locks;
 mod source;
+mod trace;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -123,6 +126,12 @@ enum Command {
     Dump {
         #[command(flatten)]
         opts: dump::DumpArgs,
+    },
+    /// Read an execution trace (Perfetto's format, from `/debug/pprof/trace` or
+    /// `holdup::trace`): a summary of who waited for what, or its waits as a block profile.
+    Trace {
+        #[command(subcommand)]
+        command: trace::TraceCommand,
     },
 }
 
@@ -243,6 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Locks { opts } => emit(&locks::run(&opts)?)?,
         Command::Dump { opts } => emit(&dump::run(&opts)?)?,
+        Command::Trace { command } => emit(&trace::run(&command)?)?,
         Command::Diff { opts } => {
             let (text, worse) = diff::run(&opts)?;
             emit(&text)?;

@@ -924,3 +924,100 @@ fn advice_names_a_lock_held_across_an_await() {
     let row = locks.lines().find(|l| l.starts_with(&site)).unwrap();
     assert!(row.ends_with("100%"), "{locks}");
 }
+
+/// A trace recorded here, read by `holdup trace summary` and turned into a block profile by
+/// `holdup trace block` (read back by `holdup top`, and by `go tool pprof` when Go is there).
+#[test]
+fn trace_summary_and_block_profile() {
+    let dir = std::env::temp_dir().join(format!("holdup-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    holdup::trace::start().unwrap();
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    let g = lock.lock().unwrap();
+    let waiter = {
+        let lock = lock.clone();
+        std::thread::Builder::new()
+            .name("trace-waiter".into())
+            .spawn(move || *lock.lock().unwrap() += 1)
+            .unwrap()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    drop(g);
+    waiter.join().unwrap();
+    let trace = holdup::trace::stop().unwrap();
+    let file = dir.join("app.pftrace");
+    trace
+        .write_perfetto(std::fs::File::create(&file).unwrap())
+        .unwrap();
+    let file = file.display().to_string();
+
+    let summary = ok(&["trace", "summary", &file]);
+    assert!(summary.starts_with("trace: "), "{summary}");
+    assert!(summary.contains("0 events dropped"), "{summary}");
+    let waiter_row = summary
+        .lines()
+        .find(|l| l.contains("\"trace-waiter\""))
+        .unwrap_or_else(|| panic!("no row for the waiter in\n{summary}"));
+    assert!(waiter_row.contains("mutex "), "{waiter_row}");
+    assert!(summary.contains("LONGEST WAITS"), "{summary}");
+    assert!(summary.contains("cli.rs:"), "the lock's site: {summary}");
+
+    let profile = dir.join("sync.pb.gz").display().to_string();
+    ok(&["trace", "block", &file, "-o", &profile]);
+    let top = ok(&["top", "-n", "0", &profile]);
+    assert!(top.contains("Type: delay"), "{top}");
+    assert!(
+        top.contains("trace_summary_and_block_profile"),
+        "the waiting closure: {top}"
+    );
+    let tags = ok(&["tags", &profile]);
+    assert!(tags.contains("mutex"), "{tags}");
+    if let Some(go) = go_compat_go() {
+        let out = Command::new(go)
+            .args(["tool", "pprof", "-top", &profile])
+            .env("TZ", "UTC")
+            .env("PPROF_BINARY_PATH", "/nonexistent")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), top);
+    }
+
+    // Bad inputs: one line, exit status 2, never a panic.
+    let bad = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        fails(&["trace", "summary", &path.display().to_string()])
+    };
+    assert!(bad("empty.pftrace", b"").contains("is empty"));
+    assert!(bad("junk.pftrace", b"\xff\xfe not a trace at all").contains("not a holdup trace"));
+    let whole = std::fs::read(&file).unwrap();
+    for cut in [1, whole.len() / 3, whole.len() / 2, whole.len() - 1] {
+        let err = bad("cut.pftrace", &whole[..cut]);
+        assert!(err.contains("not a holdup trace"), "cut at {cut}: {err}");
+    }
+    let pprof_file = std::fs::read(&profile).unwrap();
+    assert!(bad("profile.pftrace", &pprof_file).contains("a pprof profile, not a trace"));
+    assert!(fails(&["trace", "summary", "/nonexistent/app.pftrace"]).contains("cannot read"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Go toolchain if there is one (required under `CI=true`).
+fn go_compat_go() -> Option<PathBuf> {
+    let candidate = std::env::var_os("HOLDUP_GO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-go/bin/go"));
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI=true but no Go toolchain at {}",
+        candidate.display()
+    );
+    None
+}

@@ -2,6 +2,8 @@
 //! exactly the expected slices, flows and ordering, and the file keeps the rules Perfetto's
 //! importer relies on (checked by `TraceView::decode`).
 
+mod common;
+
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
@@ -388,4 +390,50 @@ fn flight_recorder_keeps_the_last_seconds() {
     // slices begun before it start there).
     assert!(span >= Duration::from_millis(1900), "covers {span:?}");
     assert!(span <= Duration::from_millis(2600), "covers {span:?}");
+}
+
+/// The trace's block profile (every wait) agrees with the sampled block profile at rate 1 on
+/// the same run, within 10%: the waits are the same, timed the same way.
+#[test]
+fn the_traces_block_profile_matches_the_block_profile() {
+    let _serial = holdup_core::trace::test_lock();
+    holdup::set_block_profile_rate(1);
+    let before = holdup::profile::block();
+    trace::start().unwrap();
+    let site = format!("{}:{}", file!(), line!() + 1);
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            let lock = lock.clone();
+            s.spawn(move || {
+                for _ in 0..20 {
+                    let mut g = lock.lock().unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                    *g += 1;
+                }
+            });
+        }
+    });
+    let t = trace::stop().unwrap();
+    let after = holdup::profile::block();
+    holdup::set_block_profile_rate(0);
+    let sampled = common::delay(&common::samples_for(&after.delta(&before), &site)) as f64;
+    let view = decode(&t, "block");
+    let from_trace = holdup_pprof::perfetto::block_profile(&view);
+    let lock_label = from_trace
+        .string_table
+        .iter()
+        .position(|s| *s == site)
+        .expect("the lock's site in the trace's profile") as i64;
+    let traced: i64 = from_trace
+        .sample
+        .iter()
+        .filter(|s| s.label.iter().any(|l| l.str == lock_label))
+        .map(|s| s.value[1])
+        .sum();
+    assert!(sampled > 20e6, "sampled {sampled} ns");
+    assert!(
+        common::within(traced as f64, sampled, 0.10),
+        "trace {traced} ns vs block profile {sampled} ns"
+    );
 }

@@ -27,9 +27,11 @@
 
 pub mod proto;
 
+mod analysis;
 mod builder;
 mod view;
 
+pub use analysis::{LockRow, LongWait, Summary, WhoRow, block_profile, summary};
 pub use builder::{Arg, Event, Phase, StackFrame, StackId, TraceBuilder, TrackId};
 pub use view::{Slice, TraceError, TraceEvent, TraceView, Track};
 

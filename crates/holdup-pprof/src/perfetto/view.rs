@@ -384,6 +384,11 @@ impl TraceView {
                 None => {}
             }
         }
+        if view.tracks.is_empty() {
+            // Every trace holdup writes has its process's track; protobuf would decode many
+            // other messages as packets with nothing in them.
+            return Err(TraceError::Decode("no tracks".into()));
+        }
         Ok(view)
     }
 
