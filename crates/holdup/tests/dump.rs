@@ -480,7 +480,7 @@ fn the_watchdog_reports_a_deadlock_once_with_the_dump() {
         .interval(Duration::from_millis(20))
         .threshold(Duration::from_secs(3600))
         .on_incident(move |i| {
-            if let dump::Incident::Deadlock { cycle, dump } = i
+            if let dump::Incident::Deadlock { cycle, dump, .. } = i
                 && cycle
                     .links
                     .iter()
@@ -530,7 +530,9 @@ fn the_watchdog_reports_a_wait_longer_than_the_threshold() {
         .interval(Duration::from_millis(20))
         .threshold(Duration::from_millis(150))
         .on_incident(move |i| {
-            if let dump::Incident::LongWait { thread, wait, dump } = i
+            if let dump::Incident::LongWait {
+                thread, wait, dump, ..
+            } = i
                 && thread.name.as_deref() == Some("wd-slow")
             {
                 let entry = dump

@@ -437,3 +437,51 @@ fn the_traces_block_profile_matches_the_block_profile() {
         "trace {traced} ns vs block profile {sampled} ns"
     );
 }
+
+/// The watchdog saves the flight recorder's window when it finds a long wait: the file is on
+/// disk when the incident is reported, and holds the wait, still going.
+#[test]
+fn the_watchdog_saves_the_flight_recorder() {
+    let _serial = holdup_core::trace::test_lock();
+    let dir = std::env::temp_dir().join(format!("holdup-watchdog-flight-{}", std::process::id()));
+    let fr = std::sync::Arc::new(trace::FlightRecorder::new(trace::FlightConfig::default()));
+    fr.start().unwrap();
+    let (found_tx, found) = std_mpsc::channel();
+    let found_tx = std::sync::Mutex::new(found_tx);
+    let watchdog = holdup::dump::Watchdog::builder()
+        .interval(Duration::from_millis(20))
+        .threshold(Duration::from_millis(150))
+        .save_flight_recorder(fr.clone(), &dir)
+        .on_incident(move |i| {
+            let _ = found_tx
+                .lock()
+                .unwrap()
+                .send((i.flight_trace().map(|p| p.to_owned()), i.summary()));
+        })
+        .start()
+        .unwrap();
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    let g = lock.lock().unwrap();
+    let waiter = {
+        let lock = lock.clone();
+        std::thread::spawn(move || *lock.lock().unwrap() += 1)
+    };
+    let (path, summary) = found
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the watchdog reports the long wait");
+    drop(g);
+    waiter.join().unwrap();
+    drop(watchdog);
+    fr.stop();
+    let path = path.expect("the flight recorder was saved");
+    assert!(summary.contains(&path.display().to_string()), "{summary}");
+    let view = TraceView::decode(&std::fs::read(&path).unwrap()).unwrap();
+    let wait = view
+        .slices()
+        .into_iter()
+        .find(|s| s.name == "mutex wait")
+        .expect("the long wait in the saved window");
+    assert_eq!(wait.arg("ended"), Some("after the trace"));
+    assert!(wait.dur >= 100_000_000, "{} ns", wait.dur);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -17,13 +18,18 @@ use holdup_core::Owner;
 #[non_exhaustive]
 pub enum Incident {
     /// Threads wait for each other.
+    #[non_exhaustive]
     Deadlock {
         /// The cycle.
         cycle: Deadlock,
         /// The dump that confirmed it.
         dump: ThreadDump,
+        /// Where the flight recorder's window was saved, if the watchdog saves it
+        /// ([`WatchdogBuilder::save_flight_recorder`]).
+        flight_trace: Option<PathBuf>,
     },
     /// A thread has waited in a holdup primitive longer than the threshold.
+    #[non_exhaustive]
     LongWait {
         /// The waiting thread.
         thread: ThreadRef,
@@ -31,6 +37,8 @@ pub enum Incident {
         wait: Wait,
         /// The dump taken then.
         dump: ThreadDump,
+        /// Where the flight recorder's window was saved, if the watchdog saves it.
+        flight_trace: Option<PathBuf>,
     },
 }
 
@@ -42,9 +50,19 @@ impl Incident {
         }
     }
 
+    /// Where the flight recorder's window (the last seconds before the incident) was saved,
+    /// if the watchdog saves it ([`WatchdogBuilder::save_flight_recorder`]) and could.
+    pub fn flight_trace(&self) -> Option<&Path> {
+        match self {
+            Incident::Deadlock { flight_trace, .. } | Incident::LongWait { flight_trace, .. } => {
+                flight_trace.as_deref()
+            }
+        }
+    }
+
     /// One line describing the incident.
     pub fn summary(&self) -> String {
-        match self {
+        let line = match self {
             Incident::Deadlock { cycle, .. } => {
                 format!("holdup watchdog: deadlock: {}", cycle.summary())
             }
@@ -56,6 +74,10 @@ impl Incident {
                     super::human(wait.waited)
                 )
             }
+        };
+        match self.flight_trace() {
+            Some(p) => format!("{line} (the last seconds before it: {})", p.display()),
+            None => line,
         }
     }
 }
@@ -81,6 +103,7 @@ pub struct WatchdogBuilder {
     threshold: Duration,
     options: Options,
     callback: Option<Callback>,
+    flight: Option<(Arc<crate::trace::FlightRecorder>, PathBuf)>,
 }
 
 impl fmt::Debug for WatchdogBuilder {
@@ -110,6 +133,20 @@ impl WatchdogBuilder {
     /// How dumps are taken.
     pub fn dump_options(mut self, options: Options) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Saves `recorder`'s window (the last seconds before the incident, see
+    /// [`FlightRecorder`](crate::trace::FlightRecorder)) to a new file in `dir` at each
+    /// incident, `holdup-<pid>-<n>.pftrace`, before reporting it: on disk without anyone
+    /// watching. [`Incident::flight_trace`] gives the file; a recorder that is off, or a file
+    /// that cannot be written, is said on standard error and the incident still reported.
+    pub fn save_flight_recorder(
+        mut self,
+        recorder: Arc<crate::trace::FlightRecorder>,
+        dir: impl Into<PathBuf>,
+    ) -> Self {
+        self.flight = Some((recorder, dir.into()));
         self
     }
 
@@ -172,6 +209,7 @@ impl Watchdog {
             threshold: Duration::from_secs(10),
             options: Options::new(),
             callback: None,
+            flight: None,
         }
     }
 
@@ -200,6 +238,25 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
     let report = |i: &Incident| match &cfg.callback {
         Some(f) => f(i),
         None => eprintln!("{i}"),
+    };
+    let mut saved = 0u64;
+    let mut save_flight = || {
+        let (recorder, dir) = cfg.flight.as_ref()?;
+        saved += 1;
+        let path = dir.join(format!("holdup-{}-{saved}.pftrace", std::process::id()));
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::File::create(&path))
+            .and_then(|f| recorder.write_to(io::BufWriter::new(f)));
+        match written {
+            Ok(_) => Some(path),
+            Err(e) => {
+                eprintln!(
+                    "holdup watchdog: cannot save the flight recorder to {}: {e}",
+                    path.display()
+                );
+                None
+            }
+        }
     };
     // What was reported already: long waits by (thread, wait start), cycles by their waits.
     let mut seen_waits: HashSet<(i64, u64)> = HashSet::new();
@@ -247,6 +304,7 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
                 report(&Incident::Deadlock {
                     cycle: cycle.clone(),
                     dump: dump.clone(),
+                    flight_trace: save_flight(),
                 });
             }
         }
@@ -258,6 +316,7 @@ fn run(cfg: WatchdogBuilder, stop: &(Mutex<bool>, Condvar)) {
                 thread: t.thread.clone(),
                 wait,
                 dump: dump.clone(),
+                flight_trace: save_flight(),
             });
         }
     }
