@@ -26,6 +26,7 @@ def check(path):
         fail(path, "no packets")
     tracks = {}
     names, frames, callstacks, functions = {}, {}, {}, set()
+    arg_names, arg_values = {}, {}
     cleared = set()
     open_slices = {}
     last_ts = {}
@@ -36,12 +37,17 @@ def check(path):
         if p.sequence_flags & CLEARED:
             cleared.add(seq)
             names.clear(), frames.clear(), callstacks.clear(), functions.clear()
+            arg_names.clear(), arg_values.clear()
         if p.HasField("interned_data"):
             if seq not in cleared:
                 fail(path, f"packet {i}: interned data before the state was cleared")
             d = p.interned_data
             for n in d.event_names:
                 names[n.iid] = n.name
+            for n in d.debug_annotation_names:
+                arg_names[n.iid] = n.name
+            for v in d.debug_annotation_string_values:
+                arg_values[v.iid] = v.str.decode()
             for f in d.function_names:
                 functions.add(f.iid)
             for f in d.frames:
@@ -60,7 +66,12 @@ def check(path):
             tracks[t.uuid] = t
         if p.HasField("track_event"):
             e = p.track_event
-            uses = e.HasField("name_iid") or e.HasField("callstack_iid") or len(e.category_iids) > 0
+            uses = (
+                e.HasField("name_iid")
+                or e.HasField("callstack_iid")
+                or len(e.category_iids) > 0
+                or any(a.HasField("name_iid") or a.HasField("string_value_iid") for a in e.debug_annotations)
+            )
             if uses and not (p.sequence_flags & NEEDS and seq in cleared):
                 fail(path, f"packet {i}: interned ids without SEQ_NEEDS_INCREMENTAL_STATE")
             if e.track_uuid not in tracks:
@@ -69,6 +80,19 @@ def check(path):
                 fail(path, f"packet {i}: undefined event name {e.name_iid}")
             if e.HasField("callstack_iid") and e.callstack_iid not in callstacks:
                 fail(path, f"packet {i}: undefined callstack {e.callstack_iid}")
+            args = {}
+            for a in e.debug_annotations:
+                if a.HasField("name_iid") and a.name_iid not in arg_names:
+                    fail(path, f"packet {i}: undefined argument name {a.name_iid}")
+                if a.HasField("string_value_iid") and a.string_value_iid not in arg_values:
+                    fail(path, f"packet {i}: undefined argument value {a.string_value_iid}")
+                name = arg_names.get(a.name_iid, a.name)
+                if a.HasField("string_value_iid"):
+                    args[name] = arg_values[a.string_value_iid]
+                elif a.HasField("string_value"):
+                    args[name] = a.string_value
+                else:
+                    args[name] = a.int_value
             if p.timestamp < last_ts.get(e.track_uuid, 0):
                 fail(path, f"packet {i}: track {e.track_uuid} goes back in time")
             last_ts[e.track_uuid] = p.timestamp
@@ -96,7 +120,7 @@ def check(path):
                         "end": p.timestamp,
                         "type": e.type,
                         "name": name,
-                        "args": {a.name: a.string_value or a.int_value for a in e.debug_annotations},
+                        "args": args,
                         "out": list(e.flow_ids),
                         "in": list(e.terminating_flow_ids),
                     }

@@ -2,14 +2,15 @@
 // (src/compare/workloads.rs), written the same way, with Go's own mutex and block profilers at
 // the same settings.
 //
-//	main cycle WORKLOAD THREADS PERIOD_MS CYCLES F:R,F:R,...
+//	main cycle WORKLOAD THREADS PERIOD_MS CYCLES F:R[:T],F:R[:T],...
 //
 // starts WORKLOAD on THREADS goroutines (as the Rust side counts them) and measures CYCLES
 // cycles of periods of PERIOD_MS milliseconds, one period per setting (mutex profile fraction
 // F, block profile rate R in ns, applied with runtime.SetMutexProfileFraction and
-// runtime.SetBlockProfileRate at the start of the period), in the given order on even cycles
-// and reversed on odd ones. It prints a line per period: the setting's index and the
-// operations per second.
+// runtime.SetBlockProfileRate at the start of the period; T 1 runs the execution tracer into
+// io.Discard, T 2 the flight recorder at its defaults), in the given order on even cycles and
+// reversed on odd ones. It prints a line per period: the setting's index and the operations per
+// second.
 //
 //	main handoff DIR FRACTION RATE_NS
 //
@@ -19,10 +20,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,14 +82,18 @@ func main() {
 	}
 	workload := os.Args[2]
 	threads, period, cycles := max(num(os.Args[3]), 1), num(os.Args[4]), num(os.Args[5])
-	var settings [][2]int
+	var settings [][3]int
 	for _, s := range strings.Split(os.Args[6], ",") {
-		f, r, ok := strings.Cut(s, ":")
-		if !ok {
-			fmt.Fprintf(os.Stderr, "main: setting %q is not F:R\n", s)
+		parts := strings.Split(s, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			fmt.Fprintf(os.Stderr, "main: setting %q is not F:R[:T]\n", s)
 			os.Exit(2)
 		}
-		settings = append(settings, [2]int{num(f), num(r)})
+		setting := [3]int{num(parts[0]), num(parts[1]), 0}
+		if len(parts) == 3 {
+			setting[2] = num(parts[2])
+		}
+		settings = append(settings, setting)
 	}
 	var w *running
 	switch workload {
@@ -116,13 +123,50 @@ func main() {
 			}
 		}
 	}
+	var tracing tracer
 	rates := w.measure(len(order), time.Duration(period)*time.Millisecond, func(k int) {
 		runtime.SetMutexProfileFraction(settings[order[k]][0])
 		runtime.SetBlockProfileRate(settings[order[k]][1])
+		tracing.set(settings[order[k]][2])
 	})
+	tracing.set(0)
 	for k, r := range rates {
 		fmt.Printf("%d %.0f\n", order[k], r)
 	}
+}
+
+// tracer switches the execution tracer: 0 off, 1 a trace into io.Discard, 2 the flight
+// recorder at its defaults.
+type tracer struct {
+	mode   int
+	flight *trace.FlightRecorder
+}
+
+func (t *tracer) set(mode int) {
+	if mode == t.mode {
+		return
+	}
+	switch t.mode {
+	case 1:
+		trace.Stop()
+	case 2:
+		t.flight.Stop()
+		t.flight = nil
+	}
+	switch mode {
+	case 1:
+		if err := trace.Start(io.Discard); err != nil {
+			fmt.Fprintln(os.Stderr, "main:", err)
+			os.Exit(1)
+		}
+	case 2:
+		t.flight = trace.NewFlightRecorder(trace.FlightRecorderConfig{})
+		if err := t.flight.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "main:", err)
+			os.Exit(1)
+		}
+	}
+	t.mode = mode
 }
 
 // counter is one goroutine's count of operations, alone on its cache lines.

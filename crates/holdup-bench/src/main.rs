@@ -29,31 +29,80 @@ mod http;
 mod leak;
 mod sizes;
 mod tokio;
+mod trace;
 mod uncontended;
 
-/// Profiling settings: (mutex fraction, block rate in ns).
+/// Profiling settings: (mutex fraction, block rate in ns, execution trace).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Setting(i64, i64);
+struct Setting(i64, i64, Tracing);
 
-const OFF: Setting = Setting(0, 0);
-const PRODUCTION: Setting = Setting(100, 10_000);
-const EVERYTHING: Setting = Setting(1, 1);
+/// Whether the execution trace records.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tracing {
+    Off,
+    /// A trace window (`holdup::trace::start`, Go's `trace.Start`).
+    Window,
+    /// The flight recorder at its defaults (10 s / 10 MiB, as Go's).
+    Flight,
+}
+
+const OFF: Setting = Setting(0, 0, Tracing::Off);
+const PRODUCTION: Setting = Setting(100, 10_000, Tracing::Off);
+const EVERYTHING: Setting = Setting(1, 1, Tracing::Off);
+/// Profiles off, a trace window recording.
+const TRACE: Setting = Setting(0, 0, Tracing::Window);
+/// Profiles off, the flight recorder on.
+const FLIGHT: Setting = Setting(0, 0, Tracing::Flight);
+
+/// The flight recorder a [`Setting`] started.
+static FLIGHT_RECORDER: std::sync::Mutex<Option<holdup::trace::FlightRecorder>> =
+    std::sync::Mutex::new(None);
 
 impl Setting {
     fn apply(self) {
         holdup::set_mutex_profile_fraction(self.0);
         holdup::set_block_profile_rate(self.1);
+        // The trace: what this setting wants, and nothing else (a window's events are
+        // discarded when it stops, as Go's `trace.Start(io.Discard)` discards them).
+        if self.2 != Tracing::Window && holdup::trace::is_enabled() {
+            let _ = holdup::trace::stop();
+        }
+        let mut fr = FLIGHT_RECORDER.lock().unwrap_or_else(|e| e.into_inner());
+        if self.2 != Tracing::Flight
+            && let Some(fr) = fr.take()
+        {
+            fr.stop();
+        }
+        match self.2 {
+            Tracing::Window if !holdup::trace::is_enabled() => {
+                holdup::trace::start().expect("no other trace window");
+            }
+            Tracing::Flight if fr.is_none() => {
+                let recorder =
+                    holdup::trace::FlightRecorder::new(holdup::trace::FlightConfig::default());
+                recorder.start().expect("no other flight recorder");
+                *fr = Some(recorder);
+            }
+            _ => {}
+        }
     }
 
     fn describe(self) -> String {
         match self {
             OFF => "profiling off".into(),
-            Setting(f, r) => format!(
-                "fraction {f}, rate {}",
+            TRACE => "tracing".into(),
+            FLIGHT => "flight recorder".into(),
+            Setting(f, r, t) => format!(
+                "fraction {f}, rate {}{}",
                 if r >= 1000 {
                     format!("{}us", r / 1000)
                 } else {
                     r.to_string()
+                },
+                match t {
+                    Tracing::Off => "",
+                    Tracing::Window => ", tracing",
+                    Tracing::Flight => ", flight recorder",
                 }
             ),
         }
@@ -65,7 +114,7 @@ impl Setting {
             .split_once(':')
             .ok_or_else(|| format!("{s:?}: want FRACTION:RATE_NS"))?;
         let num = |v: &str| v.parse::<i64>().map_err(|e| format!("{s:?}: {e}"));
-        Ok(Setting(num(f)?, num(r)?))
+        Ok(Setting(num(f)?, num(r)?, Tracing::Off))
     }
 }
 
@@ -105,7 +154,7 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [trace] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
                      \n\
                      Runs the named parts (all but `compare` by default), each variant side by side in this process.\n\
                      compare        holdup against Go on the same workloads (builds go/ with the Go toolchain;\n\
@@ -117,7 +166,8 @@ fn main() {
                      \x20              barrier, uncontended)\n\
                      --rounds       rounds of `compare` (default 5; 1 with --quick)\n\
                      --rows         only these `compare` rows (std, parking_lot, holdup-off, holdup-production,\n\
-                     \x20              holdup-full, go-off, go-production, go-full)"
+                     \x20              holdup-full, holdup-trace, holdup-flight, go-off, go-production, go-full,\n\
+                     \x20              go-trace, go-flight)"
                 );
                 return;
             }
@@ -189,6 +239,7 @@ fn main() {
         "cli",
         "dump",
         "leak",
+        "trace",
         "compare",
     ];
     if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
@@ -233,6 +284,9 @@ fn main() {
     }
     if all || what.contains(&"leak") {
         leak::leak(&opts);
+    }
+    if all || what.contains(&"trace") {
+        trace::trace(&opts);
     }
     // Not part of `all`: it takes minutes and needs the Go toolchain.
     if what.contains(&"compare") {

@@ -430,7 +430,14 @@ fn release_contended(
     unlock();
     if trace::on() {
         let releaser = registry::current_task().map_or(0, Owner::to_word);
-        trace::emit(trace::Tag::Release, kind as u64, &[lock, releaser as u64]);
+        // At the charge's time, before the unlock: the waiter it lets in acquires after it.
+        trace::emit_at(
+            now,
+            trace::Tag::Release,
+            kind as u64,
+            &[lock, releaser as u64],
+            &[],
+        );
     }
     let fraction = COLLECTOR.settings.mutex_fraction();
     if fraction <= 0 || profile::in_profiler() {

@@ -102,6 +102,9 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 static FULL_SINCE: AtomicU64 = AtomicU64::new(0);
 /// Events dropped since recording started.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// When (ticks) the first event was dropped since recording started, 0 if none: a window is
+/// complete only up to there.
+static FIRST_DROP: AtomicU64 = AtomicU64::new(0);
 
 /// Whether events are being recorded.
 #[inline]
@@ -261,6 +264,7 @@ pub fn emit_at(ticks: u64, tag: Tag, arg: u64, payload: &[u64], bytes: &[u8]) {
     });
     if recorded != Ok(true) {
         DROPPED.fetch_add(1, Ordering::Relaxed);
+        let _ = FIRST_DROP.compare_exchange(0, ticks.max(1), Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
@@ -417,6 +421,7 @@ fn start(f: impl FnOnce(&mut Recorder) -> Result<(), StartError>) -> Result<(), 
         r.anchor = Some(Anchor::now());
         GENERATION.fetch_add(1, Ordering::Relaxed);
         DROPPED.store(0, Ordering::Relaxed);
+        FIRST_DROP.store(0, Ordering::Relaxed);
     }
     FULL_SINCE.store(0, Ordering::Relaxed);
     ON.store(true, Ordering::Release);
@@ -487,6 +492,8 @@ pub struct Snapshot {
     pub start: Anchor,
     pub end: Anchor,
     pub dropped: u64,
+    /// When (ticks) the first event was dropped, if any: the snapshot is complete up to there.
+    pub first_drop: Option<u64>,
 }
 
 fn copy(r: &Recorder, since: u64) -> Snapshot {
@@ -505,6 +512,7 @@ fn copy(r: &Recorder, since: u64) -> Snapshot {
         start: r.anchor.unwrap_or_else(Anchor::now),
         end: Anchor::now(),
         dropped: dropped(),
+        first_drop: Some(FIRST_DROP.load(Ordering::Relaxed)).filter(|&t| t != 0),
     }
 }
 
@@ -525,7 +533,10 @@ pub fn flight_snapshot() -> Option<Snapshot> {
     let flight = r.flight?;
     let now = clock::now();
     r.evict(now, 0);
-    Some(copy(&r, now.saturating_sub(flight.min_age)))
+    // A flight recorder's drops (a moment with no chunk to be had) leave gaps, not an end.
+    let mut snapshot = copy(&r, now.saturating_sub(flight.min_age));
+    snapshot.first_drop = None;
+    Some(snapshot)
 }
 
 /// Stops the flight recorder.

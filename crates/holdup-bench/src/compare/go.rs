@@ -91,7 +91,14 @@ impl Program {
     ) -> Result<Cycled, String> {
         let list: Vec<String> = settings
             .iter()
-            .map(|s| format!("{}:{}", s.0, s.1))
+            .map(|s| {
+                let trace = match s.2 {
+                    crate::Tracing::Off => 0,
+                    crate::Tracing::Window => 1,
+                    crate::Tracing::Flight => 2,
+                };
+                format!("{}:{}:{trace}", s.0, s.1)
+            })
             .collect();
         let out = self.output(&[
             "cycle".to_owned(),

@@ -37,15 +37,19 @@ struct Row {
 }
 
 impl Row {
-    const ALL: [Row; 8] = [
+    const ALL: [Row; 12] = [
         Row::new(Side::Std, OFF),
         Row::new(Side::ParkingLot, OFF),
         Row::new(Side::Holdup, OFF),
         Row::new(Side::Holdup, PRODUCTION),
         Row::new(Side::Holdup, EVERYTHING),
+        Row::new(Side::Holdup, TRACE),
+        Row::new(Side::Holdup, FLIGHT),
         Row::new(Side::Go, OFF),
         Row::new(Side::Go, PRODUCTION),
         Row::new(Side::Go, EVERYTHING),
+        Row::new(Side::Go, TRACE),
+        Row::new(Side::Go, FLIGHT),
     ];
 
     const fn new(side: Side, setting: Setting) -> Row {
@@ -79,6 +83,8 @@ fn setting_key(s: Setting) -> &'static str {
         OFF => "off",
         PRODUCTION => "production",
         EVERYTHING => "full",
+        TRACE => "trace",
+        FLIGHT => "flight",
         _ => "custom",
     }
 }
@@ -626,6 +632,25 @@ fn goals_of(workload: Workload, threads: usize, m: &Measured) -> Vec<Goal> {
             met,
         });
     }
+    // The execution trace (issue goals): tracing at least 0.95 of off, the flight recorder
+    // 0.97, beside Go's tracer on the same workload.
+    for (s, floor) in [(TRACE, 0.95), (FLIGHT, 0.97)] {
+        let Some(h) = m.estimate(Row::new(Side::Holdup, s)) else {
+            continue;
+        };
+        let g = m.ratio(Row::new(Side::Go, s));
+        goals.push(Goal {
+            text: format!(
+                "{}, {threads} threads, {}: {:.3} (± {:.3}) of profiling off{} (goal: at least {floor})",
+                workload.name(),
+                s.describe(),
+                h.median,
+                h.se,
+                g.map_or(", Go not run".to_owned(), |g| format!(", Go {g:.3}")),
+            ),
+            met: h.median >= floor,
+        });
+    }
     if workload.contended()
         && let Some(r) = m.ratio(Row::new(Side::Holdup, OFF))
     {
@@ -644,8 +669,8 @@ fn goals_of(workload: Workload, threads: usize, m: &Measured) -> Vec<Goal> {
 /// the standard error of its median.
 fn summary(measured: &[(Workload, usize, Measured)]) -> Vec<String> {
     let mut lines = vec![
-        "| workload | threads | holdup off vs std | holdup, production | Go, production | holdup, full | Go, full |".to_owned(),
-        "|---|---|---|---|---|---|---|".to_owned(),
+        "| workload | threads | holdup off vs std | holdup, production | Go, production | holdup, full | Go, full | holdup, tracing | Go, tracing | holdup, flight recorder | Go, flight recorder |".to_owned(),
+        "|---|---|---|---|---|---|---|---|---|---|---|".to_owned(),
     ];
     let cost = |e: Option<Estimate>| {
         e.map_or("n/a".to_owned(), |e| {
@@ -655,7 +680,7 @@ fn summary(measured: &[(Workload, usize, Measured)]) -> Vec<String> {
     for (w, t, m) in measured {
         let of = |side: Side, s: Setting| cost(m.estimate(Row::new(side, s)));
         lines.push(format!(
-            "| {} | {t} | {} | {} | {} | {} | {} |",
+            "| {} | {t} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             w.name(),
             m.ratio(Row::new(Side::Holdup, OFF))
                 .map_or("n/a".to_owned(), |r| format!("{r:.3}")),
@@ -663,6 +688,10 @@ fn summary(measured: &[(Workload, usize, Measured)]) -> Vec<String> {
             of(Side::Go, PRODUCTION),
             of(Side::Holdup, EVERYTHING),
             of(Side::Go, EVERYTHING),
+            of(Side::Holdup, TRACE),
+            of(Side::Go, TRACE),
+            of(Side::Holdup, FLIGHT),
+            of(Side::Go, FLIGHT),
         ));
     }
     lines
@@ -929,7 +958,7 @@ mod tests {
         let c = Cycled::new(&settings, &order, &[100.0, 90.0, 80.0, 40.0, 45.0, 50.0]);
         assert_eq!(c.ratios(PRODUCTION), Some(vec![0.9, 0.9]));
         assert_eq!(c.ratios(EVERYTHING), Some(vec![0.8, 0.8]));
-        assert_eq!(c.ratios(Setting(7, 7)), None);
+        assert_eq!(c.ratios(Setting(7, 7, Tracing::Off)), None);
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! Writing a trace: tracks, interned names and stacks, events in time order.
 
 use std::collections::HashMap;
-
-use prost::Message;
+use std::sync::Arc;
 
 use super::proto::{
     self, ClockSnapshot, DebugAnnotation, InternedData, TracePacket, TrackDescriptor, TrackEvent,
@@ -49,12 +48,26 @@ pub enum Phase {
 }
 
 /// A named argument of an event (Perfetto's debug annotations: the slice's "Arguments").
+/// Names and text values are shared (`Arc<str>`): a trace repeats them for many events, and
+/// the file interns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Arg {
     /// A text value.
-    Str(String, String),
+    Str(Arc<str>, Arc<str>),
     /// A number.
-    Int(String, i64),
+    Int(Arc<str>, i64),
+}
+
+impl Arg {
+    /// A text argument.
+    pub fn str(name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Arg {
+        Arg::Str(name.into(), value.into())
+    }
+
+    /// A number argument.
+    pub fn int(name: impl Into<Arc<str>>, value: i64) -> Arg {
+        Arg::Int(name.into(), value)
+    }
 }
 
 /// An event on a track, at a time in nanoseconds of `CLOCK_MONOTONIC`.
@@ -63,7 +76,7 @@ pub struct Event {
     track: TrackId,
     ts: u64,
     phase: Phase,
-    name: Option<String>,
+    name: Option<Arc<str>>,
     category: Option<&'static str>,
     args: Vec<Arg>,
     flows_out: Vec<u64>,
@@ -88,7 +101,7 @@ impl Event {
     }
 
     /// Its name (a slice's or an instant's).
-    pub fn name(mut self, name: impl Into<String>) -> Event {
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Event {
         self.name = Some(name.into());
         self
     }
@@ -242,8 +255,13 @@ impl TraceBuilder {
 
     /// The encoded trace.
     pub fn finish(mut self) -> Vec<u8> {
-        let mut packets = Vec::with_capacity(self.tracks.len() + self.events.len() + 1);
+        // Each packet is encoded as it is made (a `Trace` is its packets, field 1, one after
+        // another): a trace of millions of events never holds them all as messages.
+        let mut out = Vec::with_capacity(self.events.len() * 32 + self.tracks.len() * 64);
+        let mut packets =
+            |packet: TracePacket| prost::encoding::message::encode(1, &packet, &mut out);
         let mut first = true;
+        let mut first_packet = true;
         let mut sequence_flags = |needs: bool| {
             let flags = if std::mem::take(&mut first) {
                 SEQ_INCREMENTAL_STATE_CLEARED | (SEQ_NEEDS_INCREMENTAL_STATE * u32::from(needs))
@@ -255,7 +273,8 @@ impl TraceBuilder {
             (flags != 0).then_some(flags)
         };
         if let Some(clock) = self.clock.take() {
-            packets.push(TracePacket {
+            first_packet = false;
+            packets(TracePacket {
                 data: Some(trace_packet::Data::ClockSnapshot(clock)),
                 trusted_packet_sequence_id: Some(SEQUENCE),
                 sequence_flags: sequence_flags(false),
@@ -264,18 +283,27 @@ impl TraceBuilder {
             });
         }
         for track in std::mem::take(&mut self.tracks) {
-            packets.push(TracePacket {
+            let first = std::mem::take(&mut first_packet);
+            packets(TracePacket {
                 data: Some(trace_packet::Data::TrackDescriptor(track)),
                 trusted_packet_sequence_id: Some(SEQUENCE),
                 sequence_flags: sequence_flags(false),
-                first_packet_on_sequence: packets.is_empty().then_some(true),
+                first_packet_on_sequence: first.then_some(true),
                 ..Default::default()
             });
         }
-        let mut events = std::mem::take(&mut self.events);
-        events.sort_by_key(|e| e.ts);
+        let events = std::mem::take(&mut self.events);
+        // In time order; at the same time, an event that ends flows after those that may start
+        // them (on another track), so that every flow starts before it ends.
+        // (Sorted as indexes: an event is large to move.)
+        let mut order: Vec<u32> = (0..events.len() as u32).collect();
+        order.sort_by_key(|&i| {
+            let e = &events[i as usize];
+            (e.ts, !e.flows_in.is_empty())
+        });
         let mut interner = Interner::default();
-        for e in events {
+        for i in order {
+            let e = &events[i as usize];
             let mut interned = InternedData::default();
             let name_iid = e.name.as_deref().map(|n| {
                 interner
@@ -308,25 +336,33 @@ impl TraceBuilder {
                     Phase::Counter(v) => Some(track_event::CounterValueField::CounterValue(v)),
                     _ => None,
                 },
-                flow_ids: e.flows_out,
-                terminating_flow_ids: e.flows_in,
+                flow_ids: e.flows_out.clone(),
+                terminating_flow_ids: e.flows_in.clone(),
                 callstack_field: callstack_iid.map(track_event::CallstackField::CallstackIid),
-                debug_annotations: e.args.into_iter().map(annotation).collect(),
+                debug_annotations: e
+                    .args
+                    .iter()
+                    .map(|a| interner.annotation(a, &mut interned))
+                    .collect(),
             };
-            let needs = name_iid.is_some() || callstack_iid.is_some() || e.category.is_some();
+            let needs = name_iid.is_some()
+                || callstack_iid.is_some()
+                || e.category.is_some()
+                || !e.args.is_empty();
             let has_interned = interned != InternedData::default();
-            packets.push(TracePacket {
+            let first = std::mem::take(&mut first_packet);
+            packets(TracePacket {
                 timestamp: Some(e.ts),
                 timestamp_clock_id: Some(CLOCK_MONOTONIC),
                 data: Some(trace_packet::Data::TrackEvent(event)),
                 trusted_packet_sequence_id: Some(SEQUENCE),
                 interned_data: has_interned.then_some(interned),
                 sequence_flags: sequence_flags(needs),
-                first_packet_on_sequence: packets.is_empty().then_some(true),
+                first_packet_on_sequence: first.then_some(true),
                 ..Default::default()
             });
         }
-        proto::Trace { packet: packets }.encode_to_vec()
+        out
     }
 }
 
@@ -348,17 +384,6 @@ fn interned_string(iid: u64, s: &str) -> proto::InternedString {
     proto::InternedString {
         iid: Some(iid),
         str: Some(s.as_bytes().to_vec()),
-    }
-}
-
-fn annotation(arg: Arg) -> DebugAnnotation {
-    let (name, value) = match arg {
-        Arg::Str(name, v) => (name, debug_annotation::Value::StringValue(v)),
-        Arg::Int(name, v) => (name, debug_annotation::Value::IntValue(v)),
-    };
-    DebugAnnotation {
-        name_field: Some(debug_annotation::NameField::Name(name)),
-        value: Some(value),
     }
 }
 
@@ -401,9 +426,39 @@ struct Interner {
     files: Ids<String>,
     frames: Ids<(u64, u64, u32)>,
     callstacks: Ids<Vec<u64>>,
+    arg_names: Ids<String>,
+    arg_values: Ids<String>,
 }
 
 impl Interner {
+    /// `arg` as a debug annotation with interned name and text value, defining what is new in
+    /// `interned`.
+    fn annotation(&mut self, arg: &Arg, interned: &mut InternedData) -> DebugAnnotation {
+        let (name, value) = match arg {
+            Arg::Str(name, v) => {
+                let iid = self.arg_values.intern(&**v, |iid| {
+                    interned
+                        .debug_annotation_string_values
+                        .push(interned_string(iid, v))
+                });
+                (name, debug_annotation::Value::StringValueIid(iid))
+            }
+            Arg::Int(name, v) => (name, debug_annotation::Value::IntValue(*v)),
+        };
+        let name_iid = self.arg_names.intern(&**name, |iid| {
+            interned
+                .debug_annotation_names
+                .push(proto::DebugAnnotationName {
+                    iid: Some(iid),
+                    name: Some(name.to_string()),
+                })
+        });
+        DebugAnnotation {
+            name_field: Some(debug_annotation::NameField::NameIid(name_iid)),
+            value: Some(value),
+        }
+    }
+
     /// `frames`' callstack id, defining what is new in `interned`.
     fn callstack(&mut self, frames: &[StackFrame], interned: &mut InternedData) -> u64 {
         let ids: Vec<u64> = frames

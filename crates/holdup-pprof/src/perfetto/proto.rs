@@ -198,7 +198,7 @@ pub mod track_event {
 pub struct DebugAnnotation {
     #[prost(oneof = "debug_annotation::NameField", tags = "1, 10")]
     pub name_field: ::core::option::Option<debug_annotation::NameField>,
-    #[prost(oneof = "debug_annotation::Value", tags = "2, 3, 4, 6")]
+    #[prost(oneof = "debug_annotation::Value", tags = "2, 3, 4, 6, 17")]
     pub value: ::core::option::Option<debug_annotation::Value>,
 }
 /// Nested message and enum types in `DebugAnnotation`.
@@ -220,7 +220,16 @@ pub mod debug_annotation {
         IntValue(i64),
         #[prost(string, tag = "6")]
         StringValue(::prost::alloc::string::String),
+        #[prost(uint64, tag = "17")]
+        StringValueIid(u64),
     }
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DebugAnnotationName {
+    #[prost(uint64, optional, tag = "1")]
+    pub iid: ::core::option::Option<u64>,
+    #[prost(string, optional, tag = "2")]
+    pub name: ::core::option::Option<::prost::alloc::string::String>,
 }
 /// What a sequence's packets define once and refer to by id (`iid`) afterwards.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -229,6 +238,10 @@ pub struct InternedData {
     pub event_categories: ::prost::alloc::vec::Vec<EventCategory>,
     #[prost(message, repeated, tag = "2")]
     pub event_names: ::prost::alloc::vec::Vec<EventName>,
+    #[prost(message, repeated, tag = "3")]
+    pub debug_annotation_names: ::prost::alloc::vec::Vec<DebugAnnotationName>,
+    #[prost(message, repeated, tag = "29")]
+    pub debug_annotation_string_values: ::prost::alloc::vec::Vec<InternedString>,
     #[prost(message, repeated, tag = "5")]
     pub function_names: ::prost::alloc::vec::Vec<InternedString>,
     #[prost(message, repeated, tag = "6")]

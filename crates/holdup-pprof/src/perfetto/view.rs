@@ -66,7 +66,7 @@ impl TraceEvent {
     /// The value of the text argument `name`.
     pub fn arg(&self, name: &str) -> Option<&str> {
         self.args.iter().find_map(|a| match a {
-            Arg::Str(n, v) if n == name => Some(v.as_str()),
+            Arg::Str(n, v) if &**n == name => Some(&**v),
             _ => None,
         })
     }
@@ -74,7 +74,7 @@ impl TraceEvent {
     /// The value of the number argument `name`.
     pub fn int_arg(&self, name: &str) -> Option<i64> {
         self.args.iter().find_map(|a| match a {
-            Arg::Int(n, v) if n == name => Some(*v),
+            Arg::Int(n, v) if &**n == name => Some(*v),
             _ => None,
         })
     }
@@ -120,6 +120,8 @@ struct Sequence {
     files: HashMap<u64, String>,
     frames: HashMap<u64, StackFrame>,
     callstacks: HashMap<u64, Arc<[StackFrame]>>,
+    arg_names: HashMap<u64, Arc<str>>,
+    arg_values: HashMap<u64, Arc<str>>,
 }
 
 fn invalid(msg: String) -> TraceError {
@@ -132,6 +134,12 @@ impl Sequence {
             |b: &Option<Vec<u8>>| String::from_utf8_lossy(b.as_deref().unwrap_or(&[])).into_owned();
         for n in &d.event_names {
             self.names.insert(n.iid(), n.name().to_owned());
+        }
+        for n in &d.debug_annotation_names {
+            self.arg_names.insert(n.iid(), n.name().into());
+        }
+        for v in &d.debug_annotation_string_values {
+            self.arg_values.insert(v.iid(), text(&v.str).into());
         }
         for c in &d.event_categories {
             self.categories.insert(c.iid(), c.name().to_owned());
@@ -261,7 +269,14 @@ impl TraceView {
                 Some(trace_packet::Data::TrackEvent(e)) => {
                     let uses_ids = matches!(e.name_field, Some(track_event::NameField::NameIid(_)))
                         || e.callstack_field.is_some()
-                        || !e.category_iids.is_empty();
+                        || !e.category_iids.is_empty()
+                        || e.debug_annotations.iter().any(|a| {
+                            matches!(a.name_field, Some(debug_annotation::NameField::NameIid(_)))
+                                || matches!(
+                                    a.value,
+                                    Some(debug_annotation::Value::StringValueIid(_))
+                                )
+                        });
                     if uses_ids && (flags & SEQ_NEEDS_INCREMENTAL_STATE == 0 || !seq.cleared) {
                         return Err(invalid(format!(
                             "packet {i}: uses interned ids without SEQ_NEEDS_INCREMENTAL_STATE after a cleared state"
@@ -347,18 +362,33 @@ impl TraceView {
                     let args = e
                         .debug_annotations
                         .iter()
-                        .filter_map(|a| {
-                            let name = match &a.name_field {
-                                Some(debug_annotation::NameField::Name(n)) => n.clone(),
-                                _ => return None,
+                        .map(|a| {
+                            let name: Arc<str> = match &a.name_field {
+                                Some(debug_annotation::NameField::Name(n)) => n.as_str().into(),
+                                Some(debug_annotation::NameField::NameIid(iid)) => {
+                                    seq.arg_names.get(iid).cloned().ok_or_else(|| {
+                                        invalid(format!(
+                                            "packet {i}: argument name {iid} not defined before"
+                                        ))
+                                    })?
+                                }
+                                None => "".into(),
                             };
-                            match &a.value {
+                            Ok(match &a.value {
                                 Some(debug_annotation::Value::StringValue(v)) => {
-                                    Some(Arg::Str(name, v.clone()))
+                                    Some(Arg::Str(name, v.as_str().into()))
                                 }
-                                Some(debug_annotation::Value::IntValue(v)) => {
-                                    Some(Arg::Int(name, *v))
+                                Some(debug_annotation::Value::StringValueIid(iid)) => {
+                                    Some(Arg::Str(
+                                        name,
+                                        seq.arg_values.get(iid).cloned().ok_or_else(|| {
+                                            invalid(format!(
+                                                "packet {i}: argument value {iid} not defined before"
+                                            ))
+                                        })?,
+                                    ))
                                 }
+                                Some(debug_annotation::Value::IntValue(v)) => Some(Arg::Int(name, *v)),
                                 Some(debug_annotation::Value::UintValue(v)) => {
                                     Some(Arg::Int(name, *v as i64))
                                 }
@@ -366,8 +396,11 @@ impl TraceView {
                                     Some(Arg::Int(name, i64::from(*v)))
                                 }
                                 None => None,
-                            }
+                            })
                         })
+                        .collect::<Result<Vec<Option<Arg>>, TraceError>>()?
+                        .into_iter()
+                        .flatten()
                         .collect();
                     view.events.push(TraceEvent {
                         ts,

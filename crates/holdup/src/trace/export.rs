@@ -1,8 +1,10 @@
 //! A recorder snapshot as a Perfetto trace: events become slices on thread, task, lock and user
 //! task tracks, releases become arrows to the waiters they let in.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::Location;
+use std::sync::Arc;
 
 use holdup_core::trace::{self as rec, RawEvent, Snapshot, Tag};
 use holdup_core::{Kind, Owner};
@@ -28,7 +30,7 @@ struct Item {
     begin: u64,
     end: u64,
     instant: bool,
-    name: String,
+    name: Arc<str>,
     category: &'static str,
     args: Vec<Arg>,
     stack: u64,
@@ -37,13 +39,13 @@ struct Item {
 }
 
 impl Item {
-    fn new(key: Key, ts: u64, name: String, category: &'static str) -> Item {
+    fn new(key: Key, ts: u64, name: impl Into<Arc<str>>, category: &'static str) -> Item {
         Item {
             key,
             begin: ts,
             end: ts,
             instant: false,
-            name,
+            name: name.into(),
             category,
             args: Vec::new(),
             stack: 0,
@@ -77,6 +79,19 @@ impl Clock {
     }
 }
 
+/// A text the export repeats for many items, allocated once.
+fn shared(text: &'static str) -> Arc<str> {
+    thread_local! {
+        static TEXTS: RefCell<HashMap<&'static str, Arc<str>>> = RefCell::new(HashMap::new());
+    }
+    TEXTS.with(|t| {
+        t.borrow_mut()
+            .entry(text)
+            .or_insert_with(|| text.into())
+            .clone()
+    })
+}
+
 fn site(addr: u64) -> String {
     if addr == 0 {
         return String::new();
@@ -106,7 +121,11 @@ struct Builder {
     items: Vec<Item>,
     threads: HashMap<i64, String>,
     tasks: HashMap<u64, (String, String)>,
-    locks: HashMap<u64, (&'static str, String)>,
+    locks: HashMap<u64, (&'static str, Arc<str>)>,
+    /// Site texts by address.
+    sites: HashMap<u64, Arc<str>>,
+    /// Names made once: per holder ("held by ..."), and per kind (under `Key::Holdup`).
+    names: HashMap<Key, HashMap<&'static str, Arc<str>>>,
     user_tasks: HashMap<u64, String>,
     /// Open waits by (waiter, object): item index.
     waits: HashMap<(Key, u64), Vec<usize>>,
@@ -125,16 +144,36 @@ struct Builder {
 }
 
 impl Builder {
+    /// "held by <who>", made once per holder.
+    fn held_by(&mut self, who: Key) -> Arc<str> {
+        if let Some(n) = self.names.get(&who).and_then(|n| n.get("held by")) {
+            return n.clone();
+        }
+        let name: Arc<str> = format!("held by {}", self.describe(who)).into();
+        self.names
+            .entry(who)
+            .or_default()
+            .insert("held by", name.clone());
+        name
+    }
+
+    fn site(&mut self, addr: u64) -> Arc<str> {
+        self.sites
+            .entry(addr)
+            .or_insert_with(|| site(addr).into())
+            .clone()
+    }
+
     fn push(&mut self, item: Item) -> usize {
         self.items.push(item);
         self.items.len() - 1
     }
 
     /// An item open since before the window began: it starts at the window's start.
-    fn orphan(&mut self, key: Key, name: String, category: &'static str) -> usize {
+    fn orphan(&mut self, key: Key, name: impl Into<Arc<str>>, category: &'static str) -> usize {
         let mut item = Item::new(key, self.start, name, category);
         item.args
-            .push(Arg::Str("began".into(), "before the trace".into()));
+            .push(Arg::Str(shared("began"), shared("before the trace")));
         self.push(item)
     }
 
@@ -148,12 +187,19 @@ impl Builder {
             Tag::WaitBegin => {
                 let kind = kind_name(e.arg);
                 let (object, waiter) = (p(1), who(p(2), tid));
-                let lock_site = site(p(0));
-                let mut item = Item::new(waiter, ts, format!("{kind} wait"), "wait");
-                item.args.push(Arg::Str("kind".into(), kind.into()));
-                item.args.push(Arg::Str("site".into(), lock_site.clone()));
+                let lock_site = self.site(p(0));
+                let name = self
+                    .names
+                    .entry(Key::Holdup)
+                    .or_default()
+                    .entry(kind)
+                    .or_insert_with(|| format!("{kind} wait").into())
+                    .clone();
+                let mut item = Item::new(waiter, ts, name, "wait");
+                item.args.push(Arg::Str(shared("kind"), shared(kind)));
+                item.args.push(Arg::Str(shared("site"), lock_site.clone()));
                 if p(4) != 0 {
-                    item.args.push(Arg::Str("await".into(), site(p(4))));
+                    item.args.push(Arg::Str(shared("await"), self.site(p(4))));
                 }
                 item.stack = p(3);
                 let i = self.push(item);
@@ -168,13 +214,13 @@ impl Builder {
                 let cancelled = e.arg == 1;
                 let i = match self.waits.get_mut(&(waiter, object)).and_then(Vec::pop) {
                     Some(i) => i,
-                    None => self.orphan(waiter, "wait".into(), "wait"),
+                    None => self.orphan(waiter, shared("wait"), "wait"),
                 };
                 self.items[i].end = ts;
                 let outcome = if cancelled { "cancelled" } else { "done" };
                 self.items[i]
                     .args
-                    .push(Arg::Str("outcome".into(), outcome.into()));
+                    .push(Arg::Str(shared("outcome"), shared(outcome)));
                 if object == 0 {
                     return;
                 }
@@ -183,7 +229,7 @@ impl Builder {
                     return;
                 }
                 // Let in by the lock's last contended release: an arrow from it to here.
-                let mut acquired = Item::new(waiter, ts, "acquired".into(), "lock");
+                let mut acquired = Item::new(waiter, ts, shared("acquired"), "lock");
                 acquired.instant = true;
                 if let Some(&r) = self.released.get(&object) {
                     let flow = self.next_flow;
@@ -193,14 +239,9 @@ impl Builder {
                 }
                 self.push(acquired);
                 let (kind, lock_site) = self.locks.get(&object).cloned().unwrap_or_default();
-                let mut held = Item::new(
-                    Key::Lock(object),
-                    ts,
-                    format!("held by {}", self.describe(waiter)),
-                    "lock",
-                );
-                held.args.push(Arg::Str("kind".into(), kind.into()));
-                held.args.push(Arg::Str("site".into(), lock_site));
+                let mut held = Item::new(Key::Lock(object), ts, self.held_by(waiter), "lock");
+                held.args.push(Arg::Str(shared("kind"), shared(kind)));
+                held.args.push(Arg::Str(shared("site"), lock_site));
                 let h = self.push(held);
                 if let Some((_, previous)) = self.held.insert(object, (waiter, h)) {
                     // Its release was not seen (a shared release, or an uncontended one):
@@ -210,11 +251,11 @@ impl Builder {
             }
             Tag::Release => {
                 let (object, releaser) = (p(0), who(p(1), tid));
-                let mut unlock = Item::new(releaser, ts, "unlock".into(), "lock");
+                let mut unlock = Item::new(releaser, ts, shared("unlock"), "lock");
                 unlock.instant = true;
                 unlock
                     .args
-                    .push(Arg::Str("kind".into(), kind_name(e.arg).into()));
+                    .push(Arg::Str(shared("kind"), shared(kind_name(e.arg))));
                 let i = self.push(unlock);
                 self.released.insert(object, i);
                 if let Some(&(holder, h)) = self.held.get(&object)
@@ -228,7 +269,7 @@ impl Builder {
                 let id = p(0);
                 let name = self.task_name(id);
                 let mut item = Item::new(Key::Thread(tid), ts, name, "poll");
-                item.args.push(Arg::Int("task".into(), id as i64));
+                item.args.push(Arg::Int(shared("task"), id as i64));
                 let i = self.push(item);
                 self.polls.entry(tid).or_default().push(i);
             }
@@ -251,7 +292,7 @@ impl Builder {
                 let name = rec::string(p(0)).map(|s| s.to_string()).unwrap_or_default();
                 let mut item = Item::new(Key::Thread(tid), ts, name, "region");
                 if p(1) != 0 {
-                    item.args.push(Arg::Int("task".into(), p(1) as i64));
+                    item.args.push(Arg::Int(shared("task"), p(1) as i64));
                 }
                 let i = self.push(item);
                 self.regions.entry((tid, p(0))).or_default().push(i);
@@ -271,7 +312,7 @@ impl Builder {
                 self.user_tasks.insert(p(0), name.clone());
                 let mut item = Item::new(Key::UserTask(p(0)), ts, name, "task");
                 if p(1) != 0 {
-                    item.args.push(Arg::Int("parent".into(), p(1) as i64));
+                    item.args.push(Arg::Int(shared("parent"), p(1) as i64));
                 }
                 let i = self.push(item);
                 self.open_user_tasks.insert(p(0), i);
@@ -279,7 +320,7 @@ impl Builder {
             Tag::UserTaskEnd => {
                 let i = match self.open_user_tasks.remove(&p(0)) {
                     Some(i) => i,
-                    None => self.orphan(Key::UserTask(p(0)), "task".into(), "task"),
+                    None => self.orphan(Key::UserTask(p(0)), shared("task"), "task"),
                 };
                 self.items[i].end = ts;
             }
@@ -288,9 +329,9 @@ impl Builder {
                 let text = String::from_utf8_lossy(&e.bytes(2, e.arg as usize)).into_owned();
                 let mut item = Item::new(Key::Thread(tid), ts, category, "log");
                 item.instant = true;
-                item.args.push(Arg::Str("message".into(), text));
+                item.args.push(Arg::Str(shared("message"), text.into()));
                 if p(1) != 0 {
-                    item.args.push(Arg::Int("task".into(), p(1) as i64));
+                    item.args.push(Arg::Int(shared("task"), p(1) as i64));
                 }
                 self.push(item);
             }
@@ -326,7 +367,11 @@ impl Builder {
 pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
     let clock = Clock::new(s);
     let since = clock.ns(s.since).max(s.start.monotonic_ns);
-    let end = s.end.monotonic_ns;
+    // A window that dropped events is complete only up to its first drop: it ends there.
+    let end = s
+        .first_drop
+        .map_or(s.end.monotonic_ns, |t| clock.ns(t).min(s.end.monotonic_ns))
+        .max(since);
     // Every event with its chunk's thread, in time order (a chunk is in order already).
     let mut events: Vec<(u64, i64, RawEvent<'_>)> = Vec::new();
     for chunk in &s.chunks {
@@ -344,6 +389,8 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
         threads: HashMap::new(),
         tasks: HashMap::new(),
         locks: HashMap::new(),
+        sites: HashMap::new(),
+        names: HashMap::new(),
         user_tasks: HashMap::new(),
         waits: HashMap::new(),
         polls: HashMap::new(),
@@ -358,16 +405,19 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
     };
     for (ticks, tid, e) in &events {
         let ts = clock.ns(*ticks).clamp(since, end.max(since));
-        // Before the window: only who the threads and tasks are.
-        if clock.ns(*ticks) < since && !matches!(e.tag, Tag::Thread | Tag::TaskNew) {
+        // Before the window: only who the threads and tasks are; after its end (its first
+        // drop), nothing.
+        let at = clock.ns(*ticks);
+        if (at < since && !matches!(e.tag, Tag::Thread | Tag::TaskNew)) || at > end {
             continue;
         }
         b.event(*tid, ts, e);
     }
     if s.dropped > 0 {
-        let mut note = Item::new(Key::Holdup, end, "dropped events".into(), "holdup");
+        let mut note = Item::new(Key::Holdup, end, shared("dropped events"), "holdup");
         note.instant = true;
-        note.args.push(Arg::Int("dropped".into(), s.dropped as i64));
+        note.args
+            .push(Arg::Int(shared("dropped"), s.dropped as i64));
         b.items.push(note);
     }
     // What is still open ends with the trace.
@@ -385,7 +435,7 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
         b.items[i].end = end.max(b.items[i].begin);
         b.items[i]
             .args
-            .push(Arg::Str("ended".into(), "after the trace".into()));
+            .push(Arg::Str(shared("ended"), shared("after the trace")));
     }
     encode(b, s, since, end)
 }
@@ -400,7 +450,7 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
     let process = out.process(pid, &process_name);
     let stacks = symbolize(&b.items, &mut out);
     let Builder {
-        mut items,
+        items,
         threads,
         tasks,
         locks,
@@ -409,12 +459,17 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
         ..
     } = b;
     // Lanes: slices on one track must nest; overlapping ones go to extra tracks.
-    items.sort_by(|a, b| {
-        (a.key, a.begin, std::cmp::Reverse(a.end)).cmp(&(b.key, b.begin, std::cmp::Reverse(b.end)))
+    // (Sorted as indexes: an item is large to move.)
+    let mut order: Vec<u32> = (0..items.len() as u32).collect();
+    order.sort_by_key(|&i| {
+        let a = &items[i as usize];
+        (a.key, a.begin, std::cmp::Reverse(a.end))
     });
-    let mut lanes: Vec<usize> = Vec::with_capacity(items.len());
+
+    let mut lanes: Vec<usize> = vec![0; items.len()];
     let mut open: HashMap<Key, Vec<Vec<u64>>> = HashMap::new();
-    for item in &items {
+    for &i in &order {
+        let item = &items[i as usize];
         let stacks = open.entry(item.key).or_default();
         let fits = |stack: &mut Vec<u64>| {
             while let Some(&top) = stack.last() {
@@ -443,7 +498,7 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
         if !item.instant {
             stacks[lane].push(item.end);
         }
-        lanes.push(lane);
+        lanes[i as usize] = lane;
     }
     let mut tracks: HashMap<(Key, usize), TrackId> = HashMap::new();
     let mut keys: Vec<(Key, usize)> = items
@@ -463,7 +518,7 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
                 _ => format!("task {id}"),
             },
             Key::Lock(l) => {
-                let (kind, site) = locks.get(&l).cloned().unwrap_or(("lock", String::new()));
+                let (kind, site) = locks.get(&l).cloned().unwrap_or(("lock", shared("")));
                 format!("{} {site}", lock_word(kind))
             }
             Key::UserTask(id) => format!(
@@ -508,7 +563,9 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
     }
     // Events per track, in nesting order (a slice's end before a later sibling's begin).
     let mut per_track: HashMap<TrackId, Vec<usize>> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
+    for &i in &order {
+        let i = i as usize;
+        let item = &items[i];
         per_track
             .entry(tracks[&(item.key, lanes[i])])
             .or_default()
