@@ -158,8 +158,15 @@ def check_scenario(path, tracks, events):
         fail(path, "wait, unlock and acquisition are out of order")
     if not on("trace-a", "hold"):
         fail(path, "no region 'hold' on trace-a")
-    if not [e for e in events if e["name"] == "chan-recv wait"]:
+    recvs = [e for e in events if e["name"] == "chan-recv wait"]
+    if not recvs:
         fail(path, "no channel receive wait")
+    sends = on("trace-b", "send")
+    woken = [e for e in events if e["name"] == "woken" and e["track"] == recvs[0]["track"]]
+    if len(sends) != 1 or len(woken) != 1 or sends[0]["out"] != woken[0]["in"] or not woken[0]["in"]:
+        fail(path, "the send's arrow does not end at the receiver's wake-up")
+    if not (recvs[0]["ts"] <= sends[0]["ts"] <= woken[0]["ts"] == recvs[0]["end"]):
+        fail(path, "receive wait, send and wake-up are out of order")
     locks = [t for t in tracks.values() if t.name.startswith("mutex ") and t.name.endswith("trace.rs:" + wait["args"]["site"].split(":")[-1])]
     if not locks:
         fail(path, "no track for the lock")

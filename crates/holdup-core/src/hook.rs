@@ -6,6 +6,7 @@
 //! | [`acquired`]              | the lock was then acquired                    | one branch          |
 //! | [`release`]               | a guard is dropped (wraps std's unlock)       | one relaxed load    |
 //! | [`blocking`] / [`woken`]  | around any other wait (condvar, channel, ...) | one relaxed load    |
+//! | [`wake`]                  | a send, a notify: what ends such waits        | one relaxed load    |
 //!
 //! The decision to record lives here, not in the primitives: a primitive is glue around std's
 //! type plus these calls. Semantics follow Go (`runtime/mprof.go` and `runtime/sema.go`): mutex events are sampled
@@ -313,6 +314,29 @@ fn woken_slow(mut wait: Wait<'_>) {
             held_suspended: None,
         },
         wait.stack.as_ref(),
+    );
+}
+
+/// Something that may end waits of `kind` on the primitive created at `site` happens now (a
+/// send, which wakes receivers; a notify, which wakes condvar waiters; a receive, which wakes
+/// senders of a full channel): the execution trace draws an arrow from here to the waits it
+/// ends. One relaxed load unless a trace records; call it before the operation, so that it
+/// precedes what it wakes.
+#[inline]
+pub fn wake(site: Site, kind: Kind) {
+    if trace::on() {
+        wake_slow(site, kind);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_slow(site: Site, kind: Kind) {
+    let waker = registry::current_task().map_or(0, Owner::to_word);
+    trace::emit(
+        trace::Tag::Wake,
+        kind as u64,
+        &[site as *const Location<'static> as u64, waker as u64],
     );
 }
 

@@ -13,6 +13,7 @@
 //! | [`LockMeta::set_holder`]              | an exclusive guard is made                          |
 //! | [`hook::release`]                     | a guard is dropped (wrapping the unlock)            |
 //! | [`hook::blocking`] / [`hook::woken`]  | around any other wait (condvar, channel, join, ...) |
+//! | [`hook::wake`]                        | a send or notify, which ends such waits (the trace)  |
 //!
 //! ```
 //! use holdup_core::{hook, Kind, LockMeta};

@@ -69,6 +69,10 @@ pub enum Tag {
     /// A user log message. Argument: the text's length; payload: the category (string id),
     /// the user task id (0 if none), then the text's bytes.
     Log = 13,
+    /// Something that wakes waits of a kind on what was created at a site (a send wakes
+    /// receivers, a notify wakes condvar waiters). Argument: the kind of the waits it ends.
+    /// Payload: the site, the waker (owner word or 0).
+    Wake = 14,
 }
 
 impl Tag {
@@ -88,6 +92,7 @@ impl Tag {
             11 => UserTaskBegin,
             12 => UserTaskEnd,
             13 => Log,
+            14 => Wake,
             _ => return None,
         })
     }

@@ -168,6 +168,18 @@ fn two_threads_one_lock_one_channel_one_region() {
     assert_eq!(main_waits.len(), 1, "{main_waits:#?}");
     let recv = main_waits[0];
     assert!(recv.begin.ts + recv.dur >= acquired.begin.ts);
+    // ... woken by B's send: an arrow from the send to the end of the wait.
+    let send = b_slices
+        .iter()
+        .find(|s| s.name == "send")
+        .expect("B's send, which woke the receiver");
+    let woken = slices
+        .iter()
+        .find(|s| s.name == "woken" && s.track == recv.track)
+        .expect("the receiver's wake-up");
+    assert_eq!(woken.flows_in, send.flows_out);
+    assert_eq!(woken.begin.ts, recv.begin.ts + recv.dur);
+    assert!(send.begin.ts <= woken.begin.ts && send.begin.ts >= recv.begin.ts);
 }
 
 #[test]
@@ -484,4 +496,46 @@ fn the_watchdog_saves_the_flight_recorder() {
     assert_eq!(wait.arg("ended"), Some("after the trace"));
     assert!(wait.dur >= 100_000_000, "{} ns", wait.dur);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A condvar's notify and a tokio `Notify` draw arrows to the waits they end.
+#[test]
+fn notifies_draw_arrows_to_the_waits_they_end() {
+    let _serial = holdup_core::trace::test_lock();
+    trace::start().unwrap();
+    let pair = std::sync::Arc::new((
+        holdup::sync::Mutex::new(false),
+        holdup::sync::Condvar::new(),
+    ));
+    let waiter = {
+        let pair = pair.clone();
+        std::thread::spawn(move || {
+            let (m, cv) = &*pair;
+            let mut ready = m.lock().unwrap();
+            while !*ready {
+                ready = cv.wait(ready).unwrap();
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    *pair.0.lock().unwrap() = true;
+    pair.1.notify_one();
+    waiter.join().unwrap();
+    let t = trace::stop().unwrap();
+    let view = decode(&t, "condvar");
+    let slices = view.slices();
+    let wait = slices
+        .iter()
+        .find(|s| s.name == "condvar wait")
+        .expect("the condvar wait");
+    let notify = slices
+        .iter()
+        .find(|s| s.name == "notify")
+        .expect("the notify that ended it");
+    let woken = slices
+        .iter()
+        .find(|s| s.name == "woken" && s.track == wait.track)
+        .expect("the wake-up");
+    assert_eq!(woken.flows_in, notify.flows_out);
+    assert!(wait.dur >= 30_000_000, "{} ns", wait.dur);
 }

@@ -143,12 +143,14 @@ impl Condvar {
     /// Wakes one waiting thread, as [`std::sync::Condvar::notify_one`].
     #[inline]
     pub fn notify_one(&self) {
+        hook::wake(self.site, Kind::Condvar);
         self.inner.notify_one();
     }
 
     /// Wakes all waiting threads, as [`std::sync::Condvar::notify_all`].
     #[inline]
     pub fn notify_all(&self) {
+        hook::wake(self.site, Kind::Condvar);
         self.inner.notify_all();
     }
 }

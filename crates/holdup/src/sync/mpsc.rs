@@ -78,6 +78,7 @@ impl<T> Sender<T> {
     /// Gives the value back if the receiver was dropped.
     #[inline]
     pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        hook::wake(self.site, Kind::ChanRecv);
         self.inner.send(t)
     }
 }
@@ -91,6 +92,7 @@ impl<T> SyncSender<T> {
     /// Gives the value back if the receiver was dropped.
     #[inline]
     pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        hook::wake(self.site, Kind::ChanRecv);
         match self.inner.try_send(t) {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(t)) => Err(SendError(t)),
@@ -114,6 +116,7 @@ impl<T> SyncSender<T> {
     /// [`TrySendError::Full`] or [`TrySendError::Disconnected`], with the value.
     #[inline]
     pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
+        hook::wake(self.site, Kind::ChanRecv);
         self.inner.try_send(t)
     }
 }
@@ -126,6 +129,8 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`] or [`TryRecvError::Disconnected`].
     #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        // Taking a message makes room for a sender waiting on a full channel.
+        hook::wake(self.site, Kind::ChanSend);
         self.inner.try_recv()
     }
 
@@ -136,6 +141,7 @@ impl<T> Receiver<T> {
     /// [`RecvError`] once the channel is empty and every sender is gone.
     #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
+        hook::wake(self.site, Kind::ChanSend);
         match self.inner.try_recv() {
             Ok(t) => Ok(t),
             Err(TryRecvError::Disconnected) => Err(RecvError),

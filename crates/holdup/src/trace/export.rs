@@ -36,6 +36,8 @@ struct Item {
     stack: u64,
     flows_out: Vec<u64>,
     flows_in: Vec<u64>,
+    /// A wait's site (address) and kind, to find what woke it.
+    origin: (u64, u64),
 }
 
 impl Item {
@@ -51,6 +53,7 @@ impl Item {
             stack: 0,
             flows_out: Vec::new(),
             flows_in: Vec::new(),
+            origin: (0, 0),
         }
     }
 }
@@ -137,6 +140,9 @@ struct Builder {
     /// release (item index of its instant), and how many wait.
     held: HashMap<u64, (Key, usize)>,
     released: HashMap<u64, usize>,
+    /// The last wake of waits of a kind on a site: when, by whom, and its instant once an
+    /// arrow needs it.
+    wakes: HashMap<(u64, u64), (u64, Key, Option<usize>)>,
     waiters: HashMap<u64, i64>,
     counters: Vec<(u64, u64, i64)>,
     next_flow: u64,
@@ -202,6 +208,7 @@ impl Builder {
                     item.args.push(Arg::Str(shared("await"), self.site(p(4))));
                 }
                 item.stack = p(3);
+                item.origin = (p(0), e.arg);
                 let i = self.push(item);
                 self.waits.entry((waiter, object)).or_default().push(i);
                 if object != 0 {
@@ -222,6 +229,9 @@ impl Builder {
                     .args
                     .push(Arg::Str(shared("outcome"), shared(outcome)));
                 if object == 0 {
+                    if !cancelled {
+                        self.woken(i, waiter, ts);
+                    }
                     return;
                 }
                 self.count_waiters(object, ts, -1);
@@ -288,6 +298,9 @@ impl Builder {
                 self.tasks.insert(p(0), (name, site(p(2))));
             }
             Tag::TaskEnd => {}
+            Tag::Wake => {
+                self.wakes.insert((p(0), e.arg), (ts, who(p(1), tid), None));
+            }
             Tag::RegionBegin => {
                 let name = rec::string(p(0)).map(|s| s.to_string()).unwrap_or_default();
                 let mut item = Item::new(Key::Thread(tid), ts, name, "region");
@@ -336,6 +349,42 @@ impl Builder {
                 self.push(item);
             }
         }
+    }
+
+    /// The wait `i` (not on a lock) ended at `ts`: an arrow from the last wake of its kind on
+    /// its site, if that came during the wait.
+    fn woken(&mut self, i: usize, waiter: Key, ts: u64) {
+        let origin = self.items[i].origin;
+        let begin = self.items[i].begin;
+        let Some(&(at, waker, instant)) = self.wakes.get(&origin) else {
+            return;
+        };
+        if at < begin || at > ts {
+            return;
+        }
+        let source = match instant {
+            Some(source) => source,
+            None => {
+                let name = match u8::try_from(origin.1).ok().and_then(Kind::from_u8) {
+                    Some(Kind::ChanRecv) => "send",
+                    Some(Kind::ChanSend) => "receive",
+                    Some(Kind::Semaphore) => "add permits",
+                    _ => "notify",
+                };
+                let mut wake = Item::new(waker, at, shared(name), "wake");
+                wake.instant = true;
+                let source = self.push(wake);
+                self.wakes.insert(origin, (at, waker, Some(source)));
+                source
+            }
+        };
+        let flow = self.next_flow;
+        self.next_flow += 1;
+        self.items[source].flows_out.push(flow);
+        let mut woken = Item::new(waiter, ts, shared("woken"), "wake");
+        woken.instant = true;
+        woken.flows_in.push(flow);
+        self.push(woken);
     }
 
     fn count_waiters(&mut self, object: u64, ts: u64, delta: i64) {
@@ -398,6 +447,7 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
         open_user_tasks: HashMap::new(),
         held: HashMap::new(),
         released: HashMap::new(),
+        wakes: HashMap::new(),
         waiters: HashMap::new(),
         counters: Vec::new(),
         next_flow: 1,

@@ -79,6 +79,7 @@ impl<T> Sender<T> {
     ///
     /// The value, if there is no receiver.
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send(value)
     }
 

@@ -145,6 +145,7 @@ impl<T> Sender<T> {
     /// The message, if the receiver is gone.
     #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         Sending(Waited::new(sends(self.site), self.inner.send(value), |r| r))
     }
 
@@ -160,6 +161,7 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the message.
     pub fn try_send(&self, message: T) -> Result<(), TrySendError<T>> {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.try_send(message)
     }
 
@@ -332,6 +334,7 @@ impl<T> WeakSender<T> {
 impl<T> OwnedPermit<T> {
     /// Sends into the reserved slot; gives the sender back.
     pub fn send(self, value: T) -> Sender<T> {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         Sender {
             site: self.site,
             inner: self.inner.send(value),
@@ -364,6 +367,7 @@ impl<T> UnboundedSender<T> {
     ///
     /// The message, if the receiver is gone.
     pub fn send(&self, message: T) -> Result<(), SendError<T>> {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send(message)
     }
 
@@ -445,6 +449,8 @@ macro_rules! receiver {
             #[track_caller]
             pub fn recv(&mut self) -> impl Future<Output = Option<T>> + '_ {
                 let site = self.site();
+                // Taking a message makes room for a sender waiting on a full channel.
+                holdup_core::hook::wake(site, Kind::ChanSend);
                 Receiving(Waited::new(receives(site), self.inner.recv(), |r| r))
             }
 

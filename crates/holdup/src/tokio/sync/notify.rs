@@ -98,16 +98,19 @@ impl Notify {
 
     /// Wakes one waiting task (the first to wait), or stores a permit for the next.
     pub fn notify_one(&self) {
+        holdup_core::hook::wake(self.site, Kind::Notify);
         self.inner.notify_one();
     }
 
     /// Wakes one waiting task (the last to wait), or stores a permit for the next.
     pub fn notify_last(&self) {
+        holdup_core::hook::wake(self.site, Kind::Notify);
         self.inner.notify_last();
     }
 
     /// Wakes every task waiting now (no permit is stored).
     pub fn notify_waiters(&self) {
+        holdup_core::hook::wake(self.site, Kind::Notify);
         self.inner.notify_waiters();
     }
 }

@@ -54,6 +54,7 @@ impl<T> Sender<T> {
     ///
     /// The value, if the receiver was dropped or closed.
     pub fn send(self, t: T) -> Result<(), T> {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send(t)
     }
 

@@ -94,6 +94,7 @@ impl Semaphore {
     ///
     /// As tokio's: if the total would exceed `MAX_PERMITS`.
     pub fn add_permits(&self, n: usize) {
+        holdup_core::hook::wake(self.site, Kind::Semaphore);
         self.inner.add_permits(n);
     }
 

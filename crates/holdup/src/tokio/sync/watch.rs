@@ -128,21 +128,25 @@ impl<T> Sender<T> {
     ///
     /// The value, if every receiver is gone.
     pub fn send(&self, value: T) -> Result<(), error::SendError<T>> {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send(value)
     }
 
     /// Changes the value in place and notifies receivers.
     pub fn send_modify<F: FnOnce(&mut T)>(&self, modify: F) {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send_modify(modify);
     }
 
     /// Changes the value in place and notifies receivers if `modify` says it changed.
     pub fn send_if_modified<F: FnOnce(&mut T) -> bool>(&self, modify: F) -> bool {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send_if_modified(modify)
     }
 
     /// Replaces the value (even with no receiver) and returns the previous one.
     pub fn send_replace(&self, value: T) -> T {
+        holdup_core::hook::wake(self.site, Kind::ChanRecv);
         self.inner.send_replace(value)
     }
 
