@@ -263,12 +263,16 @@ pub fn emit_at(ticks: u64, tag: Tag, arg: u64, payload: &[u64], bytes: &[u8]) {
     }
     let recorded = WRITER.try_with(|w| {
         let Ok(mut w) = w.try_borrow_mut() else {
-            return false;
+            return None;
         };
-        w.write(ticks, tag, arg, payload, bytes)
+        Some(w.write(ticks, tag, arg, payload, bytes))
     });
-    if recorded != Ok(true) {
+    let recorded = recorded.ok().flatten();
+    if recorded != Some(true) {
         DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
+    if recorded == Some(false) {
+        // No room (not a thread in its exit): the window is complete only up to here.
         let _ = FIRST_DROP.compare_exchange(0, ticks.max(1), Ordering::Relaxed, Ordering::Relaxed);
     }
 }
