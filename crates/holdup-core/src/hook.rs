@@ -17,7 +17,7 @@
 
 use std::cell::Cell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use crate::clock::{self, now_ns};
 use crate::collector::{self as profile, COLLECTOR};
@@ -91,6 +91,9 @@ impl Wait<'_> {
     /// Records the end of a traced wait, once.
     fn end_trace(&mut self, cancelled: bool) {
         if let Some((object, waiter)) = self.traced.take() {
+            if object == 0 {
+                traced_waiters(self.site, self.kind).fetch_sub(1, Ordering::Relaxed);
+            }
             trace::emit(
                 trace::Tag::WaitEnd,
                 u64::from(cancelled),
@@ -106,6 +109,9 @@ impl Wait<'_> {
 fn trace_wait(kind: Kind, site: Site, object: usize) -> Option<(usize, usize)> {
     let waiter = registry::current_task().map_or(0, Owner::to_word);
     let stack = trace::capture_stack();
+    if object == 0 {
+        traced_waiters(site, kind).fetch_add(1, Ordering::Relaxed);
+    }
     trace::emit(
         trace::Tag::WaitBegin,
         kind as u64,
@@ -325,6 +331,25 @@ fn woken_slow(mut wait: Wait<'_>) {
 #[inline]
 pub fn wake(site: Site, kind: Kind) {
     if trace::on() {
+        wake_traced(site, kind);
+    }
+}
+
+/// Traced waits (not on a lock) in progress, counted in slots by site and kind: a wake that
+/// finds its slot at 0 ends no traced wait and records nothing (a send to a channel nobody
+/// waits on, most sends). Two sites sharing a slot only cost an event that links to nothing.
+static TRACED_WAITERS: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
+
+fn traced_waiters(site: Site, kind: Kind) -> &'static AtomicU32 {
+    let h =
+        (site as *const Location<'static> as usize >> 3).wrapping_mul(0x9e37_79b9) ^ kind as usize;
+    &TRACED_WAITERS[h % TRACED_WAITERS.len()]
+}
+
+#[cold]
+#[inline(never)]
+fn wake_traced(site: Site, kind: Kind) {
+    if traced_waiters(site, kind).load(Ordering::Relaxed) != 0 {
         wake_slow(site, kind);
     }
 }
