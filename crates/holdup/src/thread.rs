@@ -170,6 +170,7 @@ impl Builder {
         let target = spawn.token.clone().unwrap_or_default();
         let inner = self.inner.spawn(move || {
             let _registration = registry::register(name, spawn);
+            let _ended = Ended(site);
             f()
         })?;
         Ok(JoinHandle {
@@ -200,6 +201,7 @@ impl Builder {
         let target = spawn.token.clone().unwrap_or_default();
         let inner = self.inner.spawn_scoped(&scope.inner, move || {
             let _registration = registry::register(name, spawn);
+            let _ended = Ended(site);
             f()
         })?;
         Ok(ScopedJoinHandle {
@@ -232,6 +234,7 @@ impl Builder {
         let inner = unsafe {
             self.inner.spawn_unchecked(move || {
                 let _registration = registry::register(name, spawn);
+                let _ended = Ended(site);
                 f()
             })
         }?;
@@ -261,6 +264,16 @@ pub struct JoinHandle<T> {
     site: Site,
     /// The thread's token once it runs: what a join waits for, in dumps.
     target: Arc<AtomicUsize>,
+}
+
+/// Dropped when a spawned thread's closure returns or unwinds: its end wakes the threads that
+/// join it (an arrow in the execution trace, from here to their join).
+struct Ended(Site);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        hook::wake(self.0, Kind::Join);
+    }
 }
 
 impl<T> JoinHandle<T> {

@@ -498,7 +498,7 @@ fn the_watchdog_saves_the_flight_recorder() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A condvar's notify and a tokio `Notify` draw arrows to the waits they end.
+/// A condvar's notify and a thread's end draw arrows to the waits they end.
 #[test]
 fn notifies_draw_arrows_to_the_waits_they_end() {
     let _serial = holdup_core::trace::test_lock();
@@ -538,4 +538,33 @@ fn notifies_draw_arrows_to_the_waits_they_end() {
         .expect("the wake-up");
     assert_eq!(woken.flows_in, notify.flows_out);
     assert!(wait.dur >= 30_000_000, "{} ns", wait.dur);
+}
+
+/// Joining a thread that is still running: the join wait's arrow comes from the thread's end.
+#[test]
+fn a_join_is_woken_by_the_threads_end() {
+    let _serial = holdup_core::trace::test_lock();
+    trace::start().unwrap();
+    let worker = holdup::thread::Builder::new()
+        .name("trace-worker".into())
+        .spawn(|| std::thread::sleep(Duration::from_millis(60)))
+        .unwrap();
+    worker.join().unwrap();
+    let t = trace::stop().unwrap();
+    let view = decode(&t, "join");
+    let slices = view.slices();
+    let join = slices
+        .iter()
+        .find(|s| s.name == "join wait")
+        .expect("the join wait");
+    let end = on_thread(&view, &slices, "trace-worker")
+        .into_iter()
+        .find(|s| s.name == "thread end")
+        .expect("the worker's end");
+    let woken = slices
+        .iter()
+        .find(|s| s.name == "woken" && s.track == join.track)
+        .expect("the join's wake-up");
+    assert_eq!(woken.flows_in, end.flows_out);
+    assert!(join.dur >= 30_000_000, "{} ns", join.dur);
 }

@@ -369,6 +369,7 @@ impl Builder {
                     Some(Kind::ChanRecv) => "send",
                     Some(Kind::ChanSend) => "receive",
                     Some(Kind::Semaphore) => "add permits",
+                    Some(Kind::Join) => "thread end",
                     _ => "notify",
                 };
                 let mut wake = Item::new(waker, at, shared(name), "wake");
