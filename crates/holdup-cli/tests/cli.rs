@@ -693,22 +693,6 @@ mod go_compat {
     //! Our reports equal `go tool pprof`'s on the same files.
     use super::*;
 
-    fn go() -> Option<PathBuf> {
-        let candidate = std::env::var_os("HOLDUP_GO")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-go/bin/go"));
-        if candidate.exists() {
-            return Some(candidate);
-        }
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true but no Go toolchain at {} (set HOLDUP_GO or run .ci/run)",
-            candidate.display()
-        );
-        eprintln!("skipping: no Go toolchain at {}", candidate.display());
-        None
-    }
-
     fn pprof(go: &Path, args: &[&str]) -> String {
         let out = Command::new(go)
             .args(["tool", "pprof"])
@@ -972,7 +956,7 @@ fn trace_summary_and_block_profile() {
     );
     let tags = ok(&["tags", &profile]);
     assert!(tags.contains("mutex"), "{tags}");
-    if let Some(go) = go_compat_go() {
+    if let Some(go) = go() {
         let out = Command::new(go)
             .args(["tool", "pprof", "-top", &profile])
             .env("TZ", "UTC")
@@ -1006,8 +990,9 @@ fn trace_summary_and_block_profile() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The Go toolchain if there is one (required under `CI=true`).
-fn go_compat_go() -> Option<PathBuf> {
+/// The Go toolchain (`HOLDUP_GO`, else the workspace's `.venv-go`), if there is one; under
+/// `CI=true` a missing one is an error, never a silent skip.
+fn go() -> Option<PathBuf> {
     let candidate = std::env::var_os("HOLDUP_GO")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-go/bin/go"));
@@ -1016,8 +1001,9 @@ fn go_compat_go() -> Option<PathBuf> {
     }
     assert!(
         std::env::var("CI").map_or(true, |v| v != "true"),
-        "CI=true but no Go toolchain at {}",
+        "CI=true but no Go toolchain at {} (set HOLDUP_GO or run .ci/run)",
         candidate.display()
     );
+    eprintln!("skipping: no Go toolchain at {}", candidate.display());
     None
 }

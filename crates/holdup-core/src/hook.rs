@@ -107,7 +107,7 @@ impl Wait<'_> {
 /// what the wait's end needs.
 #[cold]
 fn trace_wait(kind: Kind, site: Site, object: usize) -> Option<(usize, usize)> {
-    let waiter = registry::current_task().map_or(0, Owner::to_word);
+    let waiter = traced_owner();
     let stack = trace::capture_stack();
     if object == 0 {
         traced_waiters(site, kind).fetch_add(1, Ordering::Relaxed);
@@ -357,12 +357,18 @@ fn wake_traced(site: Site, kind: Kind) {
 #[cold]
 #[inline(never)]
 fn wake_slow(site: Site, kind: Kind) {
-    let waker = registry::current_task().map_or(0, Owner::to_word);
+    let waker = traced_owner();
     trace::emit(
         trace::Tag::Wake,
         kind as u64,
         &[site as *const Location<'static> as u64, waker as u64],
     );
+}
+
+/// Who an event in the trace is by: the current task's owner word, or 0 for the recording
+/// thread (the chunk's).
+fn traced_owner() -> usize {
+    registry::current_task().map_or(0, Owner::to_word)
 }
 
 /// Something for [`keep_caller_frame`] to keep alive after a recording call.
@@ -478,7 +484,7 @@ fn release_contended(
     };
     unlock();
     if trace::on() {
-        let releaser = registry::current_task().map_or(0, Owner::to_word);
+        let releaser = traced_owner();
         // At the charge's time, before the unlock: the waiter it lets in acquires after it.
         trace::emit_at(
             now,

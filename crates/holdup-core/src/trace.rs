@@ -558,11 +558,6 @@ pub fn window_active() -> bool {
     recorder().window.is_some()
 }
 
-/// Whether the flight recorder is on.
-pub fn flight_active() -> bool {
-    recorder().flight.is_some()
-}
-
 /// Bytes the recorder holds now.
 pub fn held_bytes() -> usize {
     recorder().chunks.len() * CHUNK_BYTES

@@ -395,10 +395,7 @@ impl Builder {
     }
 
     fn task_name(&self, id: u64) -> String {
-        match self.tasks.get(&id) {
-            Some((name, _)) if !name.is_empty() => format!("task {id} \"{name}\""),
-            _ => format!("task {id}"),
-        }
+        task_label(&self.tasks, id)
     }
 
     fn describe(&self, key: Key) -> String {
@@ -564,10 +561,7 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
     for (key, lane) in keys {
         let base = match key {
             Key::Thread(tid) => threads.get(&tid).cloned().unwrap_or_default(),
-            Key::Task(id) => match tasks.get(&id) {
-                Some((name, _)) if !name.is_empty() => format!("task {id} \"{name}\""),
-                _ => format!("task {id}"),
-            },
+            Key::Task(id) => task_label(&tasks, id),
             Key::Lock(l) => {
                 let (kind, site) = locks.get(&l).cloned().unwrap_or(("lock", shared("")));
                 format!("{} {site}", lock_word(kind))
@@ -682,6 +676,14 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
         ));
     }
     out.finish()
+}
+
+/// `task 12 "conn"`, or `task 12` for a task without a name (or not seen starting).
+fn task_label(tasks: &HashMap<u64, (String, String)>, id: u64) -> String {
+    match tasks.get(&id) {
+        Some((name, _)) if !name.is_empty() => format!("task {id} \"{name}\""),
+        _ => format!("task {id}"),
+    }
 }
 
 fn lock_word(kind: &str) -> &'static str {
