@@ -19,6 +19,7 @@
 
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::{HashMap, VecDeque};
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -126,7 +127,9 @@ pub fn dropped() -> u64 {
 /// A chunk of one thread's events. Only its thread writes it, only past `len`; readers read
 /// only below `len`, loaded with acquire ordering after the writer's release store.
 struct Chunk {
-    words: Box<[UnsafeCell<u64>]>,
+    /// Uninitialized past `len`: zeroing 64 KiB per chunk cost a window several nanoseconds
+    /// per event.
+    words: Words,
     len: AtomicUsize,
     generation: u64,
     /// The time of its last event, in ticks.
@@ -140,10 +143,19 @@ unsafe impl Sync for Chunk {}
 // SAFETY: as above; a chunk holds no thread-bound state.
 unsafe impl Send for Chunk {}
 
+type Words = Box<[UnsafeCell<MaybeUninit<u64>>]>;
+
+/// A chunk's memory, not initialized.
+fn new_words() -> Words {
+    (0..CHUNK_WORDS)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect()
+}
+
 impl Chunk {
-    fn new(generation: u64) -> Chunk {
+    fn new(words: Words, generation: u64) -> Chunk {
         Chunk {
-            words: (0..CHUNK_WORDS).map(|_| UnsafeCell::new(0)).collect(),
+            words,
             len: AtomicUsize::new(0),
             generation,
             last: AtomicU64::new(0),
@@ -155,9 +167,10 @@ impl Chunk {
         let len = self.len.load(Ordering::Acquire);
         self.words[..len]
             .iter()
-            // SAFETY: below `len`: written before the release store the load above saw, and
-            // never written again (see the `Sync` impl).
-            .map(|w| unsafe { *w.get() })
+            // SAFETY: below `len`: initialized by the writer before the release store the
+            // load above saw, and never written again (see the `Sync` impl); a
+            // `MaybeUninit<u64>` has `u64`'s layout.
+            .map(|w| unsafe { *w.get().cast::<u64>() })
             .collect()
     }
 }
@@ -179,6 +192,9 @@ struct Flight {
 
 struct Recorder {
     chunks: VecDeque<Arc<Chunk>>,
+    /// The memory of the chunk evicted last, for the next chunk: a flight recorder in its
+    /// steady state writes memory already mapped (no page faults).
+    spare: Option<Words>,
     window: Option<Window>,
     flight: Option<Flight>,
     /// Taken when recording started.
@@ -187,6 +203,7 @@ struct Recorder {
 
 static RECORDER: Mutex<Recorder> = Mutex::new(Recorder {
     chunks: VecDeque::new(),
+    spare: None,
     window: None,
     flight: None,
     anchor: None,
@@ -212,19 +229,26 @@ impl Recorder {
             Arc::strong_count(c) == 1
                 && keep_from.is_none_or(|start| c.last.load(Ordering::Relaxed) < start)
         };
+        let mut gone = Vec::new();
         if let Some(flight) = self.flight {
             let horizon = now.saturating_sub(flight.min_age);
-            self.chunks
-                .retain(|c| c.last.load(Ordering::Relaxed) >= horizon || !evictable(c));
+            self.chunks.retain(|c| {
+                let keep = c.last.load(Ordering::Relaxed) >= horizon || !evictable(c);
+                if !keep {
+                    gone.push(c.clone());
+                }
+                keep
+            });
         }
         let max = self.max_bytes();
         while (self.chunks.len() + room_for) * CHUNK_BYTES > max {
             match self.chunks.iter().position(evictable) {
-                Some(i) => {
-                    self.chunks.remove(i);
-                }
+                Some(i) => gone.extend(self.chunks.remove(i)),
                 None => break,
             }
+        }
+        if let Some(last) = gone.pop() {
+            self.spare = Arc::try_unwrap(last).ok().map(|c| c.words);
         }
     }
 
@@ -234,7 +258,8 @@ impl Recorder {
         if (self.chunks.len() + 1) * CHUNK_BYTES > self.max_bytes() {
             return None;
         }
-        let chunk = Arc::new(Chunk::new(generation));
+        let words = self.spare.take().unwrap_or_else(new_words);
+        let chunk = Arc::new(Chunk::new(words, generation));
         self.chunks.push_back(chunk.clone());
         Some(chunk)
     }
@@ -297,7 +322,7 @@ impl Writer {
         let mut put = |w: u64| {
             // SAFETY: `i` is at or past the published length and below CHUNK_WORDS (room was
             // checked above): only this thread writes there, and no reader reads there yet.
-            unsafe { *chunk.words[i].get() = w };
+            unsafe { (*chunk.words[i].get()).write(w) };
             i += 1;
         };
         put(tag as u64 | (n as u64) << 8 | arg << 16);
@@ -480,6 +505,7 @@ fn stop(f: impl FnOnce(&mut Recorder)) {
     if r.window.is_none() && r.flight.is_none() {
         ON.store(false, Ordering::Release);
         r.chunks.clear();
+        r.spare = None;
     } else {
         r.evict(clock::now(), 0);
         FULL_SINCE.store(0, Ordering::Relaxed);

@@ -568,3 +568,128 @@ fn a_join_is_woken_by_the_threads_end() {
     assert_eq!(woken.flows_in, end.flows_out);
     assert!(join.dur >= 30_000_000, "{} ns", join.dur);
 }
+
+/// A barrier's waits are woken by the last arrival, on its thread.
+#[test]
+fn a_barriers_last_arrival_wakes_the_others() {
+    let _serial = holdup_core::trace::test_lock();
+    trace::start().unwrap();
+    let barrier = std::sync::Arc::new(holdup::sync::Barrier::new(3));
+    let early: Vec<_> = (0..2)
+        .map(|_| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                b.wait();
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let last = {
+        let b = barrier.clone();
+        std::thread::Builder::new()
+            .name("trace-last".into())
+            .spawn(move || {
+                b.wait();
+            })
+            .unwrap()
+    };
+    for t in early {
+        t.join().unwrap();
+    }
+    last.join().unwrap();
+    let t = trace::stop().unwrap();
+    let view = decode(&t, "barrier");
+    let slices = view.slices();
+    let arrival = on_thread(&view, &slices, "trace-last")
+        .into_iter()
+        .find(|s| s.name == "last arrival")
+        .expect("the last arrival");
+    let waits: Vec<_> = slices
+        .iter()
+        .filter(|s| s.name == "barrier wait" && s.dur >= 30_000_000)
+        .collect();
+    assert_eq!(waits.len(), 2, "{slices:#?}");
+    for wait in waits {
+        let woken = slices
+            .iter()
+            .find(|s| s.name == "woken" && s.track == wait.track)
+            .expect("the wake-up");
+        assert_eq!(woken.flows_in.len(), 1);
+        assert!(arrival.flows_out.contains(&woken.flows_in[0]));
+    }
+}
+
+/// A task waiting for a semaphore's permit is woken by the permit's drop in the task that held
+/// it; a permit given away (`forget`, `merge`) returns nothing and draws no arrow.
+#[test]
+fn a_returned_permit_wakes_the_waiting_task() {
+    let _serial = holdup_core::trace::test_lock();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    trace::start().unwrap();
+    let sem = std::sync::Arc::new(holdup::tokio::sync::Semaphore::new(1));
+    rt.block_on(async {
+        let holder = {
+            let sem = sem.clone();
+            holdup::tokio::task::Builder::new()
+                .name("holder")
+                .spawn(async move {
+                    let p = sem.acquire().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    drop(p);
+                })
+                .unwrap()
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let waiter = {
+            let sem = sem.clone();
+            holdup::tokio::task::Builder::new()
+                .name("waiter")
+                .spawn(async move {
+                    let mut p = sem.acquire().await.unwrap();
+                    sem.add_permits(1);
+                    let q = sem.acquire().await.unwrap();
+                    p.merge(q);
+                    assert_eq!(p.num_permits(), 2);
+                    p.forget();
+                })
+                .unwrap()
+        };
+        holder.await.unwrap();
+        waiter.await.unwrap();
+    });
+    assert_eq!(sem.available_permits(), 0);
+    let t = trace::stop().unwrap();
+    let view = decode(&t, "semaphore");
+    let slices = view.slices();
+    let track = |name: &str| {
+        view.tracks
+            .iter()
+            .find(|t| t.name.starts_with("task ") && t.name.ends_with(&format!("\"{name}\"")))
+            .unwrap_or_else(|| panic!("the {name} task's track"))
+            .uuid
+    };
+    let (holder, waiter) = (track("holder"), track("waiter"));
+    let wait = slices
+        .iter()
+        .find(|s| s.track == waiter && s.name == "semaphore wait")
+        .expect("the waiter's wait");
+    assert!(wait.dur >= 15_000_000, "waited {} ns", wait.dur);
+    let woken = slices
+        .iter()
+        .find(|s| s.name == "woken" && s.track == wait.track)
+        .expect("the wake-up");
+    let returned: Vec<_> = slices
+        .iter()
+        .filter(|s| s.name == "permits returned")
+        .collect();
+    assert_eq!(returned.len(), 1, "{returned:#?}");
+    let on_holder = view
+        .track(returned[0].track)
+        .is_some_and(|t| t.uuid == holder || t.thread.is_some());
+    assert!(on_holder, "{:?}", view.track(returned[0].track));
+    assert_eq!(woken.flows_in, returned[0].flows_out);
+}

@@ -1,5 +1,6 @@
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{self as std_sync, BarrierWaitResult};
 
 use crate::hook;
@@ -28,6 +29,7 @@ use holdup_core::Site;
 pub struct Barrier {
     site: Site,
     inner: std_sync::Barrier,
+    arrivals: Arrivals,
 }
 
 impl Barrier {
@@ -38,18 +40,45 @@ impl Barrier {
         Barrier {
             site: Location::caller(),
             inner: std_sync::Barrier::new(n),
+            arrivals: Arrivals::new(n),
         }
     }
 
     /// Blocks until `n` threads have called `wait`, as [`std::sync::Barrier::wait`].
     pub fn wait(&self) -> BarrierWaitResult {
         let wait = hook::blocking(self.site, Kind::Barrier);
+        self.arrivals.arrive(self.site);
         let r = self.inner.wait();
         if !r.is_leader() {
             // The leader arrived last and did not wait.
             hook::woken(wait);
         }
         r
+    }
+}
+
+/// Counts a barrier's arrivals, so that the last of each round, which releases the others,
+/// is known before it enters the barrier: the execution trace draws its arrows from there.
+/// Rounds cannot overlap (nobody arrives for the next before all of this one have arrived),
+/// so every `n`th arrival is a round's last.
+pub(crate) struct Arrivals {
+    n: usize,
+    count: AtomicUsize,
+}
+
+impl Arrivals {
+    pub(crate) const fn new(n: usize) -> Arrivals {
+        Arrivals {
+            n,
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// One arrival, after its wait began: the last of a round wakes the others (`hook::wake`).
+    pub(crate) fn arrive(&self, site: Site) {
+        if self.n > 1 && (self.count.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(self.n) {
+            hook::wake(site, Kind::Barrier);
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! Each wrapper records its creation site (`#[track_caller]` constructors, including `const fn
 //! new` in a `static`, which gets the site at compile time) and reports it as the `lock` label.
 
-mod barrier;
+pub(crate) mod barrier;
 mod condvar;
 pub mod mpsc;
 mod mutex;

@@ -368,8 +368,9 @@ impl Builder {
                 let name = match u8::try_from(origin.1).ok().and_then(Kind::from_u8) {
                     Some(Kind::ChanRecv) => "send",
                     Some(Kind::ChanSend) => "receive",
-                    Some(Kind::Semaphore) => "add permits",
+                    Some(Kind::Semaphore) => "permits returned",
                     Some(Kind::Join) => "thread end",
+                    Some(Kind::Barrier) => "last arrival",
                     _ => "notify",
                 };
                 let mut wake = Item::new(waker, at, shared(name), "wake");

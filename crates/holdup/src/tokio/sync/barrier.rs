@@ -6,6 +6,7 @@ use ::tokio::sync as tokio_sync;
 pub use ::tokio::sync::BarrierWaitResult;
 
 use super::super::wait::{Waited, What, named_future};
+use crate::sync::barrier::Arrivals;
 use holdup_core::{Kind, Site};
 
 /// A barrier for tasks, a drop-in replacement for [`tokio::sync::Barrier`]: every task but the
@@ -35,6 +36,7 @@ use holdup_core::{Kind, Site};
 pub struct Barrier {
     site: Site,
     inner: tokio_sync::Barrier,
+    arrivals: Arrivals,
 }
 
 named_future!(
@@ -49,6 +51,7 @@ impl Barrier {
         Barrier {
             site: Location::caller(),
             inner: tokio_sync::Barrier::new(n),
+            arrivals: Arrivals::new(n),
         }
     }
 
@@ -58,7 +61,11 @@ impl Barrier {
     pub fn wait(&self) -> impl Future<Output = BarrierWaitResult> {
         Wait(Waited::new(
             What::Other(self.site, Kind::Barrier),
-            self.inner.wait(),
+            async move {
+                // Tokio counts an arrival at the first poll, as this does.
+                self.arrivals.arrive(self.site);
+                self.inner.wait().await
+            },
             |r| r,
         ))
     }

@@ -328,8 +328,8 @@ unsafe fn extend(p: tokio_sync::SemaphorePermit<'_>) -> tokio_sync::SemaphorePer
 
 impl<'a> SemaphorePermit<'a> {
     /// Forgets the permits: they are not returned to the semaphore.
-    pub fn forget(self) {
-        self.inner.forget();
+    pub fn forget(mut self) {
+        take_all(&mut self.inner).forget();
     }
 
     /// Adds the permits of `other` to this one.
@@ -338,8 +338,8 @@ impl<'a> SemaphorePermit<'a> {
     ///
     /// If the two come from different semaphores.
     #[track_caller]
-    pub fn merge(&mut self, other: Self) {
-        self.inner.merge(other.inner);
+    pub fn merge(&mut self, mut other: Self) {
+        self.inner.merge(take_all(&mut other.inner));
     }
 
     /// Splits `n` permits off into a new permit; `None` if it holds fewer.
@@ -364,8 +364,8 @@ impl<'a> SemaphorePermit<'a> {
 
 impl OwnedSemaphorePermit {
     /// Forgets the permits: they are not returned to the semaphore.
-    pub fn forget(self) {
-        self.inner.forget();
+    pub fn forget(mut self) {
+        take_all(&mut self.inner).forget();
     }
 
     /// Adds the permits of `other` to this one.
@@ -374,8 +374,8 @@ impl OwnedSemaphorePermit {
     ///
     /// If the two come from different semaphores.
     #[track_caller]
-    pub fn merge(&mut self, other: Self) {
-        self.inner.merge(other.inner);
+    pub fn merge(&mut self, mut other: Self) {
+        self.inner.merge(take_all(&mut other.inner));
     }
 
     /// Splits `n` permits off into a new permit; `None` if it holds fewer.
@@ -411,6 +411,31 @@ impl fmt::Debug for SemaphorePermit<'_> {
         f.debug_struct("SemaphorePermit")
             .field("permits", &self.num_permits())
             .finish_non_exhaustive()
+    }
+}
+
+/// The permits of `p`, moved out (leaving it none), so that a permit that gives its permits
+/// away does not count as returning them.
+fn take_all<'a>(p: &mut tokio_sync::SemaphorePermit<'a>) -> tokio_sync::SemaphorePermit<'a> {
+    p.split(p.num_permits())
+        .expect("a permit can split off all it holds")
+}
+
+// Returning permits wakes the semaphore's waiters: the execution trace draws an arrow from
+// here (before the permits go back) to the waits it ends.
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        if self.inner.num_permits() > 0 {
+            holdup_core::hook::wake(self.sem.site, Kind::Semaphore);
+        }
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        if self.inner.num_permits() > 0 {
+            holdup_core::hook::wake(self.sem.site, Kind::Semaphore);
+        }
     }
 }
 
