@@ -21,7 +21,7 @@ pub struct TrackId(pub u64);
 
 /// A stack interned by [`TraceBuilder::stack`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StackId(usize);
+pub struct StackId(u64);
 
 /// One frame of a stack: a function and, if known, where in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -142,9 +142,14 @@ impl Event {
 pub struct TraceBuilder {
     tracks: Vec<TrackDescriptor>,
     clock: Option<ClockSnapshot>,
-    stacks: Vec<Vec<StackFrame>>,
-    stack_ids: HashMap<Vec<StackFrame>, usize>,
-    events: Vec<Event>,
+    /// What events and stacks refer to, defined in one packet ahead of the events.
+    interner: Interner,
+    interned: InternedData,
+    /// The events' packets, encoded as they are added (a trace of millions of events never
+    /// holds them as messages), ...
+    packets: Vec<u8>,
+    /// ... and where each is, by time: (timestamp, ends a flow, start, end).
+    index: Vec<(u64, bool, usize, usize)>,
 }
 
 impl TraceBuilder {
@@ -228,40 +233,89 @@ impl TraceBuilder {
 
     /// Interns a stack, outermost frame first.
     pub fn stack(&mut self, frames: Vec<StackFrame>) -> StackId {
-        if let Some(&id) = self.stack_ids.get(&frames) {
-            return StackId(id);
-        }
-        let id = self.stacks.len();
-        self.stacks.push(frames.clone());
-        self.stack_ids.insert(frames, id);
-        StackId(id)
+        StackId(self.interner.callstack(&frames, &mut self.interned))
     }
 
     /// Adds an event (in any order: [`finish`](Self::finish) sorts them by time, keeping the
     /// order of events at the same time).
-    pub fn event(&mut self, event: Event) {
-        self.events.push(event);
+    pub fn event(&mut self, e: Event) {
+        let interned = &mut self.interned;
+        let interner = &mut self.interner;
+        let name_iid = e.name.as_deref().map(|n| {
+            interner
+                .names
+                .intern(n, |iid| interned.event_names.push(named(iid, n)))
+        });
+        let category_iids = e
+            .category
+            .map(|c| {
+                interner
+                    .categories
+                    .intern(c, |iid| interned.event_categories.push(category(iid, c)))
+            })
+            .into_iter()
+            .collect();
+        let needs =
+            name_iid.is_some() || e.stack.is_some() || e.category.is_some() || !e.args.is_empty();
+        let event = TrackEvent {
+            r#type: Some(match e.phase {
+                Phase::Begin => track_event::Type::SliceBegin,
+                Phase::End => track_event::Type::SliceEnd,
+                Phase::Instant => track_event::Type::Instant,
+                Phase::Counter(_) => track_event::Type::Counter,
+            } as i32),
+            track_uuid: Some(e.track.0),
+            category_iids,
+            name_field: name_iid.map(track_event::NameField::NameIid),
+            counter_value_field: match e.phase {
+                Phase::Counter(v) => Some(track_event::CounterValueField::CounterValue(v)),
+                _ => None,
+            },
+            terminating_flow_ids: e.flows_in,
+            flow_ids: e.flows_out,
+            callstack_field: e
+                .stack
+                .map(|s| track_event::CallstackField::CallstackIid(s.0)),
+            debug_annotations: e
+                .args
+                .iter()
+                .map(|a| interner.annotation(a, interned))
+                .collect(),
+        };
+        let ends_flow = !event.terminating_flow_ids.is_empty();
+        let start = self.packets.len();
+        let packet = TracePacket {
+            timestamp: Some(e.ts),
+            timestamp_clock_id: Some(CLOCK_MONOTONIC),
+            data: Some(trace_packet::Data::TrackEvent(event)),
+            trusted_packet_sequence_id: Some(SEQUENCE),
+            // Never the sequence's first packet: the interned data's comes before.
+            sequence_flags: needs.then_some(SEQ_NEEDS_INCREMENTAL_STATE),
+            ..Default::default()
+        };
+        prost::encoding::message::encode(1, &packet, &mut self.packets);
+        self.index
+            .push((e.ts, ends_flow, start, self.packets.len()));
     }
 
     /// Events added so far.
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.index.len()
     }
 
     /// Whether no event was added.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.index.is_empty()
     }
 
-    /// The encoded trace.
+    /// The encoded trace: the clock snapshot, the tracks, the interned data, then the events
+    /// in time order.
     pub fn finish(mut self) -> Vec<u8> {
-        // Each packet is encoded as it is made (a `Trace` is its packets, field 1, one after
-        // another): a trace of millions of events never holds them all as messages.
-        let mut out = Vec::with_capacity(self.events.len() * 32 + self.tracks.len() * 64);
+        // A `Trace` is its packets (field 1), one after another.
+        let mut out = Vec::with_capacity(self.packets.len() + self.tracks.len() * 64 + 4096);
         let mut packets =
             |packet: TracePacket| prost::encoding::message::encode(1, &packet, &mut out);
         let mut first = true;
-        let mut first_packet = true;
         let mut sequence_flags = |needs: bool| {
             let flags = if std::mem::take(&mut first) {
                 SEQ_INCREMENTAL_STATE_CLEARED | (SEQ_NEEDS_INCREMENTAL_STATE * u32::from(needs))
@@ -272,6 +326,7 @@ impl TraceBuilder {
             };
             (flags != 0).then_some(flags)
         };
+        let mut first_packet = true;
         if let Some(clock) = self.clock.take() {
             first_packet = false;
             packets(TracePacket {
@@ -292,75 +347,21 @@ impl TraceBuilder {
                 ..Default::default()
             });
         }
-        let events = std::mem::take(&mut self.events);
-        // In time order; at the same time, an event that ends flows after those that may start
-        // them (on another track), so that every flow starts before it ends.
-        // (Sorted as indexes: an event is large to move.)
-        let mut order: Vec<u32> = (0..events.len() as u32).collect();
-        order.sort_by_key(|&i| {
-            let e = &events[i as usize];
-            (e.ts, !e.flows_in.is_empty())
+        let interned = std::mem::take(&mut self.interned);
+        let first = std::mem::take(&mut first_packet);
+        packets(TracePacket {
+            trusted_packet_sequence_id: Some(SEQUENCE),
+            interned_data: (interned != InternedData::default()).then_some(interned),
+            sequence_flags: sequence_flags(true),
+            first_packet_on_sequence: first.then_some(true),
+            ..Default::default()
         });
-        let mut interner = Interner::default();
-        for i in order {
-            let e = &events[i as usize];
-            let mut interned = InternedData::default();
-            let name_iid = e.name.as_deref().map(|n| {
-                interner
-                    .names
-                    .intern(n, |iid| interned.event_names.push(named(iid, n)))
-            });
-            let category_iids = e
-                .category
-                .map(|c| {
-                    interner
-                        .categories
-                        .intern(c, |iid| interned.event_categories.push(category(iid, c)))
-                })
-                .into_iter()
-                .collect();
-            let callstack_iid = e
-                .stack
-                .map(|s| interner.callstack(&self.stacks[s.0], &mut interned));
-            let event = TrackEvent {
-                r#type: Some(match e.phase {
-                    Phase::Begin => track_event::Type::SliceBegin,
-                    Phase::End => track_event::Type::SliceEnd,
-                    Phase::Instant => track_event::Type::Instant,
-                    Phase::Counter(_) => track_event::Type::Counter,
-                } as i32),
-                track_uuid: Some(e.track.0),
-                category_iids,
-                name_field: name_iid.map(track_event::NameField::NameIid),
-                counter_value_field: match e.phase {
-                    Phase::Counter(v) => Some(track_event::CounterValueField::CounterValue(v)),
-                    _ => None,
-                },
-                flow_ids: e.flows_out.clone(),
-                terminating_flow_ids: e.flows_in.clone(),
-                callstack_field: callstack_iid.map(track_event::CallstackField::CallstackIid),
-                debug_annotations: e
-                    .args
-                    .iter()
-                    .map(|a| interner.annotation(a, &mut interned))
-                    .collect(),
-            };
-            let needs = name_iid.is_some()
-                || callstack_iid.is_some()
-                || e.category.is_some()
-                || !e.args.is_empty();
-            let has_interned = interned != InternedData::default();
-            let first = std::mem::take(&mut first_packet);
-            packets(TracePacket {
-                timestamp: Some(e.ts),
-                timestamp_clock_id: Some(CLOCK_MONOTONIC),
-                data: Some(trace_packet::Data::TrackEvent(event)),
-                trusted_packet_sequence_id: Some(SEQUENCE),
-                interned_data: has_interned.then_some(interned),
-                sequence_flags: sequence_flags(needs),
-                first_packet_on_sequence: first.then_some(true),
-                ..Default::default()
-            });
+        // In time order; at the same time, an event that ends flows after those that may start
+        // them (on another track), so that every flow starts before it ends. (The start keeps
+        // the order of equal times.)
+        self.index.sort_unstable();
+        for &(.., start, end) in &self.index {
+            out.extend_from_slice(&self.packets[start..end]);
         }
         out
     }

@@ -433,7 +433,7 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
     }
     events.sort_by_key(|(ticks, _, _)| *ticks);
     let mut b = Builder {
-        items: Vec::new(),
+        items: Vec::with_capacity(events.len()),
         threads: HashMap::new(),
         tasks: HashMap::new(),
         locks: HashMap::new(),
@@ -462,6 +462,7 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
         }
         b.event(*tid, ts, e);
     }
+    drop(events);
     if s.dropped > 0 {
         let mut note = Item::new(Key::Holdup, end, shared("dropped events"), "holdup");
         note.instant = true;
@@ -507,19 +508,30 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
         counters,
         ..
     } = b;
+    // Items by timeline, then time (longer slices first, so that they enclose): one sort of
+    // small keys, each timeline's items contiguous.
+    let mut order: Vec<(Key, u64, std::cmp::Reverse<u64>, u32)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.key, a.begin, std::cmp::Reverse(a.end), i as u32))
+        .collect();
+    order.sort_unstable();
     // Lanes: slices on one track must nest; overlapping ones go to extra tracks.
-    // (Sorted as indexes: an item is large to move.)
-    let mut order: Vec<u32> = (0..items.len() as u32).collect();
-    order.sort_by_key(|&i| {
-        let a = &items[i as usize];
-        (a.key, a.begin, std::cmp::Reverse(a.end))
-    });
-
-    let mut lanes: Vec<usize> = vec![0; items.len()];
-    let mut open: HashMap<Key, Vec<Vec<u64>>> = HashMap::new();
-    for &i in &order {
-        let item = &items[i as usize];
-        let stacks = open.entry(item.key).or_default();
+    let mut lanes: Vec<u32> = vec![0; items.len()];
+    let mut groups: Vec<(Key, std::ops::Range<usize>, usize)> = Vec::new();
+    let mut open: Vec<Vec<u64>> = Vec::new();
+    for (n, &(key, ..)) in order.iter().enumerate() {
+        if groups.last().is_none_or(|g| g.0 != key) {
+            groups.push((key, n..n, 1));
+            open.clear();
+        }
+        let group = groups.last_mut().expect("pushed above");
+        group.1.end = n + 1;
+        let i = order[n].3 as usize;
+        let item = &items[i];
+        if item.instant {
+            continue;
+        }
         let fits = |stack: &mut Vec<u64>| {
             while let Some(&top) = stack.last() {
                 if top <= item.begin && top < item.end {
@@ -530,36 +542,26 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
             }
             stack.last().is_none_or(|&top| item.end <= top)
         };
-        let lane = if item.instant {
-            0
-        } else {
-            match stacks.iter_mut().position(fits) {
-                Some(lane) => lane,
-                None => {
-                    stacks.push(Vec::new());
-                    stacks.len() - 1
-                }
+        let lane = match open.iter_mut().position(fits) {
+            Some(lane) => lane,
+            None => {
+                open.push(Vec::new());
+                open.len() - 1
             }
         };
-        if stacks.is_empty() {
-            stacks.push(Vec::new());
-        }
-        if !item.instant {
-            stacks[lane].push(item.end);
-        }
-        lanes[i as usize] = lane;
+        open[lane].push(item.end);
+        lanes[i] = lane as u32;
+        group.2 = group.2.max(lane + 1);
     }
-    let mut tracks: HashMap<(Key, usize), TrackId> = HashMap::new();
-    let mut keys: Vec<(Key, usize)> = items
-        .iter()
-        .map(|i| i.key)
-        .zip(lanes.iter().copied())
-        .collect();
-    keys.extend(locks.keys().map(|&l| (Key::Lock(l), 0)));
-    keys.sort();
-    keys.dedup();
+    // Locks that made someone wait have a track even without a slice (their counter's).
+    for &l in locks.keys() {
+        if !groups.iter().any(|g| g.0 == Key::Lock(l)) {
+            groups.push((Key::Lock(l), 0..0, 1));
+        }
+    }
+    groups.sort_by_key(|g| g.0);
     let mut lock_tracks: HashMap<u64, TrackId> = HashMap::new();
-    for (key, lane) in keys {
+    for (key, range, n_lanes) in groups {
         let base = match key {
             Key::Thread(tid) => threads.get(&tid).cloned().unwrap_or_default(),
             Key::Task(id) => task_label(&tasks, id),
@@ -589,76 +591,68 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
             Key::UserTask(_) => (3, String::new()),
             Key::Holdup => (4, String::new()),
         };
-        let track = match (key, lane) {
-            (Key::Thread(tid), 0) => out.thread(process, pid, tid, &base),
-            (_, 0) => out.named(process, &base, &description, rank),
-            (_, lane) => {
-                let parent = tracks[&(key, 0)];
-                out.named(
-                    parent,
-                    &format!("{base} ({})", lane + 1),
-                    "overlapping slices",
-                    rank,
-                )
-            }
+        let first = match key {
+            Key::Thread(tid) => out.thread(process, pid, tid, &base),
+            _ => out.named(process, &base, &description, rank),
         };
-        if let (Key::Lock(l), 0) = (key, lane) {
-            lock_tracks.insert(l, track);
+        if let Key::Lock(l) = key {
+            lock_tracks.insert(l, first);
         }
-        tracks.insert((key, lane), track);
-    }
-    // Events per track, in nesting order (a slice's end before a later sibling's begin).
-    let mut per_track: HashMap<TrackId, Vec<usize>> = HashMap::new();
-    for &i in &order {
-        let i = i as usize;
-        let item = &items[i];
-        per_track
-            .entry(tracks[&(item.key, lanes[i])])
-            .or_default()
-            .push(i);
-    }
-    let mut order: Vec<_> = per_track.into_iter().collect();
-    order.sort_by_key(|(t, _)| t.0);
-    for (track, list) in order {
-        let mut stack: Vec<usize> = Vec::new();
-        for i in list {
-            let item = &items[i];
-            while let Some(&top) = stack.last() {
-                let t = &items[top];
-                if t.end <= item.begin && t.end < item.end {
-                    out.event(Event::new(track, t.end, Phase::End));
-                    stack.pop();
+        let mut tracks = vec![first];
+        for lane in 1..n_lanes {
+            tracks.push(out.named(
+                first,
+                &format!("{base} ({})", lane + 1),
+                "overlapping slices",
+                rank,
+            ));
+        }
+        // Each lane's events in nesting order (a slice's end before a later sibling's begin).
+        for (lane, &track) in tracks.iter().enumerate() {
+            let list = order[range.clone()]
+                .iter()
+                .map(|o| o.3 as usize)
+                .filter(|&i| lanes[i] as usize == lane);
+            let mut stack: Vec<usize> = Vec::new();
+            for i in list {
+                let item = &items[i];
+                while let Some(&top) = stack.last() {
+                    let t = &items[top];
+                    if t.end <= item.begin && t.end < item.end {
+                        out.event(Event::new(track, t.end, Phase::End));
+                        stack.pop();
+                    } else {
+                        break;
+                    }
+                }
+                let phase = if item.instant {
+                    Phase::Instant
                 } else {
-                    break;
+                    Phase::Begin
+                };
+                let mut e = Event::new(track, item.begin, phase)
+                    .name(item.name.clone())
+                    .category(item.category);
+                for a in &item.args {
+                    e = e.arg(a.clone());
+                }
+                for &f in &item.flows_out {
+                    e = e.flow_out(f);
+                }
+                for &f in &item.flows_in {
+                    e = e.flow_in(f);
+                }
+                if let Some(&id) = stacks.get(&item.stack) {
+                    e = e.stack(id);
+                }
+                out.event(e);
+                if !item.instant {
+                    stack.push(i);
                 }
             }
-            let phase = if item.instant {
-                Phase::Instant
-            } else {
-                Phase::Begin
-            };
-            let mut e = Event::new(track, item.begin, phase)
-                .name(item.name.clone())
-                .category(item.category);
-            for a in &item.args {
-                e = e.arg(a.clone());
+            while let Some(top) = stack.pop() {
+                out.event(Event::new(track, items[top].end, Phase::End));
             }
-            for &f in &item.flows_out {
-                e = e.flow_out(f);
-            }
-            for &f in &item.flows_in {
-                e = e.flow_in(f);
-            }
-            if let Some(&id) = stacks.get(&item.stack) {
-                e = e.stack(id);
-            }
-            out.event(e);
-            if !item.instant {
-                stack.push(i);
-            }
-        }
-        while let Some(top) = stack.pop() {
-            out.event(Event::new(track, items[top].end, Phase::End));
         }
     }
     // The waiters of each lock, as a counter.
