@@ -266,6 +266,32 @@ fn acquired_slow(mut wait: Wait<'_>) {
     );
 }
 
+/// The lock waited for after [`contended`] was not acquired: the wait timed out (a timed
+/// lock). The thread did block, so the wait is a block event like an acquisition's, ending
+/// now; the execution trace shows it `cancelled`.
+#[cold]
+#[inline(never)]
+pub fn gave_up(mut wait: Wait<'_>) {
+    wait.end_trace(true);
+    let Some(meta) = wait.registered.take() else {
+        return;
+    };
+    contended::leave(meta);
+    if COLLECTOR.settings.block_rate() <= 0 {
+        return;
+    }
+    block_event(
+        clock::to_ns(clock::now() - wait.start),
+        Labels {
+            site: wait.site,
+            kind: wait.kind,
+            mutated: None,
+            held_suspended: None,
+        },
+        wait.stack.as_ref(),
+    );
+}
+
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.
 #[cold]
 #[inline(never)]
@@ -418,6 +444,9 @@ pub enum Access {
         /// Whether `&mut` was taken through the guard.
         written: bool,
     },
+    /// Exclusive, by a guard that cannot say whether it was written through (a raw lock under
+    /// `lock_api`'s guards): the holder is cleared, the event has no `mutated` label.
+    Unmarked,
 }
 
 /// A lock is released by its holder: `unlock` runs std's unlock. When profiled threads wait,
@@ -480,6 +509,10 @@ fn release_contended(
         Access::Exclusive { written } => {
             meta.clear_holder();
             Some(written)
+        }
+        Access::Unmarked => {
+            meta.clear_holder();
+            None
         }
     };
     unlock();

@@ -34,10 +34,12 @@ pub enum Kind {
     Semaphore,
     /// Waiting for a notification (`tokio::sync::Notify`).
     Notify,
+    /// Reader-writer lock: upgradable read lock and its unlock (parking_lot's, lock_api's).
+    RwLockUpgradable,
 }
 
 impl Kind {
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::Mutex,
         Kind::RwLockRead,
         Kind::RwLockWrite,
@@ -49,6 +51,7 @@ impl Kind {
         Kind::Once,
         Kind::Semaphore,
         Kind::Notify,
+        Kind::RwLockUpgradable,
     ];
 
     /// The kind whose `as u8` is `n`.
@@ -58,7 +61,7 @@ impl Kind {
     }
 
     /// The label value: `mutex`, `rwlock-read`, `rwlock-write`, `condvar`, `chan-recv`,
-    /// `chan-send`, `barrier`, `join`, `once`, `semaphore` or `notify`.
+    /// `chan-send`, `barrier`, `join`, `once`, `semaphore`, `notify` or `rwlock-upgradable`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Mutex => "mutex",
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Once => "once",
             Kind::Semaphore => "semaphore",
             Kind::Notify => "notify",
+            Kind::RwLockUpgradable => "rwlock-upgradable",
         }
     }
 }

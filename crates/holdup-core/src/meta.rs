@@ -61,7 +61,12 @@ impl LockMeta {
     #[track_caller]
     #[inline]
     pub const fn new() -> Self {
-        let site: Site = Location::caller();
+        LockMeta::new_at(Location::caller())
+    }
+
+    /// Metadata for a lock created at `site`.
+    #[inline]
+    pub const fn new_at(site: Site) -> Self {
         LockMeta {
             site: AtomicPtr::new((site as *const Location<'static>).cast::<u8>().cast_mut()),
             holder: AtomicUsize::new(0),
@@ -148,7 +153,7 @@ impl LockMeta {
 
     /// Clears the holder before an exclusive unlock (its one store).
     #[inline(always)]
-    pub(crate) fn clear_holder(&self) {
+    pub fn clear_holder(&self) {
         self.holder.store(0, Ordering::Relaxed);
     }
 

@@ -153,6 +153,10 @@ pub mod http;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+#[cfg(feature = "lock_api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+pub mod lock_api;
+
 /// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.
 #[doc(hidden)]
 pub mod __bench {
