@@ -157,6 +157,10 @@ pub mod tokio;
 #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
 pub mod lock_api;
 
+#[cfg(feature = "parking_lot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parking_lot")))]
+pub mod parking_lot;
+
 /// Entry points for holdup's own benchmarks (`holdup-bench`); not part of the API.
 #[doc(hidden)]
 pub mod __bench {

@@ -89,6 +89,17 @@ impl<R> Profiled<R> {
         &self.raw
     }
 
+    /// Records the calling thread as the lock's exclusive holder (after a downgrade to an
+    /// upgradable hold, which a release cleared).
+    pub(crate) fn set_holder(&self) {
+        self.meta.set_holder();
+    }
+
+    /// Whether profiled waiters wait for the lock now.
+    pub(crate) fn has_profiled_waiters(&self) -> bool {
+        self.meta.has_waiters()
+    }
+
     /// Where the lock was created (for a lock made from `INIT`, [`INIT_SITE`](Self::INIT_SITE)).
     pub fn site(&self) -> Site {
         self.meta.site()
@@ -169,14 +180,14 @@ impl<R> Profiled<R> {
 
     /// Releases through the profiles' release hook (`access` says how it was held).
     #[inline(always)]
-    fn release(&self, kind: Kind, access: Access, unlock: impl FnOnce(&R)) {
+    pub(crate) fn release(&self, kind: Kind, access: Access, unlock: impl FnOnce(&R)) {
         hook::release(&self.meta, kind, access, || unlock(&self.raw));
     }
 
     /// Lets waiters in and takes the lock back (a `bump`): through the release and acquisition
     /// hooks when profiled waiters wait, else `R`'s own (which is cheap when nobody waits).
     #[inline]
-    fn bump_with(
+    pub(crate) fn bump_with(
         &self,
         unlock_fair: impl FnOnce(&Self),
         lock: impl FnOnce(&Self),

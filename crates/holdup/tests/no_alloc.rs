@@ -79,6 +79,49 @@ fn uncontended_operations_do_not_allocate() {
         holdup::set_block_profile_rate(rate);
         assert_eq!(allocations(run), 0, "fraction {fraction}, rate {rate}");
     }
+    #[cfg(feature = "parking_lot")]
+    parking_lot_mirror();
     // The counter works: this allocates.
     assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 64]))) > 0);
+}
+
+/// The same for `holdup::parking_lot` (feature `parking_lot`), at the same settings.
+#[cfg(feature = "parking_lot")]
+fn parking_lot_mirror() {
+    use holdup::parking_lot as pl;
+    let m = pl::Mutex::new(0);
+    let f = pl::FairMutex::new(0);
+    let r = pl::reentrant_mutex(0);
+    let l = pl::RwLock::new(0);
+    let cv = pl::Condvar::new();
+    let once = pl::Once::new();
+    let run = || {
+        for _ in 0..1000 {
+            *m.lock() += 1;
+            drop(m.try_lock().unwrap());
+            drop(m.try_lock_for(std::time::Duration::from_millis(1)).unwrap());
+            *f.lock() += 1;
+            let a = r.lock();
+            let b = r.lock();
+            assert_eq!(*a, *b);
+            drop((a, b));
+            *l.write() += 1;
+            let _ = *l.read();
+            let up = l.upgradable_read();
+            *pl::RwLockUpgradableReadGuard::upgrade(up) += 1;
+            cv.notify_one();
+            cv.notify_all();
+            once.call_once(|| ());
+        }
+    };
+    run();
+    for (fraction, rate) in [(0, 0), (1, 1), (100, 10_000)] {
+        holdup::set_mutex_profile_fraction(fraction);
+        holdup::set_block_profile_rate(rate);
+        assert_eq!(
+            allocations(run),
+            0,
+            "parking_lot: fraction {fraction}, rate {rate}"
+        );
+    }
 }

@@ -621,6 +621,7 @@ fn a_barriers_last_arrival_wakes_the_others() {
 
 /// A task waiting for a semaphore's permit is woken by the permit's drop in the task that held
 /// it; a permit given away (`forget`, `merge`) returns nothing and draws no arrow.
+#[cfg(feature = "tokio")]
 #[test]
 fn a_returned_permit_wakes_the_waiting_task() {
     let _serial = holdup_core::trace::test_lock();
