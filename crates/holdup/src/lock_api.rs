@@ -6,6 +6,7 @@
 //!
 //! ```
 //! use holdup::lock_api::Profiled;
+//! use lock_api::RawMutex as _;
 //! use std::sync::atomic::{AtomicBool, Ordering};
 //!
 //! /// A hand-written spin lock.
