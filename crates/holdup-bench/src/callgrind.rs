@@ -7,6 +7,7 @@ pub(crate) fn spin(variant: &str, iters: u64) {
     let std_m = std::sync::Mutex::new(0u64);
     let pl_m = parking_lot::Mutex::new(0u64);
     let h_m = holdup::sync::Mutex::new(0u64);
+    let hpl_m = holdup::parking_lot::Mutex::new(0u64);
     match variant {
         "std" => (0..iters).for_each(|_| *black_box(&std_m).lock().unwrap() += 1),
         "parking_lot" => (0..iters).for_each(|_| *black_box(&pl_m).lock() += 1),
@@ -14,6 +15,11 @@ pub(crate) fn spin(variant: &str, iters: u64) {
         "holdup-on" => {
             EVERYTHING.apply();
             (0..iters).for_each(|_| *black_box(&h_m).lock().unwrap() += 1);
+        }
+        "holdup-pl-off" => (0..iters).for_each(|_| *black_box(&hpl_m).lock() += 1),
+        "holdup-pl-on" => {
+            EVERYTHING.apply();
+            (0..iters).for_each(|_| *black_box(&hpl_m).lock() += 1);
         }
         variant if variant.contains("tokio") => spin_tokio(variant, iters),
         other => panic!("unknown variant {other}"),
@@ -82,7 +88,14 @@ pub(crate) fn callgrind(opts: &Options) {
         2 * n
     );
     let mut per_op = Vec::new();
-    for variant in ["std", "parking_lot", "holdup-off", "holdup-on"] {
+    for variant in [
+        "std",
+        "parking_lot",
+        "holdup-off",
+        "holdup-on",
+        "holdup-pl-off",
+        "holdup-pl-on",
+    ] {
         let r = instructions(variant, n)
             .and_then(|a| instructions(variant, 2 * n).map(|b| (b - a) as f64 / n as f64));
         match r {
@@ -93,10 +106,18 @@ pub(crate) fn callgrind(opts: &Options) {
             }
         }
     }
-    println!("{:<14} {:>8} {:>9}", "variant", "Ir/op", "vs std");
+    println!(
+        "{:<14} {:>8} {:>9} {:>15}",
+        "variant", "Ir/op", "vs std", "vs parking_lot"
+    );
     for (variant, ir) in &per_op {
-        println!("{variant:<14} {ir:>8.1} {:>9.3}", ir / per_op[0].1);
+        println!(
+            "{variant:<14} {ir:>8.1} {:>9.3} {:>15.3}",
+            ir / per_op[0].1,
+            ir / per_op[1].1
+        );
     }
+    println!("(holdup-pl: holdup::parking_lot::Mutex, goal at most 1.10x parking_lot's)");
     println!(
         "\n== instructions per uncontended async operation (callgrind, polled once without a runtime) =="
     );
