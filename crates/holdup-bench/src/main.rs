@@ -154,7 +154,7 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [trace] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [trace] [parking-lot] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
                      \n\
                      Runs the named parts (all but `compare` by default), each variant side by side in this process.\n\
                      compare        holdup against Go on the same workloads (builds go/ with the Go toolchain;\n\
@@ -240,6 +240,7 @@ fn main() {
         "dump",
         "leak",
         "trace",
+        "parking-lot",
         "compare",
     ];
     if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
@@ -287,6 +288,9 @@ fn main() {
     }
     if all || what.contains(&"trace") {
         trace::trace(&opts);
+    }
+    if all || what.contains(&"parking-lot") {
+        compare::parking_lot(&opts);
     }
     // Not part of `all`: it takes minutes and needs the Go toolchain.
     if what.contains(&"compare") {

@@ -131,64 +131,90 @@ std_shaped!(
     holdup::sync
 );
 
-/// `parking_lot`: no channel, no barrier.
-pub(crate) struct ParkingLot;
+/// A family with parking_lot's API: `parking_lot` and `holdup::parking_lot` (the mirror), one
+/// implementation for both. No channel, no barrier.
+macro_rules! parking_lot_shaped {
+    ($(#[$doc:meta])* $family:ident, $($pl:ident)::+) => {
+        $(#[$doc])*
+        pub(crate) struct $family;
 
-impl Family for ParkingLot {
-    type Mutex<T: Send + 'static> = parking_lot::Mutex<T>;
-    type RwLock<T: Send + Sync + 'static> = parking_lot::RwLock<T>;
-    type Condvar = parking_lot::Condvar;
-    type Barrier = ();
-    type Sender<T: Send + 'static> = PhantomData<fn(T)>;
-    type Receiver<T: Send + 'static> = PhantomData<fn() -> T>;
+        impl Family for $family {
+            type Mutex<T: Send + 'static> = $($pl)::+::Mutex<T>;
+            type RwLock<T: Send + Sync + 'static> = $($pl)::+::RwLock<T>;
+            type Condvar = $($pl)::+::Condvar;
+            type Barrier = ();
+            type Sender<T: Send + 'static> = PhantomData<fn(T)>;
+            type Receiver<T: Send + 'static> = PhantomData<fn() -> T>;
 
-    fn mutex<T: Send + 'static>(t: T) -> Self::Mutex<T> {
-        parking_lot::Mutex::new(t)
-    }
-    fn lock<T: Send + 'static, R>(m: &Self::Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut m.lock())
-    }
-    fn rwlock<T: Send + Sync + 'static>(t: T) -> Self::RwLock<T> {
-        parking_lot::RwLock::new(t)
-    }
-    fn write<T: Send + Sync + 'static, R>(l: &Self::RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&l.write())
-    }
-    fn read<T: Send + Sync + 'static, R>(l: &Self::RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&l.read())
-    }
-    fn condvar() -> Self::Condvar {
-        parking_lot::Condvar::new()
-    }
-    fn wait_then<T: Send + 'static, R>(
-        m: &Self::Mutex<T>,
-        cv: &Self::Condvar,
-        mut blocked: impl FnMut(&mut T) -> bool,
-        f: impl FnOnce(&mut T) -> R,
-    ) -> R {
-        let mut g = m.lock();
-        while blocked(&mut g) {
-            cv.wait(&mut g);
+            fn mutex<T: Send + 'static>(t: T) -> Self::Mutex<T> {
+                $($pl)::+::Mutex::new(t)
+            }
+            fn lock<T: Send + 'static, R>(m: &Self::Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+                f(&mut m.lock())
+            }
+            fn rwlock<T: Send + Sync + 'static>(t: T) -> Self::RwLock<T> {
+                $($pl)::+::RwLock::new(t)
+            }
+            fn write<T: Send + Sync + 'static, R>(
+                l: &Self::RwLock<T>,
+                f: impl FnOnce(&T) -> R,
+            ) -> R {
+                f(&l.write())
+            }
+            fn read<T: Send + Sync + 'static, R>(
+                l: &Self::RwLock<T>,
+                f: impl FnOnce(&T) -> R,
+            ) -> R {
+                f(&l.read())
+            }
+            fn condvar() -> Self::Condvar {
+                $($pl)::+::Condvar::new()
+            }
+            fn wait_then<T: Send + 'static, R>(
+                m: &Self::Mutex<T>,
+                cv: &Self::Condvar,
+                mut blocked: impl FnMut(&mut T) -> bool,
+                f: impl FnOnce(&mut T) -> R,
+            ) -> R {
+                let mut g = m.lock();
+                while blocked(&mut g) {
+                    cv.wait(&mut g);
+                }
+                f(&mut g)
+            }
+            fn notify_one(cv: &Self::Condvar) {
+                cv.notify_one();
+            }
+            fn notify_all(cv: &Self::Condvar) {
+                cv.notify_all();
+            }
+            fn barrier(_: usize) -> Option<Self::Barrier> {
+                None
+            }
+            fn barrier_wait(_: &Self::Barrier) {}
+            fn channel<T: Send + 'static>(
+                _: usize,
+            ) -> Option<(Self::Sender<T>, Self::Receiver<T>)> {
+                None
+            }
+            fn send<T: Send + 'static>(_: &Self::Sender<T>, _: T) -> bool {
+                false
+            }
+            fn recv<T: Send + 'static>(_: &Self::Receiver<T>) -> Option<T> {
+                None
+            }
         }
-        f(&mut g)
-    }
-    fn notify_one(cv: &Self::Condvar) {
-        cv.notify_one();
-    }
-    fn notify_all(cv: &Self::Condvar) {
-        cv.notify_all();
-    }
-    fn barrier(_: usize) -> Option<Self::Barrier> {
-        None
-    }
-    fn barrier_wait(_: &Self::Barrier) {}
-    fn channel<T: Send + 'static>(_: usize) -> Option<(Self::Sender<T>, Self::Receiver<T>)> {
-        None
-    }
-    fn send<T: Send + 'static>(_: &Self::Sender<T>, _: T) -> bool {
-        false
-    }
-    fn recv<T: Send + 'static>(_: &Self::Receiver<T>) -> Option<T> {
-        None
-    }
+    };
 }
+
+parking_lot_shaped!(
+    /// `parking_lot`.
+    ParkingLot,
+    parking_lot
+);
+
+parking_lot_shaped!(
+    /// `holdup::parking_lot`, at whatever profile settings the row applied.
+    HoldupParkingLot,
+    holdup::parking_lot
+);

@@ -16,7 +16,7 @@ mod workloads;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use family::{Holdup, ParkingLot, Std};
+use family::{Family, Holdup, HoldupParkingLot, ParkingLot, Std};
 use workloads::Workload;
 
 /// Who runs a row.
@@ -317,12 +317,79 @@ fn cycle_holdup(
     period: Duration,
     cycles: usize,
 ) -> Option<Cycled> {
-    let running = workloads::start::<Holdup>(workload, threads)?;
+    cycle::<Holdup>(workload, threads, settings, period, cycles)
+}
+
+/// Runs `workload` once with family `F`, switching between `settings` period by period.
+fn cycle<F: Family>(
+    workload: Workload,
+    threads: usize,
+    settings: &[Setting],
+    period: Duration,
+    cycles: usize,
+) -> Option<Cycled> {
+    let running = workloads::start::<F>(workload, threads)?;
     let order = cycle_order(settings.len(), cycles);
     let periods = vec![period; order.len()];
     let rates = running.measure(&periods, |k| settings[order[k]].apply());
     OFF.apply();
     Some(Cycled::new(settings, &order, &rates))
+}
+
+/// The seed workload on parking_lot and on holdup's parking_lot mirror: the mirror with
+/// profiling off against parking_lot (independent runs, interleaved), and the mirror at
+/// production settings against off (switched period by period within each run; the issue's
+/// goal: at least 0.97).
+pub(crate) fn parking_lot(opts: &Options) {
+    let (runs, dur, period, cycles) = if opts.quick {
+        (3, Duration::from_millis(300), Duration::from_millis(100), 3)
+    } else {
+        (9, Duration::from_secs(1), Duration::from_millis(250), 8)
+    };
+    let threads = 2;
+    println!(
+        "\n== the seed workload on parking_lot and holdup::parking_lot ({threads} threads, {runs} runs) =="
+    );
+    for workload in [Workload::Seed, Workload::Short] {
+        let mut off_ratio = Vec::new();
+        for r in 0..runs {
+            let pair = if r % 2 == 0 {
+                (
+                    workloads::run::<ParkingLot>(workload, threads, dur),
+                    workloads::run::<HoldupParkingLot>(workload, threads, dur),
+                )
+            } else {
+                let h = workloads::run::<HoldupParkingLot>(workload, threads, dur);
+                (workloads::run::<ParkingLot>(workload, threads, dur), h)
+            };
+            if let (Some(p), Some(h)) = pair {
+                off_ratio.push(h / p);
+            }
+        }
+        let mut production: Option<Cycled> = None;
+        for _ in 0..runs {
+            if let Some(run) =
+                cycle::<HoldupParkingLot>(workload, threads, &[OFF, PRODUCTION], period, cycles)
+            {
+                match &mut production {
+                    Some(c) => c.add_run(run),
+                    None => production = Some(run),
+                }
+            }
+        }
+        let per_run = production
+            .as_ref()
+            .and_then(|c| c.run_ratios(PRODUCTION))
+            .unwrap_or_default();
+        println!(
+            "{:<8} holdup::parking_lot off vs parking_lot: {:.3} (± {:.3}); production vs off: {:.3} (± {:.3}; goal at least 0.97)",
+            workload.name(),
+            median(off_ratio.clone()),
+            standard_error(&off_ratio),
+            median(per_run.clone()),
+            standard_error(&per_run),
+        );
+    }
 }
 
 /// What `compare` was asked to do.

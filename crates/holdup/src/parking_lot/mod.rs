@@ -42,17 +42,19 @@ mod rwlock;
 pub use ::parking_lot::{RawFairMutex, RawMutex, RawRwLock, RawThreadId};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{
-    FairMutex, FairMutexGuard, MappedFairMutexGuard, MappedMutexGuard, Mutex, MutexGuard,
-    ProfiledMappedMutexGuard, ProfiledMutex, ProfiledMutexGuard, const_fair_mutex, const_mutex,
+    ArcMutexGuard, FairMutex, FairMutexGuard, MappedFairMutexGuard, MappedMutexGuard, Mutex,
+    MutexGuard, ProfiledMappedMutexGuard, ProfiledMutex, ProfiledMutexGuard, const_fair_mutex,
+    const_mutex,
 };
 pub use once::{Once, OnceState};
 pub use remutex::{
-    MappedReentrantMutexGuard, ReentrantMutex, ReentrantMutexGuard, const_reentrant_mutex,
-    reentrant_mutex,
+    ArcReentrantMutexGuard, MappedReentrantMutexGuard, ReentrantMutex, ReentrantMutexGuard,
+    const_reentrant_mutex, reentrant_mutex,
 };
 pub use rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard,
-    RwLockUpgradableReadGuard, RwLockWriteGuard, const_rwlock,
+    ArcRwLockReadGuard, ArcRwLockUpgradableReadGuard, ArcRwLockWriteGuard, MappedRwLockReadGuard,
+    MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    const_rwlock,
 };
 
 #[cfg(all(test, target_pointer_width = "64"))]

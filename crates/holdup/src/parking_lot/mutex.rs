@@ -1,6 +1,8 @@
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::lock_api::{RawMutex, RawMutexFair, RawMutexTimed};
@@ -141,6 +143,45 @@ impl<R: RawMutex, T: ?Sized> ProfiledMutex<R, T> {
     #[inline]
     pub fn data_ptr(&self) -> *mut T {
         self.inner.data_ptr()
+    }
+}
+
+impl<R: RawMutex, T: ?Sized> ProfiledMutex<R, T> {
+    #[inline]
+    fn arc_guard(self: &Arc<Self>) -> ArcMutexGuard<R, T> {
+        ArcMutexGuard {
+            mutex: Arc::clone(self),
+            written: false,
+            marker: PhantomData,
+        }
+    }
+
+    /// As [`lock`](Self::lock), with a guard that keeps the mutex alive (parking_lot's
+    /// `arc_lock` feature).
+    #[inline]
+    pub fn lock_arc(self: &Arc<Self>) -> ArcMutexGuard<R, T> {
+        self.raw().lock();
+        self.arc_guard()
+    }
+
+    /// As [`try_lock`](Self::try_lock), with a guard that keeps the mutex alive.
+    #[inline]
+    pub fn try_lock_arc(self: &Arc<Self>) -> Option<ArcMutexGuard<R, T>> {
+        self.raw().try_lock().then(|| self.arc_guard())
+    }
+}
+
+impl<R: RawMutexTimed<Duration = Duration, Instant = Instant>, T: ?Sized> ProfiledMutex<R, T> {
+    /// As [`try_lock_for`](Self::try_lock_for), with a guard that keeps the mutex alive.
+    #[inline]
+    pub fn try_lock_arc_for(self: &Arc<Self>, timeout: Duration) -> Option<ArcMutexGuard<R, T>> {
+        self.raw().try_lock_for(timeout).then(|| self.arc_guard())
+    }
+
+    /// As [`try_lock_until`](Self::try_lock_until), with a guard that keeps the mutex alive.
+    #[inline]
+    pub fn try_lock_arc_until(self: &Arc<Self>, timeout: Instant) -> Option<ArcMutexGuard<R, T>> {
+        self.raw().try_lock_until(timeout).then(|| self.arc_guard())
     }
 }
 
@@ -503,6 +544,152 @@ impl<R: RawMutex, T: ?Sized + fmt::Debug> fmt::Debug for ProfiledMappedMutexGuar
 }
 
 impl<R: RawMutex, T: ?Sized + fmt::Display> fmt::Display for ProfiledMappedMutexGuard<'_, R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// A guard that owns an `Arc` of its mutex (from [`ProfiledMutex::lock_arc`]). Mirrors
+/// [`lock_api::ArcMutexGuard`] (parking_lot's `arc_lock` feature); remembers whether `&mut`
+/// was taken through it (the `mutated` label).
+#[clippy::has_significant_drop]
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct ArcMutexGuard<R: RawMutex, T: ?Sized> {
+    mutex: Arc<ProfiledMutex<R, T>>,
+    written: bool,
+    marker: PhantomData<*const ()>,
+}
+
+// SAFETY: sending the guard sends the `Arc`, `&mut T` and the duty to unlock, which the raw
+// lock's guard marker allows or not, as lock_api's.
+unsafe impl<R: RawMutex + Send + Sync, T: Send + ?Sized> Send for ArcMutexGuard<R, T> where
+    R::GuardMarker: Send
+{
+}
+// SAFETY: sharing the guard shares `&T` and the `Sync` raw lock, as lock_api's.
+unsafe impl<R: RawMutex + Sync, T: Sync + ?Sized> Sync for ArcMutexGuard<R, T> where
+    R::GuardMarker: Sync
+{
+}
+
+impl<R: RawMutex, T: ?Sized> ArcMutexGuard<R, T> {
+    /// The mutex this guard holds.
+    pub fn mutex(s: &Self) -> &Arc<ProfiledMutex<R, T>> {
+        &s.mutex
+    }
+
+    fn release(&self, unlock: impl FnOnce(&R)) {
+        let access = Access::Exclusive {
+            written: self.written,
+        };
+        self.mutex.raw().release(Kind::Mutex, access, unlock);
+    }
+
+    /// Unlocks, giving the `Arc` back.
+    pub fn into_arc(s: Self) -> Arc<ProfiledMutex<R, T>> {
+        s.release(|r| {
+            // SAFETY: the guard holds the lock.
+            unsafe { r.unlock() }
+        });
+        Self::take_arc(s)
+    }
+
+    /// The guard's `Arc`, without running its drop (the lock is released already).
+    fn take_arc(s: Self) -> Arc<ProfiledMutex<R, T>> {
+        let s = ManuallyDrop::new(s);
+        // SAFETY: `s` is never dropped or used again, so the `Arc` is moved out exactly once.
+        unsafe { std::ptr::read(&s.mutex) }
+    }
+
+    /// Runs `f` with the mutex unlocked, then locks it again.
+    pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        s.release(|r| {
+            // SAFETY: the guard holds the lock.
+            unsafe { r.unlock() }
+        });
+        s.written = false;
+        let relock = Relock(s.mutex.raw(), <Profiled<R> as RawMutex>::lock);
+        let out = f();
+        drop(relock);
+        out
+    }
+}
+
+impl<R: RawMutexFair, T: ?Sized> ArcMutexGuard<R, T> {
+    /// Unlocks fairly.
+    pub fn unlock_fair(s: Self) {
+        drop(Self::into_arc_fair(s));
+    }
+
+    /// Unlocks fairly, giving the `Arc` back.
+    pub fn into_arc_fair(s: Self) -> Arc<ProfiledMutex<R, T>> {
+        s.release(|r| {
+            // SAFETY: the guard holds the lock.
+            unsafe { r.unlock_fair() }
+        });
+        Self::take_arc(s)
+    }
+
+    /// As [`unlocked`](Self::unlocked), unlocking fairly.
+    pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        s.release(|r| {
+            // SAFETY: the guard holds the lock.
+            unsafe { r.unlock_fair() }
+        });
+        s.written = false;
+        let relock = Relock(s.mutex.raw(), <Profiled<R> as RawMutex>::lock);
+        let out = f();
+        drop(relock);
+        out
+    }
+
+    /// Lets a waiting thread have the lock, if any waits, and takes it back.
+    pub fn bump(s: &mut Self) {
+        if s.mutex.raw().has_profiled_waiters() {
+            Self::unlocked_fair(s, || ());
+        } else {
+            // SAFETY: the guard holds the lock.
+            unsafe { s.mutex.raw().inner().bump() };
+        }
+    }
+}
+
+impl<R: RawMutex, T: ?Sized> Deref for ArcMutexGuard<R, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.mutex.data_ptr() }
+    }
+}
+
+impl<R: RawMutex, T: ?Sized> DerefMut for ArcMutexGuard<R, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.written = true;
+        // SAFETY: the guard holds the lock, and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.mutex.data_ptr() }
+    }
+}
+
+impl<R: RawMutex, T: ?Sized> Drop for ArcMutexGuard<R, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.release(|r| {
+            // SAFETY: the guard holds the lock, and is not used after this.
+            unsafe { r.unlock() }
+        });
+    }
+}
+
+impl<R: RawMutex, T: ?Sized + fmt::Debug> fmt::Debug for ArcMutexGuard<R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<R: RawMutex, T: ?Sized + fmt::Display> fmt::Display for ArcMutexGuard<R, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(f)
     }

@@ -25,6 +25,11 @@ pub type MappedReentrantMutexGuard<'a, T> = ::lock_api::MappedReentrantMutexGuar
     T,
 >;
 
+/// A guard that owns an `Arc` of its [`ReentrantMutex`] (from `lock_arc`). Mirrors
+/// [`lock_api::ArcReentrantMutexGuard`] (parking_lot's `arc_lock` feature), with the same
+/// parameters as parking_lot's name for it.
+pub type ArcReentrantMutexGuard<R, G, T> = ::lock_api::ArcReentrantMutexGuard<Profiled<R>, G, T>;
+
 /// A new [`ReentrantMutex`] named in profiles by the caller's location.
 ///
 /// ```

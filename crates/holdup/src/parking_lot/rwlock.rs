@@ -1,6 +1,8 @@
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::lock_api::{
@@ -978,4 +980,351 @@ show!(
     RwLockUpgradableReadGuard,
     MappedRwLockReadGuard,
     MappedRwLockWriteGuard
+);
+
+impl<T: ?Sized> RwLock<T> {
+    fn arc_read(self: &Arc<Self>) -> ArcRwLockReadGuard<::parking_lot::RawRwLock, T> {
+        ArcRwLockReadGuard {
+            lock: Arc::clone(self),
+            marker: PhantomData,
+        }
+    }
+
+    fn arc_write(self: &Arc<Self>) -> ArcRwLockWriteGuard<::parking_lot::RawRwLock, T> {
+        ArcRwLockWriteGuard {
+            lock: Arc::clone(self),
+            written: false,
+            marker: PhantomData,
+        }
+    }
+
+    fn arc_upgradable(
+        self: &Arc<Self>,
+    ) -> ArcRwLockUpgradableReadGuard<::parking_lot::RawRwLock, T> {
+        ArcRwLockUpgradableReadGuard {
+            lock: Arc::clone(self),
+            marker: PhantomData,
+        }
+    }
+
+    /// As [`read`](Self::read), with a guard that keeps the lock alive (parking_lot's
+    /// `arc_lock` feature).
+    pub fn read_arc(self: &Arc<Self>) -> ArcRwLockReadGuard<::parking_lot::RawRwLock, T> {
+        self.raw().lock_shared();
+        self.arc_read()
+    }
+
+    /// As [`try_read`](Self::try_read), with a guard that keeps the lock alive.
+    pub fn try_read_arc(
+        self: &Arc<Self>,
+    ) -> Option<ArcRwLockReadGuard<::parking_lot::RawRwLock, T>> {
+        self.raw().try_lock_shared().then(|| self.arc_read())
+    }
+
+    /// As [`try_read_for`](Self::try_read_for), with a guard that keeps the lock alive.
+    pub fn try_read_arc_for(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Option<ArcRwLockReadGuard<::parking_lot::RawRwLock, T>> {
+        self.raw()
+            .try_lock_shared_for(timeout)
+            .then(|| self.arc_read())
+    }
+
+    /// As [`write`](Self::write), with a guard that keeps the lock alive.
+    pub fn write_arc(self: &Arc<Self>) -> ArcRwLockWriteGuard<::parking_lot::RawRwLock, T> {
+        self.raw().lock_exclusive();
+        self.arc_write()
+    }
+
+    /// As [`try_write`](Self::try_write), with a guard that keeps the lock alive.
+    pub fn try_write_arc(
+        self: &Arc<Self>,
+    ) -> Option<ArcRwLockWriteGuard<::parking_lot::RawRwLock, T>> {
+        self.raw().try_lock_exclusive().then(|| self.arc_write())
+    }
+
+    /// As [`try_write_for`](Self::try_write_for), with a guard that keeps the lock alive.
+    pub fn try_write_arc_for(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Option<ArcRwLockWriteGuard<::parking_lot::RawRwLock, T>> {
+        self.raw()
+            .try_lock_exclusive_for(timeout)
+            .then(|| self.arc_write())
+    }
+
+    /// As [`upgradable_read`](Self::upgradable_read), with a guard that keeps the lock alive.
+    pub fn upgradable_read_arc(
+        self: &Arc<Self>,
+    ) -> ArcRwLockUpgradableReadGuard<::parking_lot::RawRwLock, T> {
+        self.raw().lock_upgradable();
+        self.arc_upgradable()
+    }
+
+    /// As [`try_upgradable_read`](Self::try_upgradable_read), with a guard that keeps the lock
+    /// alive.
+    pub fn try_upgradable_read_arc(
+        self: &Arc<Self>,
+    ) -> Option<ArcRwLockUpgradableReadGuard<::parking_lot::RawRwLock, T>> {
+        self.raw()
+            .try_lock_upgradable()
+            .then(|| self.arc_upgradable())
+    }
+}
+
+/// A read hold that owns an `Arc` of its lock (from [`RwLock::read_arc`]). Mirrors
+/// [`lock_api::ArcRwLockReadGuard`]; `R` is parking_lot's raw lock, as in parking_lot's name
+/// for it.
+#[clippy::has_significant_drop]
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct ArcRwLockReadGuard<R, T: ?Sized> {
+    lock: Arc<RwLock<T>>,
+    marker: PhantomData<(fn() -> R, Marker)>,
+}
+
+/// A write hold that owns an `Arc` of its lock (from [`RwLock::write_arc`]). Mirrors
+/// [`lock_api::ArcRwLockWriteGuard`]; remembers whether `&mut` was taken (the `mutated` label).
+#[clippy::has_significant_drop]
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct ArcRwLockWriteGuard<R, T: ?Sized> {
+    lock: Arc<RwLock<T>>,
+    written: bool,
+    marker: PhantomData<(fn() -> R, Marker)>,
+}
+
+/// An upgradable read hold that owns an `Arc` of its lock (from
+/// [`RwLock::upgradable_read_arc`]). Mirrors [`lock_api::ArcRwLockUpgradableReadGuard`].
+#[clippy::has_significant_drop]
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct ArcRwLockUpgradableReadGuard<R, T: ?Sized> {
+    lock: Arc<RwLock<T>>,
+    marker: PhantomData<(fn() -> R, Marker)>,
+}
+
+/// The `Arc` of a guard whose hold was released or handed on, without running its drop.
+fn take_arc<G, T: ?Sized>(guard: G, lock: impl FnOnce(&G) -> &Arc<RwLock<T>>) -> Arc<RwLock<T>> {
+    let guard = ManuallyDrop::new(guard);
+    // SAFETY: `guard` is never dropped or used again, so the `Arc` is moved out exactly once.
+    unsafe { std::ptr::read(lock(&guard)) }
+}
+
+impl<R, T: ?Sized> ArcRwLockReadGuard<R, T> {
+    /// The lock this guard holds.
+    pub fn rwlock(s: &Self) -> &Arc<RwLock<T>> {
+        &s.lock
+    }
+
+    /// Runs `f` with the lock released, then reads again.
+    pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        // SAFETY: the guard holds a read lock.
+        unsafe { s.lock.raw().unlock_shared() };
+        let lock = &s.lock;
+        let _relock = OnDrop(|| lock.raw().lock_shared());
+        f()
+    }
+
+    /// Releases fairly.
+    pub fn unlock_fair(s: Self) {
+        // SAFETY: the guard holds a read lock.
+        unsafe { s.lock.raw().unlock_shared_fair() };
+        drop(take_arc(s, |g| &g.lock));
+    }
+}
+
+impl<R, T: ?Sized> ArcRwLockWriteGuard<R, T> {
+    /// The lock this guard holds.
+    pub fn rwlock(s: &Self) -> &Arc<RwLock<T>> {
+        &s.lock
+    }
+
+    fn access(&self) -> Access {
+        Access::Exclusive {
+            written: self.written,
+        }
+    }
+
+    /// Runs `f` with the lock released, then writes again.
+    pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        s.lock.raw().release(Kind::RwLockWrite, s.access(), |r| {
+            // SAFETY: the guard holds the write lock.
+            unsafe { r.unlock_exclusive() }
+        });
+        s.written = false;
+        let lock = &s.lock;
+        let _relock = OnDrop(|| lock.raw().lock_exclusive());
+        f()
+    }
+
+    /// Turns the write hold into a read hold.
+    pub fn downgrade(s: Self) -> ArcRwLockReadGuard<R, T> {
+        s.lock.raw().release(Kind::RwLockWrite, s.access(), |r| {
+            // SAFETY: the guard holds the write lock.
+            unsafe { r.downgrade() }
+        });
+        ArcRwLockReadGuard {
+            lock: take_arc(s, |g| &g.lock),
+            marker: PhantomData,
+        }
+    }
+
+    /// Turns the write hold into an upgradable read hold.
+    pub fn downgrade_to_upgradable(s: Self) -> ArcRwLockUpgradableReadGuard<R, T> {
+        s.lock.raw().release(Kind::RwLockWrite, s.access(), |r| {
+            // SAFETY: the guard holds the write lock.
+            unsafe { r.downgrade_to_upgradable() }
+        });
+        s.lock.raw().set_holder();
+        ArcRwLockUpgradableReadGuard {
+            lock: take_arc(s, |g| &g.lock),
+            marker: PhantomData,
+        }
+    }
+
+    /// Releases fairly.
+    pub fn unlock_fair(s: Self) {
+        s.lock.raw().release(Kind::RwLockWrite, s.access(), |r| {
+            // SAFETY: the guard holds the write lock.
+            unsafe { r.unlock_exclusive_fair() }
+        });
+        drop(take_arc(s, |g| &g.lock));
+    }
+}
+
+impl<R, T: ?Sized> ArcRwLockUpgradableReadGuard<R, T> {
+    /// The lock this guard holds.
+    pub fn rwlock(s: &Self) -> &Arc<RwLock<T>> {
+        &s.lock
+    }
+
+    /// Upgrades to a write hold, waiting for the readers to leave (an `rwlock-write` wait).
+    pub fn upgrade(s: Self) -> ArcRwLockWriteGuard<R, T> {
+        // SAFETY: the guard holds the upgradable lock.
+        unsafe { s.lock.raw().upgrade() };
+        ArcRwLockWriteGuard {
+            lock: take_arc(s, |g| &g.lock),
+            written: false,
+            marker: PhantomData,
+        }
+    }
+
+    /// Upgrades if no reader holds the lock, else gives the guard back.
+    pub fn try_upgrade(s: Self) -> Result<ArcRwLockWriteGuard<R, T>, Self> {
+        // SAFETY: the guard holds the upgradable lock.
+        if unsafe { s.lock.raw().try_upgrade() } {
+            Ok(ArcRwLockWriteGuard {
+                lock: take_arc(s, |g| &g.lock),
+                written: false,
+                marker: PhantomData,
+            })
+        } else {
+            Err(s)
+        }
+    }
+
+    /// Turns the hold into a plain read hold.
+    pub fn downgrade(s: Self) -> ArcRwLockReadGuard<R, T> {
+        // SAFETY: the guard holds the upgradable lock.
+        unsafe { s.lock.raw().downgrade_upgradable() };
+        ArcRwLockReadGuard {
+            lock: take_arc(s, |g| &g.lock),
+            marker: PhantomData,
+        }
+    }
+
+    /// Releases fairly.
+    pub fn unlock_fair(s: Self) {
+        // SAFETY: the guard holds the upgradable lock.
+        unsafe { s.lock.raw().unlock_upgradable_fair() };
+        drop(take_arc(s, |g| &g.lock));
+    }
+}
+
+impl<R, T: ?Sized> Deref for ArcRwLockReadGuard<R, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: a read hold: shared access.
+        unsafe { &*self.lock.data_ptr() }
+    }
+}
+
+impl<R, T: ?Sized> Deref for ArcRwLockWriteGuard<R, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: a write hold: exclusive access.
+        unsafe { &*self.lock.data_ptr() }
+    }
+}
+
+impl<R, T: ?Sized> DerefMut for ArcRwLockWriteGuard<R, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.written = true;
+        // SAFETY: a write hold, and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.lock.data_ptr() }
+    }
+}
+
+impl<R, T: ?Sized> Deref for ArcRwLockUpgradableReadGuard<R, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: an upgradable hold: shared access.
+        unsafe { &*self.lock.data_ptr() }
+    }
+}
+
+impl<R, T: ?Sized> Drop for ArcRwLockReadGuard<R, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds a read lock, and is not used after this.
+        unsafe { self.lock.raw().unlock_shared() };
+    }
+}
+
+impl<R, T: ?Sized> Drop for ArcRwLockWriteGuard<R, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock
+            .raw()
+            .release(Kind::RwLockWrite, self.access(), |r| {
+                // SAFETY: the guard holds the write lock, and is not used after this.
+                unsafe { r.unlock_exclusive() }
+            });
+    }
+}
+
+impl<R, T: ?Sized> Drop for ArcRwLockUpgradableReadGuard<R, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the upgradable lock, and is not used after this.
+        unsafe { self.lock.raw().unlock_upgradable() };
+    }
+}
+
+macro_rules! show_arc {
+    ($($guard:ident),*) => {$(
+        impl<R, T: ?Sized + fmt::Debug> fmt::Debug for $guard<R, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<R, T: ?Sized + fmt::Display> fmt::Display for $guard<R, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                (**self).fmt(f)
+            }
+        }
+    )*};
+}
+
+show_arc!(
+    ArcRwLockReadGuard,
+    ArcRwLockWriteGuard,
+    ArcRwLockUpgradableReadGuard
 );

@@ -35,7 +35,12 @@ macro_rules! all_like_parking_lot {
             same_traits!(holdup::parking_lot::ReentrantMutex<$t>, parking_lot::ReentrantMutex<$t>);
             same_traits!(holdup::parking_lot::ReentrantMutexGuard<'static, $t>, parking_lot::ReentrantMutexGuard<'static, $t>);
             same_traits!(holdup::parking_lot::MappedReentrantMutexGuard<'static, $t>, parking_lot::MappedReentrantMutexGuard<'static, $t>);
-            n += 15;
+            same_traits!(holdup::parking_lot::ArcMutexGuard<holdup::parking_lot::RawMutex, $t>, parking_lot::ArcMutexGuard<parking_lot::RawMutex, $t>);
+            same_traits!(holdup::parking_lot::ArcRwLockReadGuard<holdup::parking_lot::RawRwLock, $t>, parking_lot::ArcRwLockReadGuard<parking_lot::RawRwLock, $t>);
+            same_traits!(holdup::parking_lot::ArcRwLockWriteGuard<holdup::parking_lot::RawRwLock, $t>, parking_lot::ArcRwLockWriteGuard<parking_lot::RawRwLock, $t>);
+            same_traits!(holdup::parking_lot::ArcRwLockUpgradableReadGuard<holdup::parking_lot::RawRwLock, $t>, parking_lot::ArcRwLockUpgradableReadGuard<parking_lot::RawRwLock, $t>);
+            same_traits!(holdup::parking_lot::ArcReentrantMutexGuard<holdup::parking_lot::RawMutex, holdup::parking_lot::RawThreadId, $t>, parking_lot::ArcReentrantMutexGuard<parking_lot::RawMutex, parking_lot::RawThreadId, $t>);
+            n += 20;
         )*
         n
     }};

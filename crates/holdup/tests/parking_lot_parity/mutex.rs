@@ -155,3 +155,20 @@ fn const_constructors_like_parking_lot() {
     });
     assert_eq!(got, 7);
 }
+
+#[test]
+fn arc_guards_like_parking_lot() {
+    let got = on_both!(|pl| {
+        let m = Arc::new(pl::Mutex::new(1));
+        let mut g = m.lock_arc();
+        *g += 1;
+        let busy = m.try_lock_arc().is_none();
+        let again = pl::ArcMutexGuard::unlocked(&mut g, || m.try_lock().map(|g| *g));
+        let back = pl::ArcMutexGuard::into_arc(g);
+        let timed = back.try_lock_arc_for(Duration::from_millis(5)).map(|g| *g);
+        let fair = m.lock_arc();
+        pl::ArcMutexGuard::unlock_fair(fair);
+        (busy, again, Arc::ptr_eq(&back, &m), timed, m.is_locked())
+    });
+    assert_eq!(got, (true, Some(2), true, Some(2), false));
+}

@@ -136,3 +136,29 @@ fn mapped_and_downgraded_guards_like_parking_lot() {
         )
     );
 }
+
+#[test]
+fn arc_guards_like_parking_lot() {
+    let got = on_both!(|pl| {
+        let l = Arc::new(pl::RwLock::new(1));
+        let r = l.read_arc();
+        let shared = (*r, l.try_write_arc().is_none());
+        drop(r);
+        let up = l.upgradable_read_arc();
+        let mut w = pl::ArcRwLockUpgradableReadGuard::upgrade(up);
+        *w += 1;
+        let r = pl::ArcRwLockWriteGuard::downgrade(w);
+        let after = (*r, l.try_read_arc().map(|g| *g));
+        drop(r);
+        let w = l.write_arc();
+        let up = pl::ArcRwLockWriteGuard::downgrade_to_upgradable(w);
+        let r = pl::ArcRwLockUpgradableReadGuard::downgrade(up);
+        (
+            shared,
+            after,
+            *r,
+            Arc::ptr_eq(pl::ArcRwLockReadGuard::rwlock(&r), &l),
+        )
+    });
+    assert_eq!(got, ((1, true), (2, Some(2)), 2, true));
+}
