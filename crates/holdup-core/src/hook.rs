@@ -238,8 +238,16 @@ pub fn acquired(wait: Wait<'_>) {
 
 #[cold]
 #[inline(never)]
-fn acquired_slow(mut wait: Wait<'_>) {
-    wait.end_trace(false);
+fn acquired_slow(wait: Wait<'_>) {
+    lock_wait_ended(wait, true);
+}
+
+/// A lock wait that [`contended`] began is over (`acquired`, or it timed out): traced, left,
+/// and recorded as a block event. An acquisition ended when a holder released the lock (Go
+/// stamps the wake-up time at the release), or now if no contended release happened since the
+/// wait began; a wait that gave up ended now.
+fn lock_wait_ended(mut wait: Wait<'_>, acquired: bool) {
+    wait.end_trace(!acquired);
     let Some(meta) = wait.registered.take() else {
         return;
     };
@@ -247,9 +255,7 @@ fn acquired_slow(mut wait: Wait<'_>) {
     if COLLECTOR.settings.block_rate() <= 0 {
         return;
     }
-    // The wait ended when a holder released the lock (Go stamps the wake-up time at the
-    // release); if no contended release happened since the wait began, it ended now.
-    let end = if released >= wait.start {
+    let end = if acquired && released >= wait.start {
         released
     } else {
         clock::now()
@@ -271,25 +277,8 @@ fn acquired_slow(mut wait: Wait<'_>) {
 /// now; the execution trace shows it `cancelled`.
 #[cold]
 #[inline(never)]
-pub fn gave_up(mut wait: Wait<'_>) {
-    wait.end_trace(true);
-    let Some(meta) = wait.registered.take() else {
-        return;
-    };
-    contended::leave(meta);
-    if COLLECTOR.settings.block_rate() <= 0 {
-        return;
-    }
-    block_event(
-        clock::to_ns(clock::now() - wait.start),
-        Labels {
-            site: wait.site,
-            kind: wait.kind,
-            mutated: None,
-            held_suspended: None,
-        },
-        wait.stack.as_ref(),
-    );
+pub fn gave_up(wait: Wait<'_>) {
+    lock_wait_ended(wait, false);
 }
 
 /// A wait that is not a lock acquisition (condvar, channel, barrier, join, once) starts.

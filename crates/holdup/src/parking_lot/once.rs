@@ -2,9 +2,9 @@ use std::fmt;
 use std::panic::Location;
 
 pub use ::parking_lot::OnceState;
-use holdup_core::{Kind, Site};
+use holdup_core::Site;
 
-use crate::hook;
+use crate::sync::once::OnceWait;
 
 /// A one-time initialization, a drop-in replacement for [`::parking_lot::Once`]: a thread that
 /// finds another running the closure waits for it, and that wait is a block event
@@ -52,16 +52,12 @@ impl Once {
         if self.inner.state().done() {
             return;
         }
-        let mut wait = hook::blocking(self.site, Kind::Once);
-        let mut ran = false;
+        let mut wait = OnceWait::begin(self.site);
         self.inner.call_once(|| {
-            ran = true;
-            wait.cancel();
+            wait.running();
             f();
         });
-        if !ran {
-            hook::woken(wait);
-        }
+        wait.end();
     }
 
     /// As [`call_once`](Self::call_once), but also runs after a poisoning panic, as
@@ -70,16 +66,12 @@ impl Once {
         if self.inner.state().done() {
             return;
         }
-        let mut wait = hook::blocking(self.site, Kind::Once);
-        let mut ran = false;
+        let mut wait = OnceWait::begin(self.site);
         self.inner.call_once_force(|state| {
-            ran = true;
-            wait.cancel();
+            wait.running();
             f(state);
         });
-        if !ran {
-            hook::woken(wait);
-        }
+        wait.end();
     }
 }
 

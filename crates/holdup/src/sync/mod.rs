@@ -13,7 +13,7 @@ pub(crate) mod barrier;
 mod condvar;
 pub mod mpsc;
 mod mutex;
-mod once;
+pub(crate) mod once;
 mod rwlock;
 
 pub use barrier::Barrier;

@@ -100,16 +100,12 @@ impl<T> OnceLock<T> {
 
     #[cold]
     fn initialize<F: FnOnce() -> T>(&self, f: F) -> &T {
-        let mut wait = hook::blocking(self.site, Kind::Once);
-        let mut ran = false;
+        let mut wait = OnceWait::begin(self.site);
         let v = self.inner.get_or_init(|| {
-            ran = true;
-            wait.cancel();
+            wait.running();
             f()
         });
-        if !ran {
-            hook::woken(wait);
-        }
+        wait.end();
         v
     }
 
@@ -316,16 +312,12 @@ impl Once {
         if self.inner.is_completed() {
             return;
         }
-        let mut wait = hook::blocking(self.site, Kind::Once);
-        let mut ran = false;
+        let mut wait = OnceWait::begin(self.site);
         self.inner.call_once(|| {
-            ran = true;
-            wait.cancel();
+            wait.running();
             f();
         });
-        if !ran {
-            hook::woken(wait);
-        }
+        wait.end();
     }
 
     /// As [`call_once`](Once::call_once), but also runs after a poisoning panic, as
@@ -334,16 +326,12 @@ impl Once {
         if self.inner.is_completed() {
             return;
         }
-        let mut wait = hook::blocking(self.site, Kind::Once);
-        let mut ran = false;
+        let mut wait = OnceWait::begin(self.site);
         self.inner.call_once_force(|state| {
-            ran = true;
-            wait.cancel();
+            wait.running();
             f(state);
         });
-        if !ran {
-            hook::woken(wait);
-        }
+        wait.end();
     }
 
     /// Whether a call completed, as [`std::sync::Once::is_completed`].
@@ -380,5 +368,35 @@ impl Once {
 impl fmt::Debug for Once {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Once").finish_non_exhaustive()
+    }
+}
+
+/// A call into a one-time initializer: a wait for the thread running it, unless this thread
+/// turns out to run it (then it waited for nothing). Shared by std's and parking_lot's mirrors.
+pub(crate) struct OnceWait {
+    wait: hook::Wait<'static>,
+    ran: bool,
+}
+
+impl OnceWait {
+    /// Before the call: the thread may block in it.
+    pub(crate) fn begin(site: Site) -> OnceWait {
+        OnceWait {
+            wait: hook::blocking(site, Kind::Once),
+            ran: false,
+        }
+    }
+
+    /// Inside the initializer: this thread runs it, so it does not wait.
+    pub(crate) fn running(&mut self) {
+        self.ran = true;
+        self.wait.cancel();
+    }
+
+    /// After the call: if another thread ran the initializer, this one waited for it.
+    pub(crate) fn end(self) {
+        if !self.ran {
+            hook::woken(self.wait);
+        }
     }
 }
