@@ -269,3 +269,40 @@ fn a_two_lock_deadlock_through_parking_lot_mutexes_is_found() {
     want.sort();
     assert_eq!(locks, want);
 }
+
+/// The execution trace shows a parking_lot mirror lock's wait, and the arrow from the holder's
+/// unlock to the waiter's acquisition.
+#[test]
+fn the_trace_shows_a_parking_lot_wait_and_its_hand_over() {
+    holdup::trace::start().unwrap();
+    let m = Arc::new(Mutex::new(0u64));
+    let g = m.lock();
+    let waiter = {
+        let m = m.clone();
+        std::thread::Builder::new()
+            .name("pl-traced".into())
+            .spawn(move || *m.lock() += 1)
+            .unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    drop(g);
+    waiter.join().unwrap();
+    let t = holdup::trace::stop().unwrap();
+    let mut bytes = Vec::new();
+    t.write_perfetto(&mut bytes).unwrap();
+    let view = holdup_pprof::perfetto::TraceView::decode(&bytes).expect("a valid trace");
+    let slices = view.slices();
+    let wait = slices
+        .iter()
+        .find(|s| s.name == "mutex wait" && s.dur >= 30_000_000)
+        .expect("the waiter's wait");
+    let acquired = slices
+        .iter()
+        .find(|s| s.name == "acquired" && s.track == wait.track)
+        .expect("its acquisition");
+    let unlock = slices
+        .iter()
+        .find(|s| s.name == "unlock")
+        .expect("the holder's unlock");
+    assert_eq!(acquired.flows_in, unlock.flows_out);
+}
