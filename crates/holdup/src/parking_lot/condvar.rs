@@ -152,17 +152,12 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        while condition(&mut **guard) {
-            let r = self.wait_until(guard, timeout);
-            if r.timed_out() {
-                // parking_lot's answer: timed out only if the condition still holds.
-                if condition(&mut **guard) {
-                    return r;
-                }
-                break;
-            }
+        // parking_lot's loop: the condition is not asked again after a timeout.
+        let mut result = NOT_TIMED_OUT.with(|r| *r);
+        while !result.timed_out() && condition(&mut **guard) {
+            result = self.wait_until(guard, timeout);
         }
-        NOT_TIMED_OUT.with(|r| *r)
+        result
     }
 
     /// As [`wait_while_until`](Self::wait_while_until), for `timeout` at most.

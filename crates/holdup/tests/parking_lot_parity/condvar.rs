@@ -91,3 +91,37 @@ fn a_notify_before_the_wait_is_not_kept_like_parking_lot() {
     });
     assert!(got);
 }
+
+/// parking_lot's own case: the condition is asked once per wake-up and not again after the
+/// timeout, which the result reports.
+#[test]
+fn wait_while_until_asks_the_condition_like_parking_lot() {
+    let got = on_both!(|pl| {
+        let pair = Arc::new((pl::Mutex::new(0u32), pl::Condvar::new()));
+        let notifier = {
+            let pair = pair.clone();
+            std::thread::spawn(move || {
+                for _ in 0..3 {
+                    std::thread::sleep(Duration::from_millis(20));
+                    let _g = pair.0.lock();
+                    pair.1.notify_one();
+                }
+            })
+        };
+        let mut g = pair.0.lock();
+        let deadline = Instant::now() + Duration::from_millis(250);
+        let r = pair.1.wait_while_until(
+            &mut g,
+            |calls| {
+                *calls += 1;
+                true
+            },
+            deadline,
+        );
+        let calls = *g;
+        drop(g);
+        notifier.join().unwrap();
+        (r.timed_out(), calls)
+    });
+    assert_eq!(got, (true, 4));
+}
