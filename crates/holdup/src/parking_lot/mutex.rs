@@ -281,10 +281,22 @@ impl<'a, R: RawMutex + 'a, T: ?Sized + 'a> ProfiledMutexGuard<'a, R, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
+        Self::try_map_or_err(s, |t| f(t).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// As [`map`](Self::map), or the guard back with `f`'s error.
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<ProfiledMappedMutexGuard<'a, R, U>, (Self, E)>
+    where
+        F: FnOnce(&mut T) -> Result<&mut U, E>,
+    {
         let (raw, written) = (s.mutex.raw(), s.written);
         // SAFETY: as in `map`.
-        let Some(data) = f(unsafe { &mut *s.mutex.data_ptr() }) else {
-            return Err(s);
+        let data = match f(unsafe { &mut *s.mutex.data_ptr() }) {
+            Ok(data) => data,
+            Err(e) => return Err((s, e)),
         };
         std::mem::forget(s);
         Ok(ProfiledMappedMutexGuard {
@@ -478,10 +490,22 @@ impl<'a, R: RawMutex + 'a, T: ?Sized + 'a> ProfiledMappedMutexGuard<'a, R, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
+        Self::try_map_or_err(s, |t| f(t).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// As [`map`](Self::map), or the guard back with `f`'s error.
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<ProfiledMappedMutexGuard<'a, R, U>, (Self, E)>
+    where
+        F: FnOnce(&mut T) -> Result<&mut U, E>,
+    {
         let (raw, written) = (s.raw, s.written);
         // SAFETY: as in `map`.
-        let Some(data) = f(unsafe { &mut *s.data }) else {
-            return Err(s);
+        let data = match f(unsafe { &mut *s.data }) {
+            Ok(data) => data,
+            Err(e) => return Err((s, e)),
         };
         std::mem::forget(s);
         Ok(ProfiledMappedMutexGuard {

@@ -404,12 +404,23 @@ impl<'a, T: ?Sized + 'a> RwLockReadGuard<'a, T> {
     where
         F: FnOnce(&T) -> Option<&U>,
     {
+        Self::try_map_or_err(s, |t| f(t).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// As [`map`](Self::map), or the guard back with `f`'s error.
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<MappedRwLockReadGuard<'a, U>, (Self, E)>
+    where
+        F: FnOnce(&T) -> Result<&U, E>,
+    {
         let raw = s.lock.raw();
         // SAFETY: a read hold: shared access.
-        let Some(data) = f(unsafe { &*s.lock.data_ptr() }) else {
-            return Err(s);
+        let data: *const U = match f(unsafe { &*s.lock.data_ptr() }) {
+            Ok(data) => data,
+            Err(e) => return Err((s, e)),
         };
-        let data: *const U = data;
         std::mem::forget(s);
         Ok(MappedRwLockReadGuard {
             raw,
@@ -513,12 +524,23 @@ impl<'a, T: ?Sized + 'a> RwLockWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
+        Self::try_map_or_err(s, |t| f(t).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// As [`map`](Self::map), or the guard back with `f`'s error.
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<MappedRwLockWriteGuard<'a, U>, (Self, E)>
+    where
+        F: FnOnce(&mut T) -> Result<&mut U, E>,
+    {
         let (raw, written) = (s.lock.raw(), s.written);
         // SAFETY: a write hold: exclusive access.
-        let Some(data) = f(unsafe { &mut *s.lock.data_ptr() }) else {
-            return Err(s);
+        let data: *mut U = match f(unsafe { &mut *s.lock.data_ptr() }) {
+            Ok(data) => data,
+            Err(e) => return Err((s, e)),
         };
-        let data: *mut U = data;
         std::mem::forget(s);
         Ok(MappedRwLockWriteGuard {
             raw,
@@ -722,6 +744,29 @@ impl<'a, T: ?Sized + 'a> RwLockUpgradableReadGuard<'a, T> {
         upgraded.then(|| self.upgraded(f))
     }
 
+    /// As [`try_with_upgraded`](Self::try_with_upgraded), waiting at most `timeout` for the
+    /// readers to leave.
+    pub fn try_with_upgraded_for<Ret, F: FnOnce(&mut T) -> Ret>(
+        &mut self,
+        timeout: Duration,
+        f: F,
+    ) -> Option<Ret> {
+        // SAFETY: the guard holds the upgradable lock.
+        let upgraded = unsafe { self.lock.raw().try_upgrade_for(timeout) };
+        upgraded.then(|| self.upgraded(f))
+    }
+
+    /// As [`try_with_upgraded`](Self::try_with_upgraded), waiting until `timeout` at most.
+    pub fn try_with_upgraded_until<Ret, F: FnOnce(&mut T) -> Ret>(
+        &mut self,
+        timeout: Instant,
+        f: F,
+    ) -> Option<Ret> {
+        // SAFETY: the guard holds the upgradable lock.
+        let upgraded = unsafe { self.lock.raw().try_upgrade_until(timeout) };
+        upgraded.then(|| self.upgraded(f))
+    }
+
     /// Runs `f` on the upgraded lock, then downgrades it back (also if `f` panics).
     fn upgraded<Ret, F: FnOnce(&mut T) -> Ret>(&mut self, f: F) -> Ret {
         let lock = self.lock;
@@ -818,12 +863,23 @@ impl<'a, T: ?Sized + 'a> MappedRwLockReadGuard<'a, T> {
     where
         F: FnOnce(&T) -> Option<&U>,
     {
+        Self::try_map_or_else(s, |t| f(t).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// As [`map`](Self::map), or the guard back with `f`'s error (lock_api's name for it).
+    pub fn try_map_or_else<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<MappedRwLockReadGuard<'a, U>, (Self, E)>
+    where
+        F: FnOnce(&T) -> Result<&U, E>,
+    {
         let raw = s.raw;
         // SAFETY: a read hold: shared access.
-        let Some(data) = f(unsafe { &*s.data }) else {
-            return Err(s);
+        let data: *const U = match f(unsafe { &*s.data }) {
+            Ok(data) => data,
+            Err(e) => return Err((s, e)),
         };
-        let data: *const U = data;
         std::mem::forget(s);
         Ok(MappedRwLockReadGuard {
             raw,
@@ -900,12 +956,23 @@ impl<'a, T: ?Sized + 'a> MappedRwLockWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
+        Self::try_map_or_err(s, |t| f(t).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// As [`map`](Self::map), or the guard back with `f`'s error.
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<MappedRwLockWriteGuard<'a, U>, (Self, E)>
+    where
+        F: FnOnce(&mut T) -> Result<&mut U, E>,
+    {
         let (raw, written) = (s.raw, s.written);
         // SAFETY: a write hold: exclusive access.
-        let Some(data) = f(unsafe { &mut *s.data }) else {
-            return Err(s);
+        let data: *mut U = match f(unsafe { &mut *s.data }) {
+            Ok(data) => data,
+            Err(e) => return Err((s, e)),
         };
-        let data: *mut U = data;
         std::mem::forget(s);
         Ok(MappedRwLockWriteGuard {
             raw,

@@ -172,3 +172,17 @@ fn arc_guards_like_parking_lot() {
     });
     assert_eq!(got, (true, Some(2), true, Some(2), false));
 }
+
+#[test]
+fn try_map_or_err_like_parking_lot() {
+    let got = on_both!(|pl| {
+        let m = pl::Mutex::new((1u8, 2u8));
+        let e = pl::MutexGuard::try_map_or_err(m.lock(), |_| Err::<&mut u8, _>(7))
+            .err()
+            .map(|(g, e)| (g.0, e));
+        let mapped =
+            pl::MutexGuard::try_map_or_err(m.lock(), |t| Ok::<_, ()>(&mut t.1)).map(|g| *g);
+        (e, mapped.ok(), m.is_locked())
+    });
+    assert_eq!(got, (Some((1, 7)), Some(2), false));
+}

@@ -162,3 +162,27 @@ fn arc_guards_like_parking_lot() {
     });
     assert_eq!(got, ((1, true), (2, Some(2)), 2, true));
 }
+
+#[test]
+fn try_map_or_err_and_timed_with_upgraded_like_parking_lot() {
+    let got = on_both!(|pl| {
+        let l = pl::RwLock::new(vec![1, 2, 3]);
+        let refused = pl::RwLockWriteGuard::try_map_or_err(l.write(), |_| Err::<&mut u8, _>("no"))
+            .err()
+            .map(|(_, e)| e);
+        let first = pl::RwLockReadGuard::try_map_or_err(l.read(), |v| v.first().ok_or("empty"))
+            .map(|g| *g)
+            .ok();
+        let mut up = l.upgradable_read();
+        let pushed = up.try_with_upgraded_for(Duration::from_millis(5), |v| {
+            v.push(4);
+            v.len()
+        });
+        let r = l.read();
+        // A reader is in: the timed upgrade gives up.
+        let blocked = up.try_with_upgraded_for(Duration::from_millis(20), |v| v.len());
+        drop(r);
+        (refused, first, pushed, blocked)
+    });
+    assert_eq!(got, (Some("no"), Some(1), Some(4), None));
+}
