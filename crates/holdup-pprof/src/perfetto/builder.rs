@@ -1,6 +1,7 @@
 //! Writing a trace: tracks, interned names and stacks, events in time order.
 
 use std::collections::HashMap;
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use super::proto::{
@@ -310,11 +311,24 @@ impl TraceBuilder {
 
     /// The encoded trace: the clock snapshot, the tracks, the interned data, then the events
     /// in time order.
-    pub fn finish(mut self) -> Vec<u8> {
-        // A `Trace` is its packets (field 1), one after another.
+    pub fn finish(self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.packets.len() + self.tracks.len() * 64 + 4096);
+        self.write_to(&mut out)
+            .expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// As [`finish`](Self::finish), written to `w` as it goes (the events' packets are copied
+    /// from the builder's buffer in time order, never all at once); returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// What writing to `w` returns.
+    pub fn write_to(mut self, w: impl Write) -> io::Result<u64> {
+        // A `Trace` is its packets (field 1), one after another.
+        let mut head = Vec::with_capacity(self.tracks.len() * 64 + 4096);
         let mut packets =
-            |packet: TracePacket| prost::encoding::message::encode(1, &packet, &mut out);
+            |packet: TracePacket| prost::encoding::message::encode(1, &packet, &mut head);
         let mut first = true;
         let mut sequence_flags = |needs: bool| {
             let flags = if std::mem::take(&mut first) {
@@ -356,14 +370,19 @@ impl TraceBuilder {
             first_packet_on_sequence: first.then_some(true),
             ..Default::default()
         });
+        let mut w = io::BufWriter::with_capacity(64 << 10, w);
+        w.write_all(&head)?;
+        let mut written = head.len() as u64;
         // In time order; at the same time, an event that ends flows after those that may start
         // them (on another track), so that every flow starts before it ends. (The start keeps
         // the order of equal times.)
         self.index.sort_unstable();
         for &(.., start, end) in &self.index {
-            out.extend_from_slice(&self.packets[start..end]);
+            w.write_all(&self.packets[start..end])?;
+            written += (end - start) as u64;
         }
-        out
+        w.flush()?;
+        Ok(written)
     }
 }
 

@@ -411,8 +411,8 @@ impl Builder {
     }
 }
 
-/// The snapshot as an encoded Perfetto trace.
-pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
+/// The snapshot as a Perfetto trace, written to `w`; returns the bytes written.
+pub(super) fn perfetto(s: &Snapshot, w: impl std::io::Write) -> std::io::Result<u64> {
     let clock = Clock::new(s);
     let since = clock.ns(s.since).max(s.start.monotonic_ns);
     // A window that dropped events is complete only up to its first drop: it ends there.
@@ -487,10 +487,16 @@ pub(super) fn perfetto(s: &Snapshot) -> Vec<u8> {
             .args
             .push(Arg::Str(shared("ended"), shared("after the trace")));
     }
-    encode(b, s, since, end)
+    encode(b, s, since, end, w)
 }
 
-fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
+fn encode(
+    b: Builder,
+    s: &Snapshot,
+    since: u64,
+    end: u64,
+    w: impl std::io::Write,
+) -> std::io::Result<u64> {
     let mut out = TraceBuilder::new();
     out.clock_snapshot(s.end.monotonic_ns, s.end.realtime_ns, s.end.boottime_ns);
     let pid = std::process::id() as i32;
@@ -500,7 +506,7 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
     let process = out.process(pid, &process_name);
     let stacks = symbolize(&b.items, &mut out);
     let Builder {
-        items,
+        mut items,
         threads,
         tasks,
         locks,
@@ -633,20 +639,24 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
                 let mut e = Event::new(track, item.begin, phase)
                     .name(item.name.clone())
                     .category(item.category);
-                for a in &item.args {
-                    e = e.arg(a.clone());
-                }
-                for &f in &item.flows_out {
-                    e = e.flow_out(f);
-                }
-                for &f in &item.flows_in {
-                    e = e.flow_in(f);
-                }
                 if let Some(&id) = stacks.get(&item.stack) {
                     e = e.stack(id);
                 }
+                // Each item is encoded once: its arguments and arrows move into the event, and
+                // their memory goes as the event is encoded.
+                let item = &mut items[i];
+                for a in std::mem::take(&mut item.args) {
+                    e = e.arg(a);
+                }
+                for f in std::mem::take(&mut item.flows_out) {
+                    e = e.flow_out(f);
+                }
+                for f in std::mem::take(&mut item.flows_in) {
+                    e = e.flow_in(f);
+                }
+                let instant = item.instant;
                 out.event(e);
-                if !item.instant {
+                if !instant {
                     stack.push(i);
                 }
             }
@@ -670,7 +680,7 @@ fn encode(b: Builder, s: &Snapshot, since: u64, end: u64) -> Vec<u8> {
             Phase::Counter(n),
         ));
     }
-    out.finish()
+    out.write_to(w)
 }
 
 /// `task 12 "conn"`, or `task 12` for a task without a name (or not seen starting).

@@ -151,8 +151,8 @@ impl Trace {
     /// # Errors
     ///
     /// What writing to `w` returns.
-    pub fn write_perfetto<W: Write>(&self, mut w: W) -> io::Result<()> {
-        w.write_all(&export::perfetto(&self.snapshot))
+    pub fn write_perfetto<W: Write>(&self, w: W) -> io::Result<()> {
+        export::perfetto(&self.snapshot, w).map(|_| ())
     }
 
     /// Events lost because the trace's memory was full (or a thread could not record, during
@@ -396,7 +396,7 @@ impl FlightRecorder {
     ///
     /// [`Error::FlightDisabled`] if the recorder is not on, [`Error::FlightWriteInProgress`]
     /// if another `write_to` runs, or what writing to `w` returns.
-    pub fn write_to<W: Write>(&self, mut w: W) -> io::Result<u64> {
+    pub fn write_to<W: Write>(&self, w: W) -> io::Result<u64> {
         let _writing = match self.writing.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
@@ -408,9 +408,7 @@ impl FlightRecorder {
             return Err(Error::FlightDisabled.into());
         }
         let snapshot = rec::flight_snapshot().ok_or(Error::FlightDisabled)?;
-        let bytes = export::perfetto(&snapshot);
-        w.write_all(&bytes)?;
-        Ok(bytes.len() as u64)
+        Ok(export::perfetto(&snapshot, w)?)
     }
 }
 
