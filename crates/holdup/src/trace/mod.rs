@@ -408,7 +408,7 @@ impl FlightRecorder {
             return Err(Error::FlightDisabled.into());
         }
         let snapshot = rec::flight_snapshot().ok_or(Error::FlightDisabled)?;
-        Ok(export::perfetto(&snapshot, w)?)
+        export::perfetto(&snapshot, w)
     }
 }
 
