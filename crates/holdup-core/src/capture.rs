@@ -218,7 +218,7 @@ extern "C" fn handler(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
 
 /// The address of the calling thread's `errno` (async-signal-safe: it only reads the TLS
 /// pointer).
-fn errno_location() -> *mut libc::c_int {
+pub(crate) fn errno_location() -> *mut libc::c_int {
     // SAFETY: __errno_location has no preconditions and returns this thread's errno address.
     unsafe { libc::__errno_location() }
 }
@@ -289,7 +289,7 @@ unsafe fn answer(table: &Table, info: &libc::siginfo_t, ctx: &libc::ucontext_t) 
 
 /// Copies `want` bytes of this process's memory from `sp` to `dst`, one page per element so
 /// that an unmapped page ends the copy there. Returns the bytes copied and the error, if none.
-fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize, i32) {
+pub(crate) fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize, i32) {
     const PAGE: usize = 4096;
     const ELEMENTS: usize = 64;
     let mut done = 0;

@@ -91,6 +91,9 @@ pub mod clock;
 pub mod collector;
 #[cfg(not(holdup_loom))]
 mod contended;
+#[cfg(all(target_os = "linux", target_arch = "x86_64", not(holdup_loom)))]
+#[doc(hidden)]
+pub mod cpu;
 #[cfg(not(holdup_loom))]
 pub mod hook;
 #[cfg(not(holdup_loom))]
