@@ -9,10 +9,12 @@
 //! ([`set_mutex_profile_fraction`], [`set_block_profile_rate`], also at the crate root under
 //! the same names), [`set_stack_depth`], [`set_max_buckets`] and [`set_unwinder`].
 
+mod cpu;
 mod snapshot;
 
 pub use crate::counts::{CountProfile, threadcreate};
 pub use crate::symbols::Frame;
+pub use cpu::{CpuError, CpuProfile, CpuProfiler, CpuSample, DEFAULT_HZ, cpu, start_cpu};
 pub use holdup_core::{Kind, Unwinder};
 pub use snapshot::{Profile, Sample};
 

@@ -157,17 +157,17 @@ impl Profile {
 }
 
 #[cfg(target_os = "linux")]
-pub(super) fn mappings() -> Vec<holdup_core::modules::Mapping> {
+pub(crate) fn mappings() -> Vec<holdup_core::modules::Mapping> {
     holdup_core::modules::executable_mappings()
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(super) fn mappings() -> Vec<Mapping> {
+pub(crate) fn mappings() -> Vec<Mapping> {
     Vec::new()
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(super) struct Mapping {
+pub(crate) struct Mapping {
     start: u64,
     limit: u64,
     offset: u64,

@@ -18,6 +18,7 @@ use crate::symbols::{
 use holdup_core::table::{NO_STACK, OVERFLOW, Record};
 
 mod encode;
+pub(crate) use encode::mappings;
 mod trim;
 
 use trim::*;
