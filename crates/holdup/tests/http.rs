@@ -165,6 +165,7 @@ fn index_lists_every_profile_with_counts_and_descriptions() {
         "cmdline",
         "goroutine",
         "mutex",
+        "profile",
         "symbol",
         "threadcreate",
         "trace",
@@ -481,7 +482,6 @@ fn statuses_for_unknown_paths_methods_and_missing_endpoints() {
     let r = get(&server, "/elsewhere");
     assert_eq!(r.status, 404);
     assert_eq!(r.text(), "404 page not found\n");
-    assert_error(&get(&server, "/debug/pprof/profile"), 404, "CPU profile");
 
     let r = reply(
         agent()
@@ -987,4 +987,57 @@ fn trace_endpoint_records_the_window() {
     let again = get(&server, "/debug/pprof/trace?seconds=abc");
     assert_eq!(again.status, 200);
     assert!(!holdup::trace::is_enabled());
+}
+
+/// `/debug/pprof/profile`: Go's CPU profile shape, Go's error for a second concurrent request,
+/// the cap as a 400.
+#[test]
+fn cpu_profile_endpoint_samples_every_thread() {
+    let server = Builder::new().max_seconds(5).serve("127.0.0.1:0").unwrap();
+    assert_error(
+        &get(&server, "/debug/pprof/profile?seconds=6"),
+        400,
+        "at most 5",
+    );
+    let profile = std::thread::scope(|s| {
+        let request = s.spawn(|| get(&server, "/debug/pprof/profile?seconds=1"));
+        std::thread::sleep(Duration::from_millis(200));
+        assert_error(
+            &get(&server, "/debug/pprof/profile?seconds=1"),
+            500,
+            "Could not enable CPU profiling: cpu profiling already in use",
+        );
+        // Something to sample.
+        let spinner = std::thread::Builder::new()
+            .name("http-spinner".into())
+            .spawn_scoped(s, || {
+                let start = Instant::now();
+                let mut x = 1u64;
+                while start.elapsed() < Duration::from_millis(500) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                x
+            })
+            .unwrap();
+        std::hint::black_box(spinner.join().unwrap());
+        request.join().unwrap()
+    });
+    let p = assert_attachment(&profile, "profile");
+    let view = ProfileView::new(&p).unwrap();
+    assert_eq!(
+        view.sample_types(),
+        [("samples", "count"), ("cpu", "nanoseconds")]
+    );
+    assert_eq!(p.period, 10_000_000);
+    assert!(p.duration_nanos >= 900_000_000, "{}", p.duration_nanos);
+    let spinner: i64 = p
+        .sample
+        .iter()
+        .filter(|s| view.label(s, "thread") == Some("http-spinner"))
+        .map(|s| s.value[0])
+        .sum();
+    assert!(
+        spinner >= 20,
+        "{spinner} samples of a thread spinning 0.5 s"
+    );
 }

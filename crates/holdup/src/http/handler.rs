@@ -32,7 +32,7 @@ const PROFILES: [(&str, &str); 4] = [
 ];
 
 /// Every entry of the index page, sorted by name as Go sorts them.
-const INDEX: [(&str, &str); 7] = [
+const INDEX: [(&str, &str); 8] = [
     PROFILES[0],
     (
         "cmdline",
@@ -40,6 +40,10 @@ const INDEX: [(&str, &str); 7] = [
     ),
     PROFILES[1],
     PROFILES[2],
+    (
+        "profile",
+        "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile.",
+    ),
     (
         "symbol",
         "Maps given program counters to function names. Counters can be specified in a GET raw query or POST body, multiple counters are separated by '+'.",
@@ -60,6 +64,8 @@ pub(crate) enum Snapshot {
     Contention(Profile),
     Count(CountProfile),
     Trace(Tracing),
+    /// A CPU profile being taken (stopped when dropped, so an abandoned request stops it).
+    Cpu(profile::CpuProfiler),
 }
 
 /// A trace window recorded for a request: stopped when the request finishes or is abandoned
@@ -168,10 +174,7 @@ pub(crate) fn route(
         } else {
             query.unwrap_or("").as_bytes()
         })),
-        "profile" => Action::Respond(error(
-            StatusCode::NOT_FOUND,
-            "holdup: the CPU profile (/debug/pprof/profile) is not available yet; this server has mutex, block, goroutine, threadcreate and trace",
-        )),
+        "profile" => cpu_request(&params, cfg),
         "trace" => trace_request(&params, cfg),
         "threads" => profile_request("goroutine", &params, cfg),
         _ => match PROFILES.iter().find(|(n, _)| *n == name) {
@@ -184,6 +187,12 @@ pub(crate) fn route(
 /// Finishes a `?seconds=N` request: the difference between `before` and now.
 pub(crate) fn finish_delta(name: &'static str, before: Snapshot) -> Response<Body> {
     let mut body = Vec::new();
+    if let Snapshot::Cpu(profiler) = before {
+        return match profiler.stop().write_pprof(&mut body) {
+            Ok(()) => attachment("profile", body),
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
+        };
+    }
     if let Snapshot::Trace(tracing) = before {
         return match tracing.finish().map(|t| t.write_perfetto(&mut body)) {
             Ok(Ok(())) => attachment("trace", body),
@@ -314,7 +323,9 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
             (Snapshot::Contention(p), true) => p.write_text(&mut body),
             (Snapshot::Count(p), false) => p.write_pprof(&mut body),
             (Snapshot::Count(p), true) => p.write_text(&mut body),
-            (Snapshot::Trace(_), _) => unreachable!("`snapshot` makes no trace"),
+            (Snapshot::Trace(_) | Snapshot::Cpu(_), _) => {
+                unreachable!("`snapshot` makes no trace or CPU profile")
+            }
         }
     };
     Action::Respond(match written {
@@ -352,6 +363,37 @@ fn trace_request(params: &Params, cfg: &Config) -> Action {
         name: "trace",
         wait: std::time::Duration::from_secs_f64(seconds),
         before: Snapshot::Trace(Tracing { stopped: false }),
+    }
+}
+
+/// `/debug/pprof/profile?seconds=N`: Go's rules (an integer; invalid or not positive means
+/// 30 s), capped like the deltas; one CPU profile at a time, with Go's error for a second.
+fn cpu_request(params: &Params, cfg: &Config) -> Action {
+    let seconds = params
+        .seconds
+        .as_deref()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    if seconds > cfg.max_seconds as i64 {
+        return Action::Respond(error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                r#"invalid value for "seconds" - this server allows at most {}"#,
+                cfg.max_seconds
+            ),
+        ));
+    }
+    match profile::start_cpu(profile::DEFAULT_HZ) {
+        Ok(p) => Action::Delta {
+            name: "profile",
+            wait: std::time::Duration::from_secs(seconds as u64),
+            before: Snapshot::Cpu(p),
+        },
+        Err(e) => Action::Respond(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Could not enable CPU profiling: {e}"),
+        )),
     }
 }
 

@@ -24,11 +24,11 @@
 //! | `/debug/pprof/cmdline` | the command line, NUL-separated |
 //! | `/debug/pprof/symbol` | Go's symbolizer protocol (GET or POST) |
 //! | `/debug/pprof/trace` | an [execution trace](crate::trace) of the next `seconds` (1 by default, a float as in Go), in Perfetto's format |
+//! | `/debug/pprof/profile` | the [CPU profile](crate::profile::cpu) of the next `seconds` (30 by default, an integer as in Go) |
 //!
 //! Profiles take Go's parameters: `debug=1` for the legacy text format, `seconds=N` for what
 //! happened in the next N seconds (a delta, capped by [`Builder::max_seconds`]). Responses
-//! carry Go's headers and status codes; errors are plain text with `X-Go-Pprof: 1`. The CPU
-//! profile (`/debug/pprof/profile`) answers 404 with a message saying it is not available yet.
+//! carry Go's headers and status codes; errors are plain text with `X-Go-Pprof: 1`.
 //!
 //! # Security
 //!
