@@ -3,7 +3,12 @@
 
 mod common;
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// One CPU profile at a time in this process: the tests take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Spins until this thread has used `cpu` of CPU time.
 fn spin_cpu(cpu: Duration) -> u64 {
@@ -28,6 +33,7 @@ fn spin_cpu(cpu: Duration) -> u64 {
 
 #[test]
 fn a_spinning_thread_gets_a_sample_per_10ms_of_cpu_and_go_reads_the_profile() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let profiler = holdup::profile::start_cpu(holdup::profile::DEFAULT_HZ).unwrap();
     assert!(matches!(
         holdup::profile::start_cpu(100),
@@ -75,4 +81,48 @@ fn a_spinning_thread_gets_a_sample_per_10ms_of_cpu_and_go_reads_the_profile() {
     assert!(text.contains("Type: cpu"), "{text}");
     assert!(text.contains("spin_cpu"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The process's resident memory, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split(' ').nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// 1,000 profiles in a row while two threads keep both cores busy: none fails, none hangs,
+/// memory stays put (timers are deleted, the ring is allocated once).
+#[test]
+fn a_thousand_windows_in_a_row_under_load() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut x = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            });
+        }
+        // The first window allocates the ring and the symbolizer's tables.
+        drop(holdup::profile::start_cpu(1000).unwrap().stop());
+        let before = rss();
+        let started = Instant::now();
+        let mut samples = 0;
+        for _ in 0..1000 {
+            let p = holdup::profile::start_cpu(1000).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+            samples += p.stop().total_samples();
+        }
+        stop.store(true, Ordering::Relaxed);
+        let grew = rss().saturating_sub(before);
+        assert!(samples > 0);
+        assert!(grew < 32 << 20, "resident memory grew by {grew} bytes");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{:?} for 1,000 windows",
+            started.elapsed()
+        );
+    });
 }
