@@ -23,7 +23,9 @@
 
 use std::cell::UnsafeCell;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,39 +82,30 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// One profile at a time.
 static ACTIVE: Mutex<bool> = Mutex::new(false);
+/// This process's id, for the handler's stack copy (set before any timer is armed, so the
+/// handler makes no `getpid` call).
+static PID: AtomicI32 = AtomicI32::new(0);
 
+/// The ring, allocated on first use. Called only by [`start`], under `ACTIVE`: no two threads
+/// allocate it.
 fn ring() -> &'static Ring {
-    let p = RING.load(Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: a non-null RING is a leaked `Box<Ring>`, never freed.
-        return unsafe { &*p };
+    let mut p = RING.load(Ordering::Acquire);
+    if p.is_null() {
+        let slots: Box<[Slot]> = (0..SLOTS)
+            .map(|_| Slot {
+                state: AtomicU32::new(FREE),
+                out: UnsafeCell::new(SlotOut::default()),
+                stack: UnsafeCell::new([0; STACK_BYTES]),
+            })
+            .collect();
+        p = Box::into_raw(Box::new(Ring {
+            slots,
+            next: AtomicUsize::new(0),
+        }));
+        RING.store(p, Ordering::Release);
     }
-    let slots: Box<[Slot]> = (0..SLOTS)
-        .map(|_| Slot {
-            state: AtomicU32::new(FREE),
-            out: UnsafeCell::new(SlotOut::default()),
-            stack: UnsafeCell::new([0; STACK_BYTES]),
-        })
-        .collect();
-    let fresh = Box::into_raw(Box::new(Ring {
-        slots,
-        next: AtomicUsize::new(0),
-    }));
-    match RING.compare_exchange(
-        std::ptr::null_mut(),
-        fresh,
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
-        // SAFETY: just published; never freed.
-        Ok(_) => unsafe { &*fresh },
-        Err(existing) => {
-            // SAFETY: `fresh` was never published: this thread still owns it.
-            drop(unsafe { Box::from_raw(fresh) });
-            // SAFETY: as above, for the one that was.
-            unsafe { &*existing }
-        }
-    }
+    // SAFETY: a non-null RING is a leaked `Box<Ring>`, never freed.
+    unsafe { &*p }
 }
 
 extern "C" fn on_sigprof(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -173,8 +166,7 @@ fn record(overruns: u32, ctx: *mut libc::c_void) {
     );
     // SAFETY: gettid has no preconditions and is async-signal-safe.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
-    // SAFETY: as gettid.
-    let pid = unsafe { libc::getpid() };
+    let pid = PID.load(Ordering::Relaxed);
     let (len, _) = copy_stack(pid, sp, slot.stack.get().cast::<u8>(), STACK_BYTES);
     // SAFETY: this handler claimed the slot; the collector reads `out` only after DONE.
     unsafe {
@@ -307,6 +299,8 @@ pub fn start(hz: u32) -> Result<Profiler, StartError> {
     }
     install()?;
     stack::warm_up();
+    // SAFETY: getpid has no preconditions.
+    PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     let ring = ring();
     // Slots of an earlier profile that a late signal filled are not this profile's.
     for slot in ring.slots.iter() {

@@ -229,13 +229,14 @@ impl Recorder {
             Arc::strong_count(c) == 1
                 && keep_from.is_none_or(|start| c.last.load(Ordering::Relaxed) < start)
         };
-        let mut gone = Vec::new();
+        // The last chunk evicted: its memory becomes the spare.
+        let mut gone = None;
         if let Some(flight) = self.flight {
             let horizon = now.saturating_sub(flight.min_age);
             self.chunks.retain(|c| {
                 let keep = c.last.load(Ordering::Relaxed) >= horizon || !evictable(c);
                 if !keep {
-                    gone.push(c.clone());
+                    gone = Some(c.clone());
                 }
                 keep
             });
@@ -243,11 +244,11 @@ impl Recorder {
         let max = self.max_bytes();
         while (self.chunks.len() + room_for) * CHUNK_BYTES > max {
             match self.chunks.iter().position(evictable) {
-                Some(i) => gone.extend(self.chunks.remove(i)),
+                Some(i) => gone = self.chunks.remove(i),
                 None => break,
             }
         }
-        if let Some(last) = gone.pop() {
+        if let Some(last) = gone {
             self.spare = Arc::try_unwrap(last).ok().map(|c| c.words);
         }
     }

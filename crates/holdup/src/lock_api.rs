@@ -161,9 +161,7 @@ impl<R> Profiled<R> {
     /// Acquires as exclusive holder: `attempt` first, then `lock` as a wait.
     #[inline]
     fn exclusive(&self, kind: Kind, attempt: impl Fn(&R) -> bool, lock: impl FnOnce(&R)) {
-        if !attempt(&self.raw) {
-            self.wait(kind, attempt, lock);
-        }
+        self.shared(kind, attempt, lock);
         self.meta.set_holder();
     }
 
@@ -192,7 +190,7 @@ impl<R> Profiled<R> {
         acquired
     }
 
-    /// A shared acquisition: `attempt` first, then `lock` as a wait.
+    /// A shared acquisition (no holder recorded): `attempt` first, then `lock` as a wait.
     #[inline]
     fn shared(&self, kind: Kind, attempt: impl Fn(&R) -> bool, lock: impl FnOnce(&R)) {
         if !attempt(&self.raw) {

@@ -294,13 +294,7 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
             ));
         }
         if seconds > cfg.max_seconds {
-            return Action::Respond(error(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    r#"invalid value for "seconds" - this server allows at most {}"#,
-                    cfg.max_seconds
-                ),
-            ));
+            return too_long(cfg);
         }
         return Action::Delta {
             name,
@@ -335,6 +329,17 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
     })
 }
 
+/// The 400 for a `seconds` over the server's cap.
+fn too_long(cfg: &Config) -> Action {
+    Action::Respond(error(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            r#"invalid value for "seconds" - this server allows at most {}"#,
+            cfg.max_seconds
+        ),
+    ))
+}
+
 /// `/debug/pprof/trace?seconds=N`: Go's rules (a float; invalid or not positive means 1 s),
 /// capped like the deltas; one trace at a time.
 fn trace_request(params: &Params, cfg: &Config) -> Action {
@@ -345,13 +350,7 @@ fn trace_request(params: &Params, cfg: &Config) -> Action {
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(1.0);
     if seconds > cfg.max_seconds as f64 {
-        return Action::Respond(error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                r#"invalid value for "seconds" - this server allows at most {}"#,
-                cfg.max_seconds
-            ),
-        ));
+        return too_long(cfg);
     }
     if let Err(e) = crate::trace::start() {
         return Action::Respond(error(
@@ -376,13 +375,7 @@ fn cpu_request(params: &Params, cfg: &Config) -> Action {
         .filter(|&s| s > 0)
         .unwrap_or(30);
     if seconds > cfg.max_seconds as i64 {
-        return Action::Respond(error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                r#"invalid value for "seconds" - this server allows at most {}"#,
-                cfg.max_seconds
-            ),
-        ));
+        return too_long(cfg);
     }
     match profile::start_cpu(profile::DEFAULT_HZ) {
         Ok(p) => Action::Delta {

@@ -57,6 +57,16 @@ pub use rwlock::{
     const_rwlock,
 };
 
+/// Runs its closure when dropped: a lock taken back after a guard's `unlocked`, also if the
+/// caller's closure panics.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 #[cfg(all(test, target_pointer_width = "64"))]
 mod tests {
     use std::mem::size_of;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ::lock_api::{RawMutex, RawMutexFair, RawMutexTimed};
 use holdup_core::Kind;
 
+use super::OnDrop;
 use crate::hook::Access;
 use crate::lock_api::Profiled;
 
@@ -264,15 +265,10 @@ impl<'a, R: RawMutex + 'a, T: ?Sized + 'a> ProfiledMutexGuard<'a, R, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (raw, written) = (s.mutex.raw(), s.written);
-        // SAFETY: the guard holds the lock: the data is this thread's alone.
-        let data = f(unsafe { &mut *s.mutex.data_ptr() });
-        std::mem::forget(s);
-        ProfiledMappedMutexGuard {
-            raw,
-            data,
-            written,
-            marker: PhantomData,
+        // The same path as `try_map_or_err`, with an error that cannot happen.
+        match Self::try_map_or_err(s, |t| Ok::<_, std::convert::Infallible>(f(t))) {
+            Ok(mapped) => mapped,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -312,15 +308,22 @@ impl<'a, R: RawMutex + 'a, T: ?Sized + 'a> ProfiledMutexGuard<'a, R, T> {
     where
         F: FnOnce() -> U,
     {
-        s.release(|r| {
-            // SAFETY: the guard holds the lock.
-            unsafe { r.unlock() }
-        });
-        let relock = Relock(s.mutex.raw(), <Profiled<R> as RawMutex>::lock);
-        let out = f();
-        drop(relock);
-        s.written = false;
-        out
+        s.unlocked_with(
+            |r| {
+                // SAFETY: the guard holds the lock.
+                unsafe { r.unlock() }
+            },
+            f,
+        )
+    }
+
+    /// Releases with `unlock`, runs `f`, then locks again (also if `f` panics).
+    fn unlocked_with<U>(&mut self, unlock: impl FnOnce(&R), f: impl FnOnce() -> U) -> U {
+        self.release(unlock);
+        self.written = false;
+        let raw = self.mutex.raw();
+        let _relock = OnDrop(|| raw.lock());
+        f()
     }
 
     /// Leaks the guard: the mutex stays locked; the data is borrowed for `'a`.
@@ -372,15 +375,13 @@ impl<'a, R: RawMutexFair + 'a, T: ?Sized + 'a> ProfiledMutexGuard<'a, R, T> {
     where
         F: FnOnce() -> U,
     {
-        s.release(|r| {
-            // SAFETY: the guard holds the lock.
-            unsafe { r.unlock_fair() }
-        });
-        let relock = Relock(s.mutex.raw(), <Profiled<R> as RawMutex>::lock);
-        let out = f();
-        drop(relock);
-        s.written = false;
-        out
+        s.unlocked_with(
+            |r| {
+                // SAFETY: the guard holds the lock.
+                unsafe { r.unlock_fair() }
+            },
+            f,
+        )
     }
 
     /// Lets a waiting thread have the lock, if any waits, and takes it back.
@@ -391,15 +392,6 @@ impl<'a, R: RawMutexFair + 'a, T: ?Sized + 'a> ProfiledMutexGuard<'a, R, T> {
             // SAFETY: the guard holds the lock.
             unsafe { s.mutex.raw().inner().bump() };
         }
-    }
-}
-
-/// Locks again when dropped (also if the closure of `unlocked` panics).
-struct Relock<'a, L>(&'a L, fn(&L));
-
-impl<L> Drop for Relock<'_, L> {
-    fn drop(&mut self) {
-        (self.1)(self.0);
     }
 }
 
@@ -473,15 +465,10 @@ impl<'a, R: RawMutex + 'a, T: ?Sized + 'a> ProfiledMappedMutexGuard<'a, R, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (raw, written) = (s.raw, s.written);
-        // SAFETY: the guard holds the lock: the data is this thread's alone.
-        let data = f(unsafe { &mut *s.data });
-        std::mem::forget(s);
-        ProfiledMappedMutexGuard {
-            raw,
-            data,
-            written,
-            marker: PhantomData,
+        // The same path as `try_map_or_err`, with an error that cannot happen.
+        match Self::try_map_or_err(s, |t| Ok::<_, std::convert::Infallible>(f(t))) {
+            Ok(mapped) => mapped,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -627,15 +614,22 @@ impl<R: RawMutex, T: ?Sized> ArcMutexGuard<R, T> {
 
     /// Runs `f` with the mutex unlocked, then locks it again.
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-        s.release(|r| {
-            // SAFETY: the guard holds the lock.
-            unsafe { r.unlock() }
-        });
-        s.written = false;
-        let relock = Relock(s.mutex.raw(), <Profiled<R> as RawMutex>::lock);
-        let out = f();
-        drop(relock);
-        out
+        s.unlocked_with(
+            |r| {
+                // SAFETY: the guard holds the lock.
+                unsafe { r.unlock() }
+            },
+            f,
+        )
+    }
+
+    /// Releases with `unlock`, runs `f`, then locks again (also if `f` panics).
+    fn unlocked_with<U>(&mut self, unlock: impl FnOnce(&R), f: impl FnOnce() -> U) -> U {
+        self.release(unlock);
+        self.written = false;
+        let raw = self.mutex.raw();
+        let _relock = OnDrop(|| raw.lock());
+        f()
     }
 }
 
@@ -656,15 +650,13 @@ impl<R: RawMutexFair, T: ?Sized> ArcMutexGuard<R, T> {
 
     /// As [`unlocked`](Self::unlocked), unlocking fairly.
     pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-        s.release(|r| {
-            // SAFETY: the guard holds the lock.
-            unsafe { r.unlock_fair() }
-        });
-        s.written = false;
-        let relock = Relock(s.mutex.raw(), <Profiled<R> as RawMutex>::lock);
-        let out = f();
-        drop(relock);
-        out
+        s.unlocked_with(
+            |r| {
+                // SAFETY: the guard holds the lock.
+                unsafe { r.unlock_fair() }
+            },
+            f,
+        )
     }
 
     /// Lets a waiting thread have the lock, if any waits, and takes it back.

@@ -12,6 +12,7 @@ use ::lock_api::{
 };
 use holdup_core::Kind;
 
+use super::OnDrop;
 use crate::hook::Access;
 use crate::lock_api::Profiled;
 
@@ -357,15 +358,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     }
 }
 
-/// Runs its closure when dropped (a lock taken back after `unlocked`, also on a panic).
-struct OnDrop<F: FnMut()>(F);
-
-impl<F: FnMut()> Drop for OnDrop<F> {
-    fn drop(&mut self) {
-        (self.0)();
-    }
-}
-
 /// A read hold of an [`RwLock`]. Mirrors [`parking_lot::RwLockReadGuard`].
 #[clippy::has_significant_drop]
 #[must_use = "if unused the RwLock will immediately unlock"]
@@ -388,14 +380,10 @@ impl<'a, T: ?Sized + 'a> RwLockReadGuard<'a, T> {
     where
         F: FnOnce(&T) -> &U,
     {
-        let raw = s.lock.raw();
-        // SAFETY: a read hold: shared access.
-        let data: *const U = f(unsafe { &*s.lock.data_ptr() });
-        std::mem::forget(s);
-        MappedRwLockReadGuard {
-            raw,
-            data,
-            marker: PhantomData,
+        // The same path as `try_map_or_err`, with an error that cannot happen.
+        match Self::try_map_or_err(s, |t| Ok::<_, std::convert::Infallible>(f(t))) {
+            Ok(mapped) => mapped,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -507,15 +495,10 @@ impl<'a, T: ?Sized + 'a> RwLockWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (raw, written) = (s.lock.raw(), s.written);
-        // SAFETY: a write hold: exclusive access.
-        let data: *mut U = f(unsafe { &mut *s.lock.data_ptr() });
-        std::mem::forget(s);
-        MappedRwLockWriteGuard {
-            raw,
-            data,
-            written,
-            marker: PhantomData,
+        // The same path as `try_map_or_err`, with an error that cannot happen.
+        match Self::try_map_or_err(s, |t| Ok::<_, std::convert::Infallible>(f(t))) {
+            Ok(mapped) => mapped,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -847,14 +830,10 @@ impl<'a, T: ?Sized + 'a> MappedRwLockReadGuard<'a, T> {
     where
         F: FnOnce(&T) -> &U,
     {
-        let raw = s.raw;
-        // SAFETY: a read hold: shared access.
-        let data: *const U = f(unsafe { &*s.data });
-        std::mem::forget(s);
-        MappedRwLockReadGuard {
-            raw,
-            data,
-            marker: PhantomData,
+        // The same path as `try_map_or_else`, with an error that cannot happen.
+        match Self::try_map_or_else(s, |t| Ok::<_, std::convert::Infallible>(f(t))) {
+            Ok(mapped) => mapped,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -939,15 +918,10 @@ impl<'a, T: ?Sized + 'a> MappedRwLockWriteGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let (raw, written) = (s.raw, s.written);
-        // SAFETY: a write hold: exclusive access.
-        let data: *mut U = f(unsafe { &mut *s.data });
-        std::mem::forget(s);
-        MappedRwLockWriteGuard {
-            raw,
-            data,
-            written,
-            marker: PhantomData,
+        // The same path as `try_map_or_err`, with an error that cannot happen.
+        match Self::try_map_or_err(s, |t| Ok::<_, std::convert::Infallible>(f(t))) {
+            Ok(mapped) => mapped,
+            Err((_, never)) => match never {},
         }
     }
 
