@@ -29,7 +29,10 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::capture::{copy_stack, errno_location};
+use crate::capture::{self, copy_stack, errno_location};
+use crate::kind::{Kind, Site};
+use crate::owner::Owner;
+use crate::registry;
 use crate::stack;
 
 /// Bytes of stack each sample copies, from the interrupted stack pointer up.
@@ -273,7 +276,14 @@ impl Drop for Timer {
 #[derive(Debug, Default)]
 pub struct Collected {
     pub samples: HashMap<(i32, Vec<usize>), u64>,
-    /// Thread names by id (`/proc/self/task/*/comm`, read when first seen).
+    /// With [`Options::wall`]: periods in which a thread or task was seen waiting in a holdup
+    /// primitive, per waiter and stack.
+    pub waits: HashMap<WaitKey, u64>,
+    /// With [`Options::wall`]: waits seen whose stack could not be taken while they lasted (the
+    /// wait ended before the thread answered), so not counted.
+    pub waits_missed: u64,
+    /// Thread names by id (the registry's, else `/proc/self/task/*/comm` read when first
+    /// seen, which the kernel cuts at 15 bytes).
     pub threads: HashMap<i32, String>,
     /// Samples lost to a full ring.
     pub dropped: u64,
@@ -281,6 +291,29 @@ pub struct Collected {
     pub duration: Duration,
     /// The sampling period.
     pub period: Duration,
+}
+
+/// A wait the wall-clock pass saw: who waited (a thread's id, or 0 for a task), on what stack,
+/// for what.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WaitKey {
+    pub tid: i32,
+    /// Return addresses, innermost first: a thread's as its signal handler saw it (from inside
+    /// the wait: std's and libc's frames first), or a task's as the waiting primitive took it
+    /// (`collector::wait_stack`).
+    pub stack: Vec<usize>,
+    pub kind: Kind,
+    pub site: Site,
+}
+
+/// What to sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Samples per second of each thread's CPU time.
+    pub hz: u32,
+    /// Also, each period, every thread and task waiting in a holdup primitive (the wall-clock
+    /// view's off-CPU part): one period of waiting each.
+    pub wall: bool,
 }
 
 /// A running CPU profile; [`stop`](Profiler::stop) ends it.
@@ -292,7 +325,13 @@ pub struct Profiler {
 
 /// Starts sampling every thread at `hz` samples per second of its CPU time.
 pub fn start(hz: u32) -> Result<Profiler, StartError> {
-    let hz = hz.clamp(1, 1000);
+    start_with(Options { hz, wall: false })
+}
+
+/// Starts sampling as `options` say.
+pub fn start_with(options: Options) -> Result<Profiler, StartError> {
+    let hz = options.hz.clamp(1, 1000);
+    let wall = options.wall;
     let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
     if *active {
         return Err(StartError::InUse);
@@ -315,7 +354,7 @@ pub fn start(hz: u32) -> Result<Profiler, StartError> {
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("holdup-cpu".into())
-            .spawn(move || collect(ring, period, &stop))
+            .spawn(move || collect(ring, period, wall, &stop))
             .map_err(StartError::Os)
     };
     match collector {
@@ -360,7 +399,7 @@ impl Drop for Profiler {
 
 /// The collector: arms timers for the process's threads (re-listing them each period), drains
 /// the ring, and unwinds what it took, until told to stop.
-fn collect(ring: &'static Ring, period: Duration, stop: &AtomicBool) -> Collected {
+fn collect(ring: &'static Ring, period: Duration, wall: bool, stop: &AtomicBool) -> Collected {
     // SAFETY: gettid has no preconditions.
     let me = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
     let started = Instant::now();
@@ -371,6 +410,7 @@ fn collect(ring: &'static Ring, period: Duration, stop: &AtomicBool) -> Collecte
     };
     let mut cache = stack::copy_cache();
     let mut pcs = Vec::with_capacity(MAX_FRAMES + 1);
+    let mut waits = wall.then(WallPass::default);
     loop {
         let stopping = stop.load(Ordering::Acquire);
         if stopping {
@@ -416,11 +456,165 @@ fn collect(ring: &'static Ring, period: Duration, stop: &AtomicBool) -> Collecte
         if stopping {
             break;
         }
+        if let Some(w) = waits.as_mut() {
+            w.tick(me, &mut cache, &mut out);
+        }
         std::thread::sleep(period);
+        if let Some(w) = waits.as_mut() {
+            w.elapsed(period);
+        }
     }
     out.dropped = DROPPED.load(Ordering::Relaxed);
     out.duration = started.elapsed();
+    // The kernel keeps 15 bytes of a thread's name; the registry knows whole names.
+    for e in registry::entries() {
+        if let (Some(name), Some(known)) = (e.name, out.threads.get_mut(&(e.os_tid as i32))) {
+            *known = name;
+        }
+    }
     out
+}
+
+/// The wall-clock view's periodic pass: each period, every thread and task waiting in a holdup
+/// primitive counts one period of waiting on its stack. A task's stack is the one its waiting
+/// primitive kept; a thread's is taken by the dump's signal (`capture`) once per wait and
+/// remembered while the same wait lasts (a blocked thread's stack does not change), so a thread
+/// blocked for a second costs one signal, not a hundred.
+struct WallPass {
+    /// Per thread: the wait (its start) whose stack is known, and the stack.
+    known: HashMap<i32, (u64, Vec<usize>)>,
+    /// The previous pass, and the time since it not yet counted: each pass counts the whole
+    /// periods since the one before (a pass and the sleep after it take a little more than a
+    /// period, so counting one each would undercount by that much).
+    last: Instant,
+    owed: Duration,
+    /// Periods the next pass counts for each waiter.
+    weight: u64,
+}
+
+impl Default for WallPass {
+    fn default() -> Self {
+        WallPass {
+            known: HashMap::new(),
+            last: Instant::now(),
+            owed: Duration::ZERO,
+            weight: 1,
+        }
+    }
+}
+
+/// Bytes of a waiting thread's stack the pass copies (a dump's default is 256 KiB; a wait's
+/// callers rarely need more than this).
+const WAIT_STACK_BYTES: usize = 64 << 10;
+
+impl WallPass {
+    /// Called after each sleep: how many periods the next pass stands for.
+    fn elapsed(&mut self, period: Duration) {
+        let now = Instant::now();
+        self.owed += now - self.last;
+        self.last = now;
+        let periods = (self.owed.as_nanos() / period.as_nanos().max(1)) as u64;
+        self.owed -= period.saturating_mul(periods.min(u64::from(u32::MAX)) as u32);
+        self.weight = periods;
+    }
+
+    fn tick(&mut self, me: i32, cache: &mut stack::CopyCache, out: &mut Collected) {
+        if self.weight == 0 {
+            return;
+        }
+        let weight = self.weight;
+        let waiters = registry::waiters();
+        let mut unknown: Vec<(i32, registry::Waiter)> = Vec::new();
+        let mut seen: HashSet<i32> = HashSet::new();
+        for w in waiters {
+            let tid = match (w.owner, &w.stack) {
+                (Owner::Task(_), Some((stack, _))) => {
+                    add_wait(out, 0, stack.to_vec(), &w, weight);
+                    continue;
+                }
+                (Owner::Task(_), None) => w.running_on.unwrap_or(0) as i32,
+                (Owner::Thread(_), _) => w.os_tid as i32,
+            };
+            if tid == 0 || tid == me {
+                // A task suspended before stack capture was set up: no stack to show.
+                if tid == 0 {
+                    add_wait(out, 0, Vec::new(), &w, weight);
+                }
+                continue;
+            }
+            seen.insert(tid);
+            match self.known.get(&tid) {
+                Some((since, stack)) if *since == w.since_ns => {
+                    let stack = stack.clone();
+                    add_wait(out, tid_key(&w, tid), stack, &w, weight);
+                }
+                _ => unknown.push((tid, w)),
+            }
+        }
+        self.known.retain(|tid, _| seen.contains(tid));
+        if unknown.is_empty() {
+            return;
+        }
+        let mut tids: Vec<i32> = unknown.iter().map(|(t, _)| *t).collect();
+        tids.sort_unstable();
+        tids.dedup();
+        let Ok(outcomes) = capture::capture(&tids, Duration::from_millis(5), WAIT_STACK_BYTES)
+        else {
+            out.waits_missed += unknown.len() as u64 * weight;
+            return;
+        };
+        // A stack counts only if the same wait still lasts after it was taken: then the thread
+        // was inside it when its handler ran.
+        let still: HashSet<(Owner, u64)> = registry::waiters()
+            .into_iter()
+            .map(|w| (w.owner, w.since_ns))
+            .collect();
+        for (tid, w) in unknown {
+            let i = tids.binary_search(&tid).ok();
+            let captured = i.and_then(|i| match &outcomes[i] {
+                capture::Outcome::Captured {
+                    ip, sp, bp, stack, ..
+                } => Some((*ip, *sp, *bp, stack)),
+                _ => None,
+            });
+            let Some((ip, sp, bp, bytes)) =
+                captured.filter(|_| still.contains(&(w.owner, w.since_ns)))
+            else {
+                out.waits_missed += weight;
+                continue;
+            };
+            let mut pcs = Vec::with_capacity(MAX_FRAMES + 1);
+            stack::unwind_copy(cache, (ip, sp, bp), bytes, MAX_FRAMES, &mut pcs);
+            if pcs.is_empty() {
+                pcs.push(ip as usize + 1);
+            }
+            self.known.insert(tid, (w.since_ns, pcs.clone()));
+            add_wait(out, tid_key(&w, tid), pcs, &w, weight);
+        }
+    }
+}
+
+/// The `tid` a wait's sample is kept under: the thread's, or 0 for a task's blocking wait
+/// inside a poll (tasks are not told apart).
+fn tid_key(w: &registry::Waiter, tid: i32) -> i32 {
+    if matches!(w.owner, Owner::Task(_)) {
+        0
+    } else {
+        tid
+    }
+}
+
+fn add_wait(out: &mut Collected, tid: i32, stack: Vec<usize>, w: &registry::Waiter, periods: u64) {
+    if tid != 0 {
+        out.threads.entry(tid).or_insert_with(|| thread_name(tid));
+    }
+    let key = WaitKey {
+        tid,
+        stack,
+        kind: w.kind,
+        site: w.site,
+    };
+    *out.waits.entry(key).or_insert(0) += periods;
 }
 
 /// The process's thread ids.

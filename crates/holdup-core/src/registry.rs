@@ -1066,6 +1066,60 @@ fn entry(r: &Record, now: u64) -> Entry {
     }
 }
 
+/// A thread or task waiting in a holdup primitive, as the wall-clock profile's periodic pass
+/// reads it: cheaper than [`entries`] (no names, no holder).
+#[derive(Debug, Clone)]
+pub struct Waiter {
+    pub owner: Owner,
+    /// The OS thread id; 0 for a task.
+    pub os_tid: i64,
+    /// For a task: the OS id of the thread polling it, if it is being polled (a blocking wait
+    /// inside a poll, on that thread's stack).
+    pub running_on: Option<i64>,
+    pub kind: Kind,
+    pub site: Site,
+    /// When the wait began, on the waits' clock: identifies the wait.
+    pub since_ns: u64,
+    /// For a task: its stack where the wait began, if kept.
+    pub stack: Option<(Arc<[usize]>, u64)>,
+}
+
+/// Every registered thread and task that waits now. Only waiting records are copied; each task
+/// shard is locked in turn, briefly.
+pub fn waiters() -> Vec<Waiter> {
+    fn waiter(r: &Record) -> Option<Waiter> {
+        let kind = r.wait.current();
+        let site = r.site.load(Ordering::Relaxed);
+        if kind == 0 || site.is_null() {
+            return None;
+        }
+        let task = matches!(r.owner, Owner::Task(_));
+        Some(Waiter {
+            owner: r.owner,
+            os_tid: r.os_tid,
+            running_on: Some(r.running_on.load(Ordering::Relaxed)).filter(|&t| t != 0),
+            kind: Kind::from_u8(kind - 1)?,
+            // SAFETY: `site` was stored from a `&'static Location` by `waiting`.
+            site: unsafe { &*site },
+            since_ns: r.since_ns.load(Ordering::Relaxed),
+            stack: if task && r.stack_kept.load(Ordering::Relaxed) {
+                r.stack.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            } else {
+                None
+            },
+        })
+    }
+    let mut out: Vec<Waiter> = {
+        let records = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        records.iter().filter_map(|r| waiter(r)).collect()
+    };
+    for shard in &TASKS {
+        let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        out.extend(shard.slots.iter().flatten().filter_map(|r| waiter(r)));
+    }
+    out
+}
+
 /// The wait state of `owner`, if registered, read now.
 pub fn wait_of_owner(owner: Owner) -> Option<WaitState> {
     let now = wait_clock();

@@ -137,7 +137,7 @@ pub fn hash(pcs: &[usize]) -> u64 {
 }
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub use imp::{copy_cache, unwind_copy};
+pub use imp::{CopyCache, copy_cache, unwind_copy};
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
@@ -694,8 +694,11 @@ mod imp {
         }
     }
 
+    /// The rule cache [`unwind_copy`] uses.
+    pub type CopyCache = CacheX86_64<MustNotAllocateDuringUnwind>;
+
     /// A rule cache for [`unwind_copy`].
-    pub fn copy_cache() -> Box<CacheX86_64<MustNotAllocateDuringUnwind>> {
+    pub fn copy_cache() -> Box<CopyCache> {
         Box::new(CacheX86_64::new_in())
     }
 

@@ -377,6 +377,18 @@ pub(crate) fn trait_of(qualified: &str) -> Option<&str> {
     None
 }
 
+/// Frames a waiting thread passes through below the program's code: libc (names without a
+/// path), std's and core's internals, unknown addresses.
+pub(crate) fn is_system(function: &str) -> bool {
+    function.is_empty()
+        || !function.contains("::")
+        || [
+            "std::", "core::", "alloc::", "<std::", "<core::", "<alloc::",
+        ]
+        .iter()
+        .any(|p| function.starts_with(p))
+}
+
 /// Drop glue and `mem::drop` between a guard's `drop` and the code that dropped it.
 pub(crate) fn is_glue(function: &str) -> bool {
     (function.starts_with("core::ptr::drop_in_place<")

@@ -126,3 +126,109 @@ fn a_thousand_windows_in_a_row_under_load() {
         );
     });
 }
+
+/// The wall-clock view: one thread computing and one blocked on a holdup lock for the whole
+/// window split the profile about evenly, the computing part in the computing function with
+/// `state=running`, the waiting part on the lock call with `state=waiting` and `kind=mutex`.
+#[test]
+fn the_wall_view_splits_a_computing_and_a_blocked_thread_evenly() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    let guard = lock.lock().unwrap();
+    let waiter = {
+        let lock = lock.clone();
+        std::thread::Builder::new()
+            .name("wall-waiter".into())
+            .spawn(move || *lock.lock().unwrap() += 1)
+            .unwrap()
+    };
+    let computer = std::thread::Builder::new()
+        .name("wall-computer".into())
+        .spawn(|| spin_cpu(Duration::from_millis(1600)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let profiler = holdup::profile::start_wall(holdup::profile::DEFAULT_HZ).unwrap();
+    // One sampler: a CPU profile cannot start meanwhile.
+    assert!(matches!(
+        holdup::profile::start_cpu(100),
+        Err(holdup::profile::CpuError::InUse)
+    ));
+    std::thread::sleep(Duration::from_secs(1));
+    let prof = profiler.stop();
+    drop(guard);
+    waiter.join().unwrap();
+    std::hint::black_box(computer.join().unwrap());
+
+    let samples = prof.samples();
+    let computing: i64 = samples
+        .iter()
+        .filter(|s| s.label("thread") == Some("wall-computer"))
+        .inspect(|s| assert_eq!(s.label("state"), Some("running"), "{s:?}"))
+        .filter(|s| s.has_function("spin_cpu"))
+        .map(|s| s.wall_ns)
+        .sum();
+    let waiting: Vec<_> = samples
+        .iter()
+        .filter(|s| s.label("thread") == Some("wall-waiter"))
+        .collect();
+    assert!(!waiting.is_empty(), "{samples:#?}");
+    for s in &waiting {
+        assert!(s.is_waiting(), "{s:?}");
+        assert_eq!(s.label("kind"), Some("mutex"));
+        assert!(s.label("lock").unwrap().ends_with("cpu.rs:136"), "{s:?}");
+        // Trimmed like the block profile: holdup's call is the leaf, the closure its caller.
+        assert!(
+            s.frames[0]
+                .function
+                .starts_with("holdup::sync::mutex::Mutex<"),
+            "{:?}",
+            s.frames
+        );
+        assert!(s.frames[1].function.contains("the_wall_view_splits"));
+    }
+    let waiting: i64 = waiting.iter().map(|s| s.wall_ns).sum();
+    let share = computing as f64 / (computing + waiting) as f64;
+    eprintln!(
+        "DEBUG computing {computing} waiting {waiting} dur {:?}",
+        prof.duration()
+    );
+    assert!(
+        (0.4..=0.6).contains(&share),
+        "computing {computing} ns, waiting {waiting} ns: {share:.2} computing"
+    );
+    // The waiting thread waited the whole window: about one second of it.
+    let window = prof.duration().as_nanos() as f64;
+    assert!(
+        (0.8..=1.2).contains(&(waiting as f64 / window)),
+        "waiting {waiting} ns in a {window} ns window"
+    );
+    assert_eq!(prof.missed_waits(), 0);
+
+    let dir = std::env::temp_dir().join(format!("holdup-wall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wall.pb.gz");
+    prof.write_pprof(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let Some(go) = common::go() else { return };
+    let out = std::process::Command::new(go)
+        .args([
+            "tool",
+            "pprof",
+            "-top",
+            "-nodecount=20",
+            "-tagfocus=state=waiting",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Type: wall"), "{text}");
+    assert!(text.contains("holdup::sync::mutex::Mutex"), "{text}");
+    assert!(!text.contains("spin_cpu"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -991,8 +991,12 @@ fn trace_endpoint_records_the_window() {
 
 /// `/debug/pprof/profile`: Go's CPU profile shape, Go's error for a second concurrent request,
 /// the cap as a 400.
+/// The CPU sampler serves one profile at a time (CPU or wall-clock): those tests take turns.
+static SAMPLER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cpu_profile_endpoint_samples_every_thread() {
+    let _sampler = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
     let server = Builder::new().max_seconds(5).serve("127.0.0.1:0").unwrap();
     assert_error(
         &get(&server, "/debug/pprof/profile?seconds=6"),
@@ -1039,5 +1043,81 @@ fn cpu_profile_endpoint_samples_every_thread() {
     assert!(
         spinner >= 20,
         "{spinner} samples of a thread spinning 0.5 s"
+    );
+}
+
+#[test]
+fn wall_endpoint_shows_running_and_waiting() {
+    let _sampler = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Builder::new().max_seconds(5).serve("127.0.0.1:0").unwrap();
+    assert_error(
+        &get(&server, "/debug/holdup/wall?seconds=6"),
+        400,
+        "at most 5",
+    );
+    assert_error(
+        &get(&server, "/debug/holdup/nothing"),
+        404,
+        "Unknown profile",
+    );
+    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(()));
+    let guard = lock.lock().unwrap();
+    let profile = std::thread::scope(|s| {
+        let waiter = {
+            let lock = lock.clone();
+            std::thread::Builder::new()
+                .name("http-wall-waiter".into())
+                .spawn_scoped(s, move || drop(lock.lock().unwrap()))
+                .unwrap()
+        };
+        let request = s.spawn(|| get(&server, "/debug/holdup/wall?seconds=1"));
+        std::thread::sleep(Duration::from_millis(200));
+        // One sampler: the CPU profile waits its turn.
+        assert_error(
+            &get(&server, "/debug/pprof/profile?seconds=1"),
+            500,
+            "Could not enable CPU profiling: cpu profiling already in use",
+        );
+        let spinner = std::thread::Builder::new()
+            .name("wall-spinner".into())
+            .spawn_scoped(s, || {
+                let start = Instant::now();
+                let mut x = 1u64;
+                while start.elapsed() < Duration::from_millis(500) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                x
+            })
+            .unwrap();
+        std::hint::black_box(spinner.join().unwrap());
+        let profile = request.join().unwrap();
+        drop(guard);
+        waiter.join().unwrap();
+        profile
+    });
+    let p = assert_attachment(&profile, "wall");
+    let view = ProfileView::new(&p).unwrap();
+    assert_eq!(
+        view.sample_types(),
+        [("samples", "count"), ("wall", "nanoseconds")]
+    );
+    assert_eq!(p.period, 10_000_000);
+    let sum = |thread: &str, state: &str| -> i64 {
+        p.sample
+            .iter()
+            .filter(|s| {
+                view.label(s, "thread") == Some(thread) && view.label(s, "state") == Some(state)
+            })
+            .map(|s| s.value[1])
+            .sum()
+    };
+    let waited = sum("http-wall-waiter", "waiting");
+    assert!(waited >= 600_000_000, "{waited} ns waiting of ~1 s");
+    let ran = sum("wall-spinner", "running");
+    assert!(ran >= 200_000_000, "{ran} ns running of ~0.5 s");
+    assert!(
+        p.sample
+            .iter()
+            .any(|s| view.label(s, "kind") == Some("mutex"))
     );
 }

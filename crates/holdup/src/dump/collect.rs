@@ -284,13 +284,13 @@ pub(super) fn attach_holdings(threads: &mut [Thread], tasks: &mut [Task]) {
 pub(super) fn trim(frames: &[DumpFrame], depth: usize, task: bool) -> Vec<DumpFrame> {
     let name = |i: usize| frames[i].frame.function.as_str();
     let mut start = 0;
-    let first = (0..frames.len()).find(|&i| !is_system(name(i)));
+    let first = (0..frames.len()).find(|&i| !symbols::is_system(name(i)));
     if let Some(i) = first
         && symbols::is_internal(name(i))
     {
         let mut leaf = i;
         let mut j = i;
-        while j < frames.len() && (symbols::is_internal(name(j)) || is_system(name(j))) {
+        while j < frames.len() && (symbols::is_internal(name(j)) || symbols::is_system(name(j))) {
             if symbols::is_internal(name(j)) {
                 leaf = j;
             }
@@ -302,27 +302,17 @@ pub(super) fn trim(frames: &[DumpFrame], depth: usize, task: bool) -> Vec<DumpFr
         .find(|&i| symbols::is_thread_start(name(i)) || (task && symbols::is_task_root(name(i))))
         .unwrap_or(frames.len());
     // holdup's spawn trampoline and std's start-up frames at the root.
-    while end > start + 1 && (symbols::is_internal(name(end - 1)) || is_system(name(end - 1))) {
+    while end > start + 1
+        && (symbols::is_internal(name(end - 1)) || symbols::is_system(name(end - 1)))
+    {
         end -= 1;
     }
     frames[start..end].iter().take(depth).cloned().collect()
 }
 
-/// Frames a waiting thread passes through below the program's code: libc (names without a
-/// path), std's and core's internals, unknown addresses.
-pub(super) fn is_system(function: &str) -> bool {
-    function.is_empty()
-        || !function.contains("::")
-        || [
-            "std::", "core::", "alloc::", "<std::", "<core::", "<alloc::",
-        ]
-        .iter()
-        .any(|p| function.starts_with(p))
-}
-
 /// Whether a frame is the program's own: neither holdup's, nor std's or libc's.
 pub(crate) fn is_program(function: &str) -> bool {
-    !symbols::is_internal(function) && !is_system(function)
+    !symbols::is_internal(function) && !symbols::is_system(function)
 }
 
 /// The function that called `holdup::thread::spawn`: the first frame of the spawner's stack

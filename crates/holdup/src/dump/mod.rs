@@ -236,6 +236,7 @@ mod tests {
 
     #[test]
     fn system_frames_are_libc_std_and_unknown() {
+        use crate::symbols::is_system;
         assert!(is_system("syscall"));
         assert!(is_system(""));
         assert!(is_system("std::sys::pal::unix::futex::futex_wait"));

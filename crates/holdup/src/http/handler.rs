@@ -66,6 +66,8 @@ pub(crate) enum Snapshot {
     Trace(Tracing),
     /// A CPU profile being taken (stopped when dropped, so an abandoned request stops it).
     Cpu(profile::CpuProfiler),
+    /// A wall-clock profile being taken (likewise).
+    Wall(profile::WallProfiler),
 }
 
 /// A trace window recorded for a request: stopped when the request finishes or is abandoned
@@ -138,6 +140,9 @@ pub(crate) fn route(
             .insert(header::LOCATION, HeaderValue::from_static("/debug/pprof/"));
         return Action::Respond(r);
     }
+    if let Some(name) = path.strip_prefix("/debug/holdup/") {
+        return holdup_request(method, name, query, cfg);
+    }
     let Some(name) = path.strip_prefix("/debug/pprof/") else {
         return Action::Respond(plain(
             StatusCode::NOT_FOUND,
@@ -190,6 +195,12 @@ pub(crate) fn finish_delta(name: &'static str, before: Snapshot) -> Response<Bod
     if let Snapshot::Cpu(profiler) = before {
         return match profiler.stop().write_pprof(&mut body) {
             Ok(()) => attachment("profile", body),
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
+        };
+    }
+    if let Snapshot::Wall(profiler) = before {
+        return match profiler.stop().write_pprof(&mut body) {
+            Ok(()) => attachment("wall", body),
             Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
         };
     }
@@ -317,8 +328,8 @@ fn profile_request(name: &'static str, params: &Params, cfg: &Config) -> Action 
             (Snapshot::Contention(p), true) => p.write_text(&mut body),
             (Snapshot::Count(p), false) => p.write_pprof(&mut body),
             (Snapshot::Count(p), true) => p.write_text(&mut body),
-            (Snapshot::Trace(_) | Snapshot::Cpu(_), _) => {
-                unreachable!("`snapshot` makes no trace or CPU profile")
+            (Snapshot::Trace(_) | Snapshot::Cpu(_) | Snapshot::Wall(_), _) => {
+                unreachable!("`snapshot` makes no trace, CPU or wall-clock profile")
             }
         }
     };
@@ -368,19 +379,13 @@ fn trace_request(params: &Params, cfg: &Config) -> Action {
 /// `/debug/pprof/profile?seconds=N`: Go's rules (an integer; invalid or not positive means
 /// 30 s), capped like the deltas; one CPU profile at a time, with Go's error for a second.
 fn cpu_request(params: &Params, cfg: &Config) -> Action {
-    let seconds = params
-        .seconds
-        .as_deref()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(30);
-    if seconds > cfg.max_seconds as i64 {
+    let Some(seconds) = sampling_seconds(params, cfg) else {
         return too_long(cfg);
-    }
+    };
     match profile::start_cpu(profile::DEFAULT_HZ) {
         Ok(p) => Action::Delta {
             name: "profile",
-            wait: std::time::Duration::from_secs(seconds as u64),
+            wait: std::time::Duration::from_secs(seconds),
             before: Snapshot::Cpu(p),
         },
         Err(e) => Action::Respond(error(
@@ -388,6 +393,50 @@ fn cpu_request(params: &Params, cfg: &Config) -> Action {
             &format!("Could not enable CPU profiling: {e}"),
         )),
     }
+}
+
+/// `/debug/holdup/...`: holdup's own endpoints, beside Go's paths (which keep Go's meaning).
+/// `wall?seconds=N` is the [wall-clock view](profile::wall), with the CPU profile's rules.
+fn holdup_request(method: &Method, name: &str, query: Option<&str>, cfg: &Config) -> Action {
+    if name != "wall" {
+        return Action::Respond(error(StatusCode::NOT_FOUND, "Unknown profile"));
+    }
+    if ![Method::GET, Method::HEAD].contains(method) {
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            b"Method Not Allowed\n".to_vec(),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Action::Respond(r);
+    }
+    let Some(seconds) = sampling_seconds(&Params::parse(query), cfg) else {
+        return too_long(cfg);
+    };
+    match profile::start_wall(profile::DEFAULT_HZ) {
+        Ok(p) => Action::Delta {
+            name: "wall",
+            wait: std::time::Duration::from_secs(seconds),
+            before: Snapshot::Wall(p),
+        },
+        Err(e) => Action::Respond(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Could not enable wall-clock profiling: {e}"),
+        )),
+    }
+}
+
+/// The `seconds` of a sampled profile: Go's CPU profile rules (an integer; invalid or not
+/// positive means 30 s); `None` over the deltas' cap.
+fn sampling_seconds(params: &Params, cfg: &Config) -> Option<u64> {
+    let seconds = params
+        .seconds
+        .as_deref()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    (seconds <= cfg.max_seconds as i64).then_some(seconds as u64)
 }
 
 fn snapshot(name: &str) -> Snapshot {

@@ -25,6 +25,7 @@
 //! | `/debug/pprof/symbol` | Go's symbolizer protocol (GET or POST) |
 //! | `/debug/pprof/trace` | an [execution trace](crate::trace) of the next `seconds` (1 by default, a float as in Go), in Perfetto's format |
 //! | `/debug/pprof/profile` | the [CPU profile](crate::profile::cpu) of the next `seconds` (30 by default, an integer as in Go) |
+//! | `/debug/holdup/wall` | holdup's [wall-clock view](crate::profile::wall) of the next `seconds` (as `profile`): on-CPU time plus time waiting in holdup primitives, labelled `state=running\|waiting`; it shares the CPU profile's sampler, so one of the two runs at a time |
 //!
 //! Profiles take Go's parameters: `debug=1` for the legacy text format, `seconds=N` for what
 //! happened in the next N seconds (a delta, capped by [`Builder::max_seconds`]). Responses

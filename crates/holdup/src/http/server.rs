@@ -287,5 +287,6 @@ pub(super) fn router(config: Arc<Config>) -> axum::Router {
     axum::Router::new()
         .route("/debug/pprof", any(serve.clone()))
         .route("/debug/pprof/", any(serve.clone()))
-        .route("/debug/pprof/{*name}", any(serve))
+        .route("/debug/pprof/{*name}", any(serve.clone()))
+        .route("/debug/holdup/{*name}", any(serve))
 }

@@ -42,6 +42,18 @@ impl fmt::Display for CpuError {
 
 impl std::error::Error for CpuError {}
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+impl From<holdup_core::cpu::StartError> for CpuError {
+    fn from(e: holdup_core::cpu::StartError) -> Self {
+        use holdup_core::cpu::StartError;
+        match e {
+            StartError::InUse => CpuError::InUse,
+            StartError::SignalTaken => CpuError::SignalTaken,
+            StartError::Os(e) => CpuError::Os(e),
+        }
+    }
+}
+
 /// A CPU profile being taken; [`stop`](CpuProfiler::stop) ends it.
 #[derive(Debug)]
 pub struct CpuProfiler {
@@ -60,12 +72,7 @@ pub struct CpuProfiler {
 pub fn start_cpu(hz: u32) -> Result<CpuProfiler, CpuError> {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     {
-        use holdup_core::cpu::StartError;
-        let inner = holdup_core::cpu::start(hz).map_err(|e| match e {
-            StartError::InUse => CpuError::InUse,
-            StartError::SignalTaken => CpuError::SignalTaken,
-            StartError::Os(e) => CpuError::Os(e),
-        })?;
+        let inner = holdup_core::cpu::start(hz).map_err(CpuError::from)?;
         Ok(CpuProfiler {
             inner,
             started: SystemTime::now(),

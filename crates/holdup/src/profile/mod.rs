@@ -11,12 +11,14 @@
 
 mod cpu;
 mod snapshot;
+mod wall;
 
 pub use crate::counts::{CountProfile, threadcreate};
 pub use crate::symbols::Frame;
 pub use cpu::{CpuError, CpuProfile, CpuProfiler, CpuSample, DEFAULT_HZ, cpu, start_cpu};
 pub use holdup_core::{Kind, Unwinder};
 pub use snapshot::{Profile, Sample};
+pub use wall::{WallProfile, WallProfiler, WallSample, start_wall, wall};
 
 use holdup_core::collector::{COLLECTOR, profiler_scope};
 

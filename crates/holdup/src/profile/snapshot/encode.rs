@@ -68,92 +68,116 @@ impl Profile {
 
     /// The profile as a profile.proto message.
     pub(crate) fn to_proto(&self) -> holdup_pprof::proto::Profile {
-        let resolved = self.resolve();
-        let mappings = mappings();
-        let mapping_of = |addr: u64| {
-            mappings
-                .iter()
-                .position(|m| m.start <= addr && addr < m.limit)
-        };
+        encode(
+            &self.resolve(),
+            &Shape {
+                types: &[("contentions", "count"), ("delay", "nanoseconds")],
+                period_type: ("contentions", "count"),
+                period: 1,
+                time: self.time,
+                duration: self.duration,
+            },
+        )
+    }
+}
 
-        // A mapping is symbolized when every location in it has function names.
-        let mut has_locations = vec![false; mappings.len()];
-        let mut unresolved = vec![false; mappings.len()];
-        for loc in resolved.iter().flat_map(|r| &r.locs).filter(|l| l.ret != 0) {
-            if let Some(i) = mapping_of(loc.ret as u64 - 1) {
-                has_locations[i] = true;
-                unresolved[i] |= loc.line_count() == 0;
-            }
-        }
+/// What a profile.proto message says about its samples besides them.
+pub(crate) struct Shape {
+    /// The sample types (each sample's values, in order).
+    pub(crate) types: &'static [(&'static str, &'static str)],
+    pub(crate) period_type: (&'static str, &'static str),
+    pub(crate) period: i64,
+    pub(crate) time: SystemTime,
+    pub(crate) duration: Option<Duration>,
+}
 
-        let mut b = ProfileBuilder::new(&[("contentions", "count"), ("delay", "nanoseconds")]);
-        b.period_type("contentions", "count", 1);
-        b.time_nanos(
-            self.time
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i64),
-        );
-        if let Some(d) = self.duration {
-            b.duration_nanos(d.as_nanos() as i64);
-        }
-        let ids: Vec<u64> = mappings
+/// Resolved samples as a profile.proto message: locations with inlined frames as several lines,
+/// mappings from `/proc/self/maps` with build ids, each sample's count, value and labels.
+pub(crate) fn encode(resolved: &[Resolved], shape: &Shape) -> holdup_pprof::proto::Profile {
+    let mappings = mappings();
+    let mapping_of = |addr: u64| {
+        mappings
             .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let symbolized = has_locations[i] && !unresolved[i];
-                b.mapping(&MappingInfo {
-                    memory_start: m.start,
-                    memory_limit: m.limit,
-                    file_offset: m.offset,
-                    filename: m.path.clone(),
-                    build_id: m.build_id.clone(),
-                    has_functions: symbolized,
-                    has_filenames: symbolized,
-                    has_line_numbers: symbolized,
-                    has_inline_frames: symbolized,
-                })
+            .position(|m| m.start <= addr && addr < m.limit)
+    };
+
+    // A mapping is symbolized when every location in it has function names.
+    let mut has_locations = vec![false; mappings.len()];
+    let mut unresolved = vec![false; mappings.len()];
+    for loc in resolved.iter().flat_map(|r| &r.locs).filter(|l| l.ret != 0) {
+        if let Some(i) = mapping_of(loc.ret as u64 - 1) {
+            has_locations[i] = true;
+            unresolved[i] |= loc.line_count() == 0;
+        }
+    }
+
+    let mut b = ProfileBuilder::new(shape.types);
+    b.period_type(shape.period_type.0, shape.period_type.1, shape.period);
+    b.time_nanos(
+        shape
+            .time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64),
+    );
+    if let Some(d) = shape.duration {
+        b.duration_nanos(d.as_nanos() as i64);
+    }
+    let ids: Vec<u64> = mappings
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let symbolized = has_locations[i] && !unresolved[i];
+            b.mapping(&MappingInfo {
+                memory_start: m.start,
+                memory_limit: m.limit,
+                file_offset: m.offset,
+                filename: m.path.clone(),
+                build_id: m.build_id.clone(),
+                has_functions: symbolized,
+                has_filenames: symbolized,
+                has_line_numbers: symbolized,
+                has_inline_frames: symbolized,
+            })
+        })
+        .collect();
+    // Stacks share most of their locations; build each one once. A location is its return
+    // address and the lines left after trimming.
+    let mut seen: HashMap<(usize, Range<usize>, Range<usize>), u64> = HashMap::new();
+    for r in resolved {
+        let locs: Vec<u64> = r
+            .locs
+            .iter()
+            .map(|loc| {
+                let key = (loc.ret, loc.kept.clone(), loc.dropped.clone());
+                if loc.ret != 0
+                    && let Some(&id) = seen.get(&key)
+                {
+                    return id;
+                }
+                let address = (loc.ret as u64).saturating_sub(1);
+                let mapping = if loc.ret == 0 {
+                    0
+                } else {
+                    mapping_of(address).map_or(0, |i| ids[i])
+                };
+                let lines: Vec<LineInfo> = loc
+                    .lines()
+                    .map(|l| LineInfo {
+                        function: l.function.to_string(),
+                        system_name: l.system_name.to_string(),
+                        file: l.file.to_string(),
+                        line: i64::from(l.line),
+                    })
+                    .collect();
+                let id = b.location(mapping, address, &lines);
+                seen.insert(key, id);
+                id
             })
             .collect();
-        // Stacks share most of their locations; build each one once. A location is its return
-        // address and the lines left after trimming.
-        let mut seen: HashMap<(usize, Range<usize>, Range<usize>), u64> = HashMap::new();
-        for r in &resolved {
-            let locs: Vec<u64> = r
-                .locs
-                .iter()
-                .map(|loc| {
-                    let key = (loc.ret, loc.kept.clone(), loc.dropped.clone());
-                    if loc.ret != 0
-                        && let Some(&id) = seen.get(&key)
-                    {
-                        return id;
-                    }
-                    let address = (loc.ret as u64).saturating_sub(1);
-                    let mapping = if loc.ret == 0 {
-                        0
-                    } else {
-                        mapping_of(address).map_or(0, |i| ids[i])
-                    };
-                    let lines: Vec<LineInfo> = loc
-                        .lines()
-                        .map(|l| LineInfo {
-                            function: l.function.to_string(),
-                            system_name: l.system_name.to_string(),
-                            file: l.file.to_string(),
-                            line: i64::from(l.line),
-                        })
-                        .collect();
-                    let id = b.location(mapping, address, &lines);
-                    seen.insert(key, id);
-                    id
-                })
-                .collect();
-            let labels: Vec<(&str, &str)> =
-                r.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            b.sample(&locs, &[r.count, r.delay], &labels);
-        }
-        b.build()
+        let labels: Vec<(&str, &str)> = r.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.sample(&locs, &[r.count, r.delay], &labels);
     }
+    b.build()
 }
 
 #[cfg(target_os = "linux")]

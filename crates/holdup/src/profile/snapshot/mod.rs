@@ -18,7 +18,7 @@ use crate::symbols::{
 use holdup_core::table::{NO_STACK, OVERFLOW, Record};
 
 mod encode;
-pub(crate) use encode::mappings;
+pub(crate) use encode::{Shape, encode, mappings};
 mod trim;
 
 use trim::*;
@@ -172,11 +172,98 @@ impl Loc {
 }
 
 #[derive(Debug)]
-struct Resolved {
+pub(super) struct Resolved {
     locs: Vec<Loc>,
-    count: i64,
-    delay: i64,
-    labels: Vec<(&'static str, String)>,
+    pub(super) count: i64,
+    pub(super) delay: i64,
+    pub(super) labels: Vec<(&'static str, String)>,
+}
+
+impl Resolved {
+    /// The sample's frames, innermost first, inlined calls expanded.
+    pub(super) fn frames(&self) -> Vec<Frame> {
+        self.locs
+            .iter()
+            .flat_map(|loc| {
+                let last = loc.line_count().saturating_sub(1);
+                loc.lines().enumerate().map(move |(i, l)| Frame {
+                    function: l.function.to_string(),
+                    file: l.file.to_string(),
+                    line: l.line,
+                    address: loc.ret.saturating_sub(1),
+                    inlined: i < last,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A sample before symbolization: its stack (return addresses, innermost first, or the bucket
+/// table's markers), its two values and its labels.
+pub(super) struct Unresolved<'a> {
+    pub(super) stack: &'a [usize],
+    pub(super) count: i64,
+    pub(super) value: i64,
+    pub(super) labels: Vec<(&'static str, String)>,
+}
+
+/// Symbolizes the samples' stacks, trims holdup's own frames (and, on a stack a signal took
+/// inside a wait, std's and libc's frames above holdup's public call), and orders the samples:
+/// largest value first, ties broken by count, stack and labels, so that output is
+/// deterministic.
+pub(super) fn resolve_samples(items: Vec<Unresolved<'_>>) -> Vec<Resolved> {
+    profiler_scope(|| {
+        let depth = holdup_core::stack_depth();
+        let mut addrs: Vec<usize> = items
+            .iter()
+            .flat_map(|r| r.stack.iter())
+            .filter(|&&pc| pc > NO_STACK)
+            .map(|&pc| pc - 1)
+            .collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        let syms = symbolize::resolve(&addrs);
+        let out: Vec<Resolved> = items
+            .into_iter()
+            .map(|r| {
+                let mut locs: Vec<Loc> = r
+                    .stack
+                    .iter()
+                    .map(|&pc| match pc {
+                        OVERFLOW => synthetic("holdup::overflow"),
+                        NO_STACK => synthetic("holdup::unknown_stack"),
+                        _ => {
+                            let s = &syms[&(pc - 1)];
+                            Loc::new(pc, s.frames.clone(), s.offset)
+                        }
+                    })
+                    .collect();
+                trim_internal(&mut locs);
+                locs.truncate(depth);
+                Resolved {
+                    locs,
+                    count: r.count,
+                    delay: r.value,
+                    labels: r.labels,
+                }
+            })
+            .collect();
+        // Sort a permutation with each sample's stack key computed once (comparing keys
+        // built per comparison dominated writing large profiles).
+        let keys: Vec<_> = out.iter().map(stack_names).collect();
+        let mut order: Vec<usize> = (0..out.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&out[i], &out[j]);
+            b.delay
+                .cmp(&a.delay)
+                .then_with(|| b.count.cmp(&a.count))
+                .then_with(|| keys[i].cmp(&keys[j]))
+                .then_with(|| a.labels.cmp(&b.labels))
+        });
+        drop(keys);
+        let mut slots: Vec<Option<Resolved>> = out.into_iter().map(Some).collect();
+        order.into_iter().filter_map(|i| slots[i].take()).collect()
+    })
 }
 
 impl Profile {
@@ -243,20 +330,7 @@ impl Profile {
         self.resolve()
             .into_iter()
             .map(|r| Sample {
-                frames: r
-                    .locs
-                    .iter()
-                    .flat_map(|loc| {
-                        let last = loc.line_count().saturating_sub(1);
-                        loc.lines().enumerate().map(move |(i, l)| Frame {
-                            function: l.function.to_string(),
-                            file: l.file.to_string(),
-                            line: l.line,
-                            address: loc.ret.saturating_sub(1),
-                            inlined: i < last,
-                        })
-                    })
-                    .collect(),
+                frames: r.frames(),
                 count: r.count,
                 delay_ns: r.delay,
                 labels: r
@@ -322,60 +396,17 @@ impl Profile {
     /// Symbolizes, trims holdup's own frames, and orders the samples (largest delay first, ties
     /// broken by count, stack and labels so that output is deterministic).
     fn resolve(&self) -> Vec<Resolved> {
-        profiler_scope(|| {
-            let depth = holdup_core::stack_depth();
-            let mut addrs: Vec<usize> = self
-                .records
+        resolve_samples(
+            self.records
                 .iter()
-                .flat_map(|r| r.stack.iter())
-                .filter(|&&pc| pc > NO_STACK)
-                .map(|&pc| pc - 1)
-                .collect();
-            addrs.sort_unstable();
-            addrs.dedup();
-            let syms = symbolize::resolve(&addrs);
-            let out: Vec<Resolved> = self
-                .records
-                .iter()
-                .map(|r| {
-                    let mut locs: Vec<Loc> = r
-                        .stack
-                        .iter()
-                        .map(|&pc| match pc {
-                            OVERFLOW => synthetic("holdup::overflow"),
-                            NO_STACK => synthetic("holdup::unknown_stack"),
-                            _ => {
-                                let s = &syms[&(pc - 1)];
-                                Loc::new(pc, s.frames.clone(), s.offset)
-                            }
-                        })
-                        .collect();
-                    trim_internal(&mut locs);
-                    locs.truncate(depth);
-                    Resolved {
-                        locs,
-                        count: export_count(r.count),
-                        delay: r.delay,
-                        labels: self.labels(r),
-                    }
+                .map(|r| Unresolved {
+                    stack: &r.stack,
+                    count: export_count(r.count),
+                    value: r.delay,
+                    labels: self.labels(r),
                 })
-                .collect();
-            // Sort a permutation with each sample's stack key computed once (comparing keys
-            // built per comparison dominated writing large profiles).
-            let keys: Vec<_> = out.iter().map(stack_names).collect();
-            let mut order: Vec<usize> = (0..out.len()).collect();
-            order.sort_by(|&i, &j| {
-                let (a, b) = (&out[i], &out[j]);
-                b.delay
-                    .cmp(&a.delay)
-                    .then_with(|| b.count.cmp(&a.count))
-                    .then_with(|| keys[i].cmp(&keys[j]))
-                    .then_with(|| a.labels.cmp(&b.labels))
-            });
-            drop(keys);
-            let mut slots: Vec<Option<Resolved>> = out.into_iter().map(Some).collect();
-            order.into_iter().filter_map(|i| slots[i].take()).collect()
-        })
+                .collect(),
+        )
     }
 
     fn labels(&self, r: &Record) -> Vec<(&'static str, String)> {

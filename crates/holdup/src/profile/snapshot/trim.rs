@@ -13,6 +13,7 @@ pub(super) fn synthetic(name: &str) -> Loc {
     Loc::new(0, Arc::from([frame]), 0)
 }
 
+use crate::symbols::is_system;
 use holdup_core::collector::{RECORD_FN, WAIT_STACK_FN};
 
 /// Removes holdup's own frames from the top of the stack, keeping the outermost one (the public
@@ -34,17 +35,24 @@ pub(super) fn trim_internal(locs: &mut Vec<Loc>) {
         .collect();
     // Capture happens inside `holdup_core::collector::record`, whatever std code (thread-locals,
     // closures) sits between it and the unwinder; the recording and hook frames follow it.
-    let start = flat
+    let recorded = flat
         .iter()
-        .position(|(_, _, f)| *f == RECORD_FN || *f == WAIT_STACK_FN)
-        .map_or(0, |i| i + 1);
+        .position(|(_, _, f)| *f == RECORD_FN || *f == WAIT_STACK_FN);
+    // A stack a signal took inside a wait (the wall-clock view's) starts with libc's and std's
+    // frames, then holdup's primitive: those go too, as in a dump.
+    let system = flat.iter().take_while(|(_, _, f)| is_system(f)).count();
+    let signalled =
+        recorded.is_none() && system > 0 && flat.get(system).is_some_and(|l| is_internal(l.2));
+    let start = recorded.map_or(0, |i| i + 1);
     let run = start
         + flat[start..]
             .iter()
-            .take_while(|(_, _, f)| is_internal(f) || is_glue(f))
+            .take_while(|(_, _, f)| is_internal(f) || is_glue(f) || (signalled && is_system(f)))
             .count();
     // Without a holdup frame on top (say, unsymbolized), nothing is trimmed at the leaf.
-    let leaf = (0..run).rev().find(|&k| !is_glue(flat[k].2));
+    let leaf = (0..run)
+        .rev()
+        .find(|&k| !is_glue(flat[k].2) && !is_system(flat[k].2));
     let run = if leaf.is_some() { run } else { 0 };
     // At the root end, drop the thread start-up frames (std's short-backtrace marker and what
     // calls it, like Go drops `runtime.goexit`) and holdup's spawn trampoline; in a task, the
@@ -107,6 +115,43 @@ mod tests {
         locs.iter()
             .map(|l| l.lines().map(|f| &*f.function).collect())
             .collect()
+    }
+
+    #[test]
+    fn a_stack_taken_inside_a_wait_starts_at_the_primitive() {
+        let mut locs = vec![
+            loc(10, &["syscall"]),
+            loc(20, &["std::sys::pal::unix::futex::futex_wait"]),
+            loc(30, &["std::sys::sync::mutex::futex::Mutex::lock_contended"]),
+            loc(
+                40,
+                &[
+                    "std::sync::poison::mutex::Mutex<T>::lock",
+                    "holdup::sync::mutex::Mutex<T>::lock",
+                    "app::work::{{closure}}",
+                ],
+            ),
+            loc(50, &["app::main"]),
+            loc(70, &["std::sys::backtrace::__rust_begin_short_backtrace"]),
+        ];
+        trim_internal(&mut locs);
+        assert_eq!(
+            names(&locs),
+            [
+                vec![
+                    "holdup::sync::mutex::Mutex<T>::lock",
+                    "app::work::{{closure}}"
+                ],
+                vec!["app::main"],
+            ]
+        );
+        // A running thread's stack in std (no holdup frame under it) keeps its frames.
+        let mut running = vec![
+            loc(10, &["core::hash::sip::Hasher::write"]),
+            loc(20, &["app::hash"]),
+        ];
+        trim_internal(&mut running);
+        assert_eq!(names(&running).len(), 2);
     }
 
     #[test]

@@ -1,0 +1,286 @@
+//! The wall-clock view: where threads and tasks spend their time, running or waiting, in one
+//! profile (what fgprof does for Go).
+//!
+//! Each function's value is its on-CPU time (the CPU profile's samples) plus the time threads
+//! and tasks spent blocked in holdup primitives there, sampled consistently: each sampling
+//! period, every thread and task waiting in a holdup primitive counts one period of waiting on
+//! its stack, as each period of CPU time counts one period of running. A blocked thread's stack
+//! is taken once per wait (by the dump's signal) and kept while the same wait lasts; a task's is
+//! the one its waiting primitive kept.
+//!
+//! Labels say which part is which: `state` is `running` or `waiting`; a waiting sample has
+//! `kind` (the primitive's kind, as in the mutex and block profiles) and `lock` (its creation
+//! site); a thread's samples have `thread` (its name). Time a thread spends blocked elsewhere
+//! (I/O, a `std` lock, a sleep) is in neither part.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::{Duration, SystemTime};
+
+use super::cpu::CpuError;
+use super::snapshot::{Resolved, Shape, Unresolved, encode, resolve_samples};
+use super::{DEFAULT_HZ, Frame, Kind};
+
+/// A wall-clock profile being taken; [`stop`](WallProfiler::stop) ends it.
+#[derive(Debug)]
+pub struct WallProfiler {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    inner: holdup_core::cpu::Profiler,
+    started: SystemTime,
+}
+
+/// Starts a wall-clock profile of every thread and task, sampled `hz` times per second
+/// ([`DEFAULT_HZ`] is Go's CPU rate). It uses the CPU profile's sampler, so it cannot run
+/// while a CPU profile does (and the other way round).
+///
+/// # Errors
+///
+/// As [`start_cpu`](super::start_cpu).
+pub fn start_wall(hz: u32) -> Result<WallProfiler, CpuError> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        let inner = holdup_core::cpu::start_with(holdup_core::cpu::Options { hz, wall: true })
+            .map_err(CpuError::from)?;
+        Ok(WallProfiler {
+            inner,
+            started: SystemTime::now(),
+        })
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    {
+        let _ = hz;
+        Err(CpuError::Unsupported)
+    }
+}
+
+/// A wall-clock profile of `duration` at [`DEFAULT_HZ`], as `/debug/holdup/wall?seconds=N`
+/// takes it.
+///
+/// ```no_run
+/// let prof = holdup::profile::wall(std::time::Duration::from_secs(10))?;
+/// println!("running {:?}, waiting {:?}", prof.running(), prof.waiting());
+/// prof.write_pprof(std::fs::File::create("wall.pb.gz")?)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`start_cpu`](super::start_cpu).
+pub fn wall(duration: Duration) -> Result<WallProfile, CpuError> {
+    let p = start_wall(DEFAULT_HZ)?;
+    std::thread::sleep(duration);
+    Ok(p.stop())
+}
+
+impl WallProfiler {
+    /// Stops sampling; the profile of what was sampled.
+    pub fn stop(self) -> WallProfile {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        {
+            let c = self.inner.stop();
+            let name = |tid: i32| c.threads.get(&tid).cloned().unwrap_or_default();
+            let mut samples: Vec<RawWall> = c
+                .samples
+                .iter()
+                .map(|((tid, pcs), &periods)| RawWall {
+                    pcs: pcs.clone(),
+                    periods,
+                    thread: name(*tid),
+                    waiting: None,
+                })
+                .collect();
+            samples.extend(c.waits.iter().map(|(k, &periods)| RawWall {
+                pcs: k.stack.clone(),
+                periods,
+                thread: if k.tid == 0 {
+                    String::new()
+                } else {
+                    name(k.tid)
+                },
+                waiting: Some((k.kind, format!("{}:{}", k.site.file(), k.site.line()))),
+            }));
+            WallProfile {
+                time: self.started,
+                duration: c.duration,
+                period: c.period,
+                samples,
+                dropped: c.dropped,
+                missed: c.waits_missed,
+            }
+        }
+        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+        {
+            WallProfile {
+                time: self.started,
+                duration: Duration::ZERO,
+                period: Duration::from_millis(10),
+                samples: Vec::new(),
+                dropped: 0,
+                missed: 0,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RawWall {
+    pcs: Vec<usize>,
+    periods: u64,
+    thread: String,
+    /// `None` for running; the primitive's kind and creation site for waiting.
+    waiting: Option<(Kind, String)>,
+}
+
+/// A wall-clock profile: stacks with the time spent there running and waiting.
+#[derive(Debug, Clone)]
+pub struct WallProfile {
+    time: SystemTime,
+    duration: Duration,
+    period: Duration,
+    samples: Vec<RawWall>,
+    dropped: u64,
+    missed: u64,
+}
+
+/// One stack of a [`WallProfile`], symbolized and trimmed like the mutex and block profiles'
+/// (a waiting stack ends at holdup's public call, such as `Mutex::lock`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WallSample {
+    /// Innermost first, inlined calls expanded.
+    pub frames: Vec<Frame>,
+    /// Periods sampled here.
+    pub count: i64,
+    /// The time they stand for, in nanoseconds.
+    pub wall_ns: i64,
+    /// `state` (`running` or `waiting`), `kind` and `lock` (waiting), `thread`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl WallSample {
+    /// The value of a label.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// Whether the sample is time spent waiting in a holdup primitive.
+    pub fn is_waiting(&self) -> bool {
+        self.label("state") == Some("waiting")
+    }
+
+    /// Whether a frame's function contains `needle`.
+    pub fn has_function(&self, needle: &str) -> bool {
+        self.frames.iter().any(|f| f.function.contains(needle))
+    }
+}
+
+impl WallProfile {
+    /// How long the profile ran.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The time one sample stands for.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Time sampled running (on a CPU), all threads together.
+    pub fn running(&self) -> Duration {
+        self.total(false)
+    }
+
+    /// Time sampled waiting in holdup primitives, all threads and tasks together.
+    pub fn waiting(&self) -> Duration {
+        self.total(true)
+    }
+
+    fn total(&self, waiting: bool) -> Duration {
+        let periods: u64 = self
+            .samples
+            .iter()
+            .filter(|s| s.waiting.is_some() == waiting)
+            .map(|s| s.periods)
+            .sum();
+        self.period
+            .saturating_mul(periods.min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// CPU samples lost because the sampler's buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Waits seen whose stack could not be taken before they ended (not counted).
+    pub fn missed_waits(&self) -> u64 {
+        self.missed
+    }
+
+    /// The samples, symbolized, largest first.
+    pub fn samples(&self) -> Vec<WallSample> {
+        self.resolve()
+            .into_iter()
+            .map(|r| WallSample {
+                frames: r.frames(),
+                count: r.count,
+                wall_ns: r.delay,
+                labels: r
+                    .labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Writes the profile as gzip'd profile.proto: sample types `samples/count` and
+    /// `wall/nanoseconds` (the default), period type `wall/nanoseconds` with the sampling
+    /// period, `duration_nanos`, and the labels `state`, `kind`, `lock` and `thread`.
+    ///
+    /// # Errors
+    ///
+    /// What writing to `w` returns.
+    pub fn write_pprof(&self, w: impl Write) -> io::Result<()> {
+        let profile = encode(
+            &self.resolve(),
+            &Shape {
+                types: &[("samples", "count"), ("wall", "nanoseconds")],
+                period_type: ("wall", "nanoseconds"),
+                period: self.period.as_nanos() as i64,
+                time: self.time,
+                duration: Some(self.duration),
+            },
+        );
+        holdup_pprof::write_encoded(&profile, w)
+    }
+
+    fn resolve(&self) -> Vec<Resolved> {
+        let period = self.period.as_nanos() as i64;
+        resolve_samples(
+            self.samples
+                .iter()
+                .map(|s| {
+                    let mut labels = Vec::with_capacity(4);
+                    match &s.waiting {
+                        None => labels.push(("state", "running".to_owned())),
+                        Some((kind, site)) => {
+                            labels.push(("state", "waiting".to_owned()));
+                            labels.push(("kind", kind.as_str().to_owned()));
+                            labels.push(("lock", site.clone()));
+                        }
+                    }
+                    if !s.thread.is_empty() {
+                        labels.push(("thread", s.thread.clone()));
+                    }
+                    let count = s.periods as i64;
+                    Unresolved {
+                        stack: &s.pcs,
+                        count,
+                        value: count.saturating_mul(period),
+                        labels,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
