@@ -8,7 +8,8 @@
 // cycles of periods of PERIOD_MS milliseconds, one period per setting (mutex profile fraction
 // F, block profile rate R in ns, applied with runtime.SetMutexProfileFraction and
 // runtime.SetBlockProfileRate at the start of the period; T 1 runs the execution tracer into
-// io.Discard, T 2 the flight recorder at its defaults), in the given order on even cycles and
+// io.Discard, T 2 the flight recorder at its defaults, T 3 the CPU profile at 100 Hz into
+// io.Discard), in the given order on even cycles and
 // reversed on odd ones. It prints a line per period: the setting's index and the operations per
 // second.
 //
@@ -103,6 +104,8 @@ func main() {
 		w = short(threads)
 	case "uncontended":
 		w = uncontended(threads)
+	case "compute":
+		w = compute(threads)
 	case "channel":
 		w = pipeline(max(threads, 2))
 	case "condvar":
@@ -136,7 +139,7 @@ func main() {
 }
 
 // tracer switches the execution tracer: 0 off, 1 a trace into io.Discard, 2 the flight
-// recorder at its defaults.
+// recorder at its defaults; and 3, the CPU profile at 100 Hz into io.Discard.
 type tracer struct {
 	mode   int
 	flight *trace.FlightRecorder
@@ -152,6 +155,8 @@ func (t *tracer) set(mode int) {
 	case 2:
 		t.flight.Stop()
 		t.flight = nil
+	case 3:
+		pprof.StopCPUProfile()
 	}
 	switch mode {
 	case 1:
@@ -162,6 +167,11 @@ func (t *tracer) set(mode int) {
 	case 2:
 		t.flight = trace.NewFlightRecorder(trace.FlightRecorderConfig{})
 		if err := t.flight.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "main:", err)
+			os.Exit(1)
+		}
+	case 3:
+		if err := pprof.StartCPUProfile(io.Discard); err != nil {
 			fmt.Fprintln(os.Stderr, "main:", err)
 			os.Exit(1)
 		}
@@ -282,6 +292,17 @@ func short(threads int) *running {
 			mu.Unlock()
 			sink.Add(v)
 		}
+	})
+}
+
+// computeWork is the work units per operation of the CPU-bound workload.
+const computeWork = 4096
+
+func compute(threads int) *running {
+	return workers(threads, func(i int) func() {
+		x := uint64(i + 1)
+		// x lives in the closure: each result is stored, so the work cannot be removed.
+		return func() { x = work(x, computeWork) }
 	})
 }
 

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p holdup-bench                 # everything (about a minute)
 //! cargo run --release -p holdup-bench -- --quick      # shorter runs, for CI smoke checks
-//! cargo run --release -p holdup-bench -- sizes | uncontended | contended | events | callgrind | http | cli | dump | leak
+//! cargo run --release -p holdup-bench -- sizes | uncontended | contended | events | callgrind | http | cli | dump | leak | cpu
 //! cargo run --release -p holdup-bench -- contended --settings 100:0,0:10000   # more rows
 //! cargo run --release -p holdup-bench -- compare --threads 2,4   # against Go (BENCHMARKS.md)
 //! RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=target/fp \
@@ -23,6 +23,7 @@ mod callgrind;
 mod cli;
 mod compare;
 mod contended;
+mod cpu;
 mod dump;
 mod events;
 mod http;
@@ -44,6 +45,9 @@ enum Tracing {
     Window,
     /// The flight recorder at its defaults (10 s / 10 MiB, as Go's).
     Flight,
+    /// Not a trace: the CPU profile at 100 Hz (`holdup::profile::start_cpu`, Go's
+    /// `pprof.StartCPUProfile`), its samples discarded.
+    Cpu,
 }
 
 const OFF: Setting = Setting(0, 0, Tracing::Off);
@@ -53,9 +57,14 @@ const EVERYTHING: Setting = Setting(1, 1, Tracing::Off);
 const TRACE: Setting = Setting(0, 0, Tracing::Window);
 /// Profiles off, the flight recorder on.
 const FLIGHT: Setting = Setting(0, 0, Tracing::Flight);
+/// Profiles off, the CPU profile on at 100 Hz.
+const CPU: Setting = Setting(0, 0, Tracing::Cpu);
 
 /// The flight recorder a [`Setting`] started.
 static FLIGHT_RECORDER: std::sync::Mutex<Option<holdup::trace::FlightRecorder>> =
+    std::sync::Mutex::new(None);
+/// The CPU profile a [`Setting`] started.
+static CPU_PROFILE: std::sync::Mutex<Option<holdup::profile::CpuProfiler>> =
     std::sync::Mutex::new(None);
 
 impl Setting {
@@ -73,7 +82,19 @@ impl Setting {
         {
             fr.stop();
         }
+        let mut cpu = CPU_PROFILE.lock().unwrap_or_else(|e| e.into_inner());
+        if self.2 != Tracing::Cpu
+            && let Some(p) = cpu.take()
+        {
+            drop(p.stop());
+        }
         match self.2 {
+            Tracing::Cpu if cpu.is_none() => {
+                *cpu = Some(
+                    holdup::profile::start_cpu(holdup::profile::DEFAULT_HZ)
+                        .expect("no other CPU profile"),
+                );
+            }
             Tracing::Window if !holdup::trace::is_enabled() => {
                 holdup::trace::start().expect("no other trace window");
             }
@@ -92,6 +113,7 @@ impl Setting {
             OFF => "profiling off".into(),
             TRACE => "tracing".into(),
             FLIGHT => "flight recorder".into(),
+            CPU => "CPU profile".into(),
             Setting(f, r, t) => format!(
                 "fraction {f}, rate {}{}",
                 if r >= 1000 {
@@ -103,6 +125,7 @@ impl Setting {
                     Tracing::Off => "",
                     Tracing::Window => ", tracing",
                     Tracing::Flight => ", flight recorder",
+                    Tracing::Cpu => ", CPU profile",
                 }
             ),
         }
@@ -241,6 +264,7 @@ fn main() {
         "leak",
         "trace",
         "parking-lot",
+        "cpu",
         "compare",
     ];
     if let Some(bad) = what.iter().find(|w| !known.contains(w)) {
@@ -288,6 +312,9 @@ fn main() {
     }
     if all || what.contains(&"trace") {
         trace::trace(&opts);
+    }
+    if all || what.contains(&"cpu") {
+        cpu::cpu(&opts);
     }
     if all || what.contains(&"parking-lot") {
         compare::parking_lot(&opts);

@@ -336,7 +336,7 @@ pub(crate) fn copy_stack(pid: i32, sp: u64, dst: *mut u8, want: usize) -> (usize
 }
 
 /// A monotonic clock read that is async-signal-safe (`clock_gettime` is on POSIX's list).
-fn raw_ns() -> u64 {
+pub(crate) fn raw_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -96,6 +96,7 @@ impl Program {
                     crate::Tracing::Off => 0,
                     crate::Tracing::Window => 1,
                     crate::Tracing::Flight => 2,
+                    crate::Tracing::Cpu => 3,
                 };
                 format!("{}:{}:{trace}", s.0, s.1)
             })

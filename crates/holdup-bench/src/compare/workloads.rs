@@ -21,10 +21,11 @@ pub(crate) enum Workload {
     Condvar,
     Barrier,
     Uncontended,
+    Compute,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 7] = [
+    pub(crate) const ALL: [Workload; 8] = [
         Workload::Seed,
         Workload::SeedRead,
         Workload::Short,
@@ -32,6 +33,7 @@ impl Workload {
         Workload::Condvar,
         Workload::Barrier,
         Workload::Uncontended,
+        Workload::Compute,
     ];
 
     /// The name on the command line, in the tables and for the Go program.
@@ -44,6 +46,7 @@ impl Workload {
             Workload::Condvar => "condvar",
             Workload::Barrier => "barrier",
             Workload::Uncontended => "uncontended",
+            Workload::Compute => "compute",
         }
     }
 
@@ -84,13 +87,17 @@ impl Workload {
             Workload::Uncontended => format!(
                 "uncontended: {threads} workers, each locking its own mutex; op = a lock + unlock"
             ),
+            Workload::Compute => format!(
+                "CPU-bound: {threads} workers computing, no locks (what a CPU profile costs); op = \
+                 {COMPUTE_WORK} work units (a few microseconds)"
+            ),
         }
     }
 
     /// Whether the workload's locks are contended (the "profiling off costs nothing" goal is
     /// about these; the uncontended loop has its own).
     pub(crate) fn contended(self) -> bool {
-        self != Workload::Uncontended
+        !matches!(self, Workload::Uncontended | Workload::Compute)
     }
 }
 
@@ -106,6 +113,8 @@ const PHASE_WORK: u64 = 2_000;
 /// microsecond, so that the workloads measure hand-offs between threads that do something,
 /// rather than the scheduler alone.
 const ITEM_WORK: u32 = 512;
+/// Work units per operation of the CPU-bound workload.
+const COMPUTE_WORK: u32 = 4096;
 /// Work units to make a job.
 const PRODUCE_WORK: u32 = 64;
 
@@ -170,6 +179,10 @@ pub(crate) fn start<F: Family>(workload: Workload, threads: usize) -> Option<Run
             // Each on its own cache lines, so that the workers share nothing.
             let m = Box::new(Padded(F::mutex(0u64)));
             move || F::lock(black_box(&m.0), |v| *v += 1)
+        })),
+        Workload::Compute => Some(workers(threads, |i| {
+            let mut x = i as u64 + 1;
+            move || x = black_box(work(x, COMPUTE_WORK))
         })),
         Workload::Channel => pipeline::<F>(threads.max(2)),
         Workload::Condvar => Some(queue::<F>(threads)),

@@ -123,6 +123,8 @@ impl CpuProfiler {
                 period: c.period,
                 samples,
                 dropped: c.dropped,
+                handler: c.handler,
+                collector_cpu: c.collector_cpu,
             }
         }
         #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -133,6 +135,8 @@ impl CpuProfiler {
                 period: Duration::from_millis(10),
                 samples: Vec::new(),
                 dropped: 0,
+                handler: (Duration::ZERO, 0),
+                collector_cpu: Duration::ZERO,
             }
         }
     }
@@ -153,6 +157,8 @@ pub struct CpuProfile {
     period: Duration,
     samples: Vec<RawSample>,
     dropped: u64,
+    handler: (Duration, u64),
+    collector_cpu: Duration,
 }
 
 /// One stack of a [`CpuProfile`], symbolized.
@@ -193,6 +199,22 @@ impl CpuProfile {
     /// Samples lost because the sampler's buffer was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// The mean time the sampler's signal handler took per sample (copying the registers and
+    /// the top of the stack): what each sample costs the sampled thread.
+    pub fn handler_time_per_sample(&self) -> Duration {
+        let (total, n) = self.handler;
+        if n == 0 {
+            Duration::ZERO
+        } else {
+            total / n.min(u64::from(u32::MAX)) as u32
+        }
+    }
+
+    /// CPU time the sampler's own thread used (arming timers, draining the buffer, unwinding).
+    pub fn sampler_cpu(&self) -> Duration {
+        self.collector_cpu
     }
 
     /// The samples, symbolized.
