@@ -223,9 +223,14 @@ fn install() -> Result<(), StartError> {
     // SAFETY: a zeroed sigaction (integers and a handler address) is valid before being filled.
     let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
     sa.sa_sigaction = on_sigprof as *const () as usize;
-    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
+    // On the thread's own stack (as the dump's handler), not the alternate signal stack: that
+    // one is small (std's is a few pages, for reporting stack overflows) and shared with every
+    // handler that asks for it. Every signal that can be blocked waits until the handler
+    // returns (a few microseconds), so that no other handler runs on top of it, the dump's
+    // included.
+    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
     // SAFETY: fills the mask of a local sigaction.
-    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    unsafe { libc::sigfillset(&mut sa.sa_mask) };
     // SAFETY: installs an async-signal-safe handler for SIGPROF, which no one else uses (above).
     if unsafe { libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) } != 0 {
         return Err(StartError::Os(std::io::Error::last_os_error()));

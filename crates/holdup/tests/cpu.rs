@@ -232,3 +232,76 @@ fn the_wall_view_splits_a_computing_and_a_blocked_thread_evenly() {
     assert!(!text.contains("spin_cpu"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// CPU profiling, thread dumps and the flight recorder at the same time: they share signals
+/// (SIGPROF for the sampler, a real-time signal for dumps) and buffers with none of each
+/// other's, so each still does its whole job.
+#[test]
+fn cpu_profile_dumps_and_flight_recorder_run_together() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _trace = holdup_core::trace::test_lock();
+    let recorder = holdup::trace::FlightRecorder::new(holdup::trace::FlightConfig::default());
+    recorder.start().unwrap();
+    let profiler = holdup::profile::start_cpu(holdup::profile::DEFAULT_HZ).unwrap();
+    let lock = holdup::sync::Mutex::new(0u64);
+    let stop = AtomicBool::new(false);
+    /// Stops the workers also when an assertion fails (else the scope would wait forever).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        for name in ["coexist-a", "coexist-b"] {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(s, || {
+                    while !stop.load(Ordering::Relaxed) {
+                        spin_cpu(Duration::from_millis(2));
+                        let mut g = lock.lock().unwrap();
+                        spin_cpu(Duration::from_millis(1));
+                        *g += 1;
+                    }
+                })
+                .unwrap();
+        }
+        // The threads name themselves when they start.
+        std::thread::sleep(Duration::from_millis(50));
+        for _ in 0..20 {
+            let dump = holdup::dump::threads();
+            for name in ["coexist-a", "coexist-b"] {
+                let t = dump
+                    .threads()
+                    .iter()
+                    .find(|t| t.name() == Some(name))
+                    .expect("the thread is in the dump");
+                assert_eq!(
+                    t.stack,
+                    holdup::dump::StackStatus::Captured,
+                    "{name}: {t:?}"
+                );
+                assert!(!t.frames.is_empty());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    });
+    let prof = profiler.stop();
+    let spinning: u64 = prof
+        .samples()
+        .iter()
+        .filter(|s| s.thread.starts_with("coexist-") && s.has_function("spin_cpu"))
+        .map(|s| s.count)
+        .sum();
+    assert!(spinning >= 20, "{spinning} samples of two spinning threads");
+    assert_eq!(prof.dropped(), 0);
+    let mut trace = Vec::new();
+    recorder.write_to(&mut trace).unwrap();
+    recorder.stop();
+    let view = holdup_pprof::perfetto::TraceView::decode(&trace).unwrap();
+    assert!(
+        view.slices().iter().any(|s| s.name == "mutex wait"),
+        "the flight recorder kept the lock's waits"
+    );
+}
