@@ -189,10 +189,9 @@ fn install(lost: u64) -> Option<i32> {
         // the other would run on top of it (measured: both on one alternate signal stack
         // overflowed it).
         // SAFETY: initializes the mask inside `act`, a local.
-        unsafe {
-            libc::sigemptyset(&mut act.sa_mask);
-            libc::sigaddset(&mut act.sa_mask, libc::SIGPROF);
-        }
+        unsafe { libc::sigemptyset(&mut act.sa_mask) };
+        // SAFETY: adds a valid signal number to that initialized mask.
+        unsafe { libc::sigaddset(&mut act.sa_mask, libc::SIGPROF) };
         // SAFETY: installs `handler` (async-signal-safe, see the module docs) for `sig`, whose
         // disposition was the default: nobody else's handler is replaced.
         if unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) } == 0 {
