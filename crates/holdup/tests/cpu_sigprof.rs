@@ -14,10 +14,8 @@ fn current_handler() -> usize {
     // SAFETY: a zeroed sigaction is a valid out-parameter.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: with a null new action, sigaction only reads the current one.
-    assert_eq!(
-        unsafe { libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut old) },
-        0
-    );
+    let r = unsafe { libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut old) };
+    assert_eq!(r, 0);
     old.sa_sigaction
 }
 
@@ -27,10 +25,8 @@ fn a_program_with_its_own_sigprof_handler_keeps_it() {
     let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
     sa.sa_sigaction = mine as *const () as usize;
     // SAFETY: installs an async-signal-safe handler (one atomic add) for SIGPROF.
-    assert_eq!(
-        unsafe { libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) },
-        0
-    );
+    let r = unsafe { libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) };
+    assert_eq!(r, 0);
 
     let err = holdup::profile::start_cpu(holdup::profile::DEFAULT_HZ).unwrap_err();
     assert!(
