@@ -305,3 +305,48 @@ fn cpu_profile_dumps_and_flight_recorder_run_together() {
         "the flight recorder kept the lock's waits"
     );
 }
+
+#[cfg(feature = "tokio")]
+async fn wall_task_waits(lock: &holdup::tokio::sync::Mutex<u64>) {
+    *lock.lock().await += 1;
+}
+
+/// A task suspended on a holdup lock for the whole window shows in the wall view as waiting,
+/// on its own chain of async calls (the stack its lock kept when it began to wait).
+#[cfg(feature = "tokio")]
+#[test]
+fn the_wall_view_shows_a_waiting_task_on_its_await() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let prof = rt.block_on(async {
+        let lock = std::sync::Arc::new(holdup::tokio::sync::Mutex::new(0u64));
+        let guard = lock.lock().await;
+        let profiler = holdup::profile::start_wall(holdup::profile::DEFAULT_HZ).unwrap();
+        let waiter = holdup::tokio::spawn({
+            let lock = lock.clone();
+            async move { wall_task_waits(&lock).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let prof = profiler.stop();
+        drop(guard);
+        waiter.await.unwrap();
+        prof
+    });
+    let waiting: i64 = prof
+        .samples()
+        .iter()
+        .filter(|s| s.is_waiting() && s.has_function("wall_task_waits"))
+        .inspect(|s| assert_eq!(s.label("kind"), Some("mutex"), "{s:?}"))
+        .map(|s| s.wall_ns)
+        .sum();
+    let window = prof.duration().as_nanos() as f64;
+    assert!(
+        (0.8..=1.2).contains(&(waiting as f64 / window)),
+        "the task waited {waiting} ns of a {window} ns window: {:#?}",
+        prof.samples()
+    );
+}
