@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         *rows.entry(key).or_default() += s.wall_ns;
     }
     let mut rows: Vec<_> = rows.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     for ((state, function, lock), ns) in rows.iter().take(5) {
         let pct = *ns as f64 * 100.0 / total.max(1) as f64;
         let lock = if lock.is_empty() {
