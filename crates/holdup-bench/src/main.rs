@@ -177,7 +177,7 @@ fn main() {
             "--quick" => opts.quick = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [trace] [parking-lot] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
+                    "usage: holdup-bench [sizes] [uncontended] [contended] [tokio] [events] [callgrind] [http] [cli] [dump] [leak] [trace] [parking-lot] [cpu] [compare] [--quick] [--settings F:R,...] [--threads N,...] [--workloads W,...] [--rows R,...] [--rounds N]\n\
                      \n\
                      Runs the named parts (all but `compare` by default), each variant side by side in this process.\n\
                      compare        holdup against Go on the same workloads (builds go/ with the Go toolchain;\n\
@@ -186,11 +186,11 @@ fn main() {
                      --settings     extra holdup rows for `contended`: mutex fraction : block rate in ns\n\
                      --threads      thread counts for `compare` (default 2)\n\
                      --workloads    only these `compare` workloads (seed, seed-read, short, channel, condvar,\n\
-                     \x20              barrier, uncontended)\n\
+                     \x20              barrier, uncontended, compute)\n\
                      --rounds       rounds of `compare` (default 5; 1 with --quick)\n\
                      --rows         only these `compare` rows (std, parking_lot, holdup-off, holdup-production,\n\
-                     \x20              holdup-full, holdup-trace, holdup-flight, go-off, go-production, go-full,\n\
-                     \x20              go-trace, go-flight)"
+                     \x20              holdup-full, holdup-trace, holdup-flight, holdup-cpu, go-off, go-production,\n\
+                     \x20              go-full, go-trace, go-flight, go-cpu)"
                 );
                 return;
             }
