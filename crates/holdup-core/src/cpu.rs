@@ -294,8 +294,9 @@ pub struct Collected {
     /// With [`Options::wall`]: periods in which a thread or task was seen waiting in a holdup
     /// primitive, per waiter and stack.
     pub waits: HashMap<WaitKey, u64>,
-    /// With [`Options::wall`]: waits seen whose stack could not be taken while they lasted (the
-    /// wait ended before the thread answered), so not counted.
+    /// With [`Options::wall`]: periods of waiting counted without a stack (on
+    /// [`NO_STACK`](crate::table::NO_STACK)): the wait ended before its thread answered the
+    /// signal, or the thread did not answer (it is not signalled again during that wait).
     pub waits_missed: u64,
     /// Thread names by id (the registry's, else `/proc/self/task/*/comm` read when first
     /// seen, which the kernel cuts at 15 bytes).
@@ -372,11 +373,13 @@ pub fn start_with(options: Options) -> Result<Profiler, StartError> {
     ON.store(true, Ordering::Release);
     let stop = Arc::new(AtomicBool::new(false));
     let period = Duration::from_nanos(1_000_000_000 / u64::from(hz));
+    let mut timers = HashMap::new();
+    arm(&mut timers, 0, period);
     let collector = {
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("holdup-cpu".into())
-            .spawn(move || collect(ring, period, wall, &stop))
+            .spawn(move || collect(ring, period, wall, timers, &stop))
             .map_err(StartError::Os)
     };
     match collector {
@@ -424,11 +427,19 @@ impl Drop for Profiler {
 
 /// The collector: arms timers for the process's threads (re-listing them each period), drains
 /// the ring, and unwinds what it took, until told to stop.
-fn collect(ring: &'static Ring, period: Duration, wall: bool, stop: &AtomicBool) -> Collected {
+fn collect(
+    ring: &'static Ring,
+    period: Duration,
+    wall: bool,
+    mut timers: HashMap<i32, Timer>,
+    stop: &AtomicBool,
+) -> Collected {
     // SAFETY: gettid has no preconditions.
     let me = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
     let started = Instant::now();
-    let mut timers: HashMap<i32, Timer> = HashMap::new();
+    // The starting thread armed the timers of the threads there were (so that the profile
+    // starts when `start` returns); this one samples no thread but the program's.
+    timers.remove(&me);
     let mut out = Collected {
         period,
         ..Collected::default()
@@ -442,15 +453,7 @@ fn collect(ring: &'static Ring, period: Duration, wall: bool, stop: &AtomicBool)
             // Disarm first: no new samples after the last drain below.
             timers.clear();
         } else {
-            let live = tasks();
-            timers.retain(|tid, _| live.contains(tid));
-            for &tid in live.iter().filter(|&&t| t != me) {
-                if let std::collections::hash_map::Entry::Vacant(v) = timers.entry(tid)
-                    && let Some(t) = Timer::arm(tid, period)
-                {
-                    v.insert(t);
-                }
-            }
+            arm(&mut timers, me, period);
         }
         let mut drained = 0;
         for slot in ring.slots.iter() {
@@ -575,7 +578,7 @@ impl WallPass {
             if tid == 0 || tid == me {
                 // A task suspended before stack capture was set up: no stack to show.
                 if tid == 0 {
-                    add_wait(out, 0, Vec::new(), &w, weight);
+                    add_wait(out, 0, vec![crate::table::NO_STACK], &w, weight);
                 }
                 continue;
             }
@@ -595,11 +598,8 @@ impl WallPass {
         let mut tids: Vec<i32> = unknown.iter().map(|(t, _)| *t).collect();
         tids.sort_unstable();
         tids.dedup();
-        let Ok(outcomes) = capture::capture(&tids, Duration::from_millis(5), WAIT_STACK_BYTES)
-        else {
-            out.waits_missed += unknown.len() as u64 * weight;
-            return;
-        };
+        let outcomes =
+            capture::capture(&tids, Duration::from_millis(5), WAIT_STACK_BYTES).unwrap_or_default();
         // A stack counts only if the same wait still lasts after it was taken: then the thread
         // was inside it when its handler ran.
         let still: HashSet<(Owner, u64)> = registry::waiters()
@@ -608,7 +608,7 @@ impl WallPass {
             .collect();
         for (tid, w) in unknown {
             let i = tids.binary_search(&tid).ok();
-            let captured = i.and_then(|i| match &outcomes[i] {
+            let captured = i.and_then(|i| match outcomes.get(i)? {
                 capture::Outcome::Captured {
                     ip, sp, bp, stack, ..
                 } => Some((*ip, *sp, *bp, stack)),
@@ -617,7 +617,18 @@ impl WallPass {
             let Some((ip, sp, bp, bytes)) =
                 captured.filter(|_| still.contains(&(w.owner, w.since_ns)))
             else {
+                // The wait was there at this pass: it counts, without a stack (and a thread
+                // that did not answer is not signalled again while the same wait lasts).
                 out.waits_missed += weight;
+                self.known
+                    .insert(tid, (w.since_ns, vec![crate::table::NO_STACK]));
+                add_wait(
+                    out,
+                    tid_key(&w, tid),
+                    vec![crate::table::NO_STACK],
+                    &w,
+                    weight,
+                );
                 continue;
             };
             let mut pcs = Vec::with_capacity(MAX_FRAMES + 1);
@@ -652,6 +663,20 @@ fn add_wait(out: &mut Collected, tid: i32, stack: Vec<usize>, w: &registry::Wait
         site: w.site,
     };
     *out.waits.entry(key).or_insert(0) += periods;
+}
+
+/// Arms a timer for each thread of the process that has none (but `me`), and drops those of
+/// threads that are gone.
+fn arm(timers: &mut HashMap<i32, Timer>, me: i32, period: Duration) {
+    let live = tasks();
+    timers.retain(|tid, _| live.contains(tid));
+    for &tid in live.iter().filter(|&&t| t != me) {
+        if let std::collections::hash_map::Entry::Vacant(v) = timers.entry(tid)
+            && let Some(t) = Timer::arm(tid, period)
+        {
+            v.insert(t);
+        }
+    }
 }
 
 /// The calling thread's CPU time.

@@ -211,7 +211,9 @@ impl WallProfile {
         self.dropped
     }
 
-    /// Waits seen whose stack could not be taken before they ended (not counted).
+    /// Periods of waiting counted without a stack, under the frame `holdup::unknown_stack`:
+    /// the wait ended before its thread answered the signal that takes its stack, or the thread
+    /// did not answer.
     pub fn missed_waits(&self) -> u64 {
         self.missed
     }
