@@ -107,12 +107,33 @@ fn with_seconds(url: &str, seconds: Option<u64>) -> Result<String> {
     Ok(out)
 }
 
+/// How long the server will take to answer `url`, in seconds: its `seconds` parameter, or for
+/// the sampled profiles without one (`/debug/pprof/profile`, `/debug/holdup/wall`) Go's
+/// default, 30.
+fn waits_for(url: &str) -> u64 {
+    let base = url.split_once('#').map_or(url, |(b, _)| b);
+    let (path, query) = base.split_once('?').unwrap_or((base, ""));
+    let given = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("seconds="))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0);
+    match given {
+        Some(v) => v.ceil() as u64,
+        None if path.ends_with("/debug/pprof/profile") || path.ends_with("/debug/holdup/wall") => {
+            30
+        }
+        None => 0,
+    }
+}
+
 fn get(url: &str, fetch: &Fetch) -> Result<Vec<u8>> {
+    let waits = waits_for(url);
     let timeout = fetch
         .timeout
-        .unwrap_or(Duration::from_secs(30 + fetch.seconds.unwrap_or(0)));
-    if let Some(s) = fetch.seconds {
-        eprintln!("holdup: fetching {url} (waits {s} s)");
+        .unwrap_or(Duration::from_secs(30 + waits));
+    if waits > 0 {
+        eprintln!("holdup: fetching {url} (waits {waits} s)");
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
@@ -156,6 +177,17 @@ fn get(url: &str, fetch: &Fetch) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_comes_from_the_url_or_go_s_default_for_sampled_profiles() {
+        assert_eq!(waits_for("http://h/debug/pprof/mutex"), 0);
+        assert_eq!(waits_for("http://h/debug/pprof/mutex?seconds=5"), 5);
+        assert_eq!(waits_for("http://h/debug/pprof/profile"), 30);
+        assert_eq!(waits_for("http://h/debug/pprof/profile?seconds=45"), 45);
+        assert_eq!(waits_for("http://h/debug/holdup/wall"), 30);
+        assert_eq!(waits_for("http://h/debug/pprof/trace?seconds=0.5"), 1);
+        assert_eq!(waits_for("http://h/debug/pprof/block?seconds=x"), 0);
+    }
 
     #[test]
     fn seconds_replaces_the_query_parameter() {
