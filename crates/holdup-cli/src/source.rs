@@ -129,9 +129,7 @@ fn waits_for(url: &str) -> u64 {
 
 fn get(url: &str, fetch: &Fetch) -> Result<Vec<u8>> {
     let waits = waits_for(url);
-    let timeout = fetch
-        .timeout
-        .unwrap_or(Duration::from_secs(30 + waits));
+    let timeout = fetch.timeout.unwrap_or(Duration::from_secs(30 + waits));
     if waits > 0 {
         eprintln!("holdup: fetching {url} (waits {waits} s)");
     }
