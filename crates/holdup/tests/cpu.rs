@@ -61,26 +61,38 @@ fn a_spinning_thread_gets_a_sample_per_10ms_of_cpu_and_go_reads_the_profile() {
         "{spinning} samples in spin_cpu for 1 s of CPU at 100 Hz"
     );
 
-    let dir = std::env::temp_dir().join(format!("holdup-cpu-{}", std::process::id()));
+    let Some(text) = go_top("cpu", |w| prof.write_pprof(w), &[]) else {
+        return;
+    };
+    assert!(text.contains("Type: cpu"), "{text}");
+    assert!(text.contains("spin_cpu"), "{text}");
+}
+
+/// `go tool pprof -top` (plus `args`) of the profile `write` writes, if Go is there.
+fn go_top(
+    name: &str,
+    write: impl FnOnce(std::fs::File) -> std::io::Result<()>,
+    args: &[&str],
+) -> Option<String> {
+    let dir = std::env::temp_dir().join(format!("holdup-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cpu.pb.gz");
-    prof.write_pprof(std::fs::File::create(&path).unwrap())
-        .unwrap();
-    let Some(go) = common::go() else { return };
+    let path = dir.join(format!("{name}.pb.gz"));
+    write(std::fs::File::create(&path).unwrap()).unwrap();
+    let go = common::go()?;
     let out = std::process::Command::new(go)
         .args(["tool", "pprof", "-top", "-nodecount=20"])
+        .args(args)
         .arg(&path)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("Type: cpu"), "{text}");
-    assert!(text.contains("spin_cpu"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
+    Some(text)
 }
 
 /// The process's resident memory, in bytes.
@@ -133,7 +145,7 @@ fn a_thousand_windows_in_a_row_under_load() {
 #[test]
 fn the_wall_view_splits_a_computing_and_a_blocked_thread_evenly() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lock = std::sync::Arc::new(holdup::sync::Mutex::new(0u64));
+    let (lock, made_at) = (std::sync::Arc::new(holdup::sync::Mutex::new(0u64)), line!());
     let guard = lock.lock().unwrap();
     let waiter = {
         let lock = lock.clone();
@@ -175,7 +187,8 @@ fn the_wall_view_splits_a_computing_and_a_blocked_thread_evenly() {
     for s in &waiting {
         assert!(s.is_waiting(), "{s:?}");
         assert_eq!(s.label("kind"), Some("mutex"));
-        assert!(s.label("lock").unwrap().ends_with("cpu.rs:136"), "{s:?}");
+        let site = format!("cpu.rs:{made_at}");
+        assert!(s.label("lock").unwrap().ends_with(&site), "{s:?}");
         // Trimmed like the block profile: holdup's call is the leaf, the closure its caller.
         assert!(
             s.frames[0]
@@ -204,33 +217,16 @@ fn the_wall_view_splits_a_computing_and_a_blocked_thread_evenly() {
     );
     assert_eq!(prof.missed_waits(), 0);
 
-    let dir = std::env::temp_dir().join(format!("holdup-wall-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("wall.pb.gz");
-    prof.write_pprof(std::fs::File::create(&path).unwrap())
-        .unwrap();
-    let Some(go) = common::go() else { return };
-    let out = std::process::Command::new(go)
-        .args([
-            "tool",
-            "pprof",
-            "-top",
-            "-nodecount=20",
-            "-tagfocus=state=waiting",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let Some(text) = go_top(
+        "wall",
+        |w| prof.write_pprof(w),
+        &["-tagfocus=state=waiting"],
+    ) else {
+        return;
+    };
     assert!(text.contains("Type: wall"), "{text}");
     assert!(text.contains("holdup::sync::mutex::Mutex"), "{text}");
     assert!(!text.contains("spin_cpu"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// CPU profiling, thread dumps and the flight recorder at the same time: they share signals

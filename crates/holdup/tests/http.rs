@@ -991,6 +991,26 @@ fn trace_endpoint_records_the_window() {
 
 /// `/debug/pprof/profile`: Go's CPU profile shape, Go's error for a second concurrent request,
 /// the cap as a 400.
+/// Spins on a thread named `name` for `how_long`, and returns when it is done.
+fn spin_in_thread<'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    how_long: Duration,
+) {
+    let spinner = std::thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(s, move || {
+            let start = Instant::now();
+            let mut x = 1u64;
+            while start.elapsed() < how_long {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            x
+        })
+        .unwrap();
+    std::hint::black_box(spinner.join().unwrap());
+}
+
 /// The CPU sampler serves one profile at a time (CPU or wall-clock): those tests take turns.
 static SAMPLER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -1012,18 +1032,7 @@ fn cpu_profile_endpoint_samples_every_thread() {
             "Could not enable CPU profiling: cpu profiling already in use",
         );
         // Something to sample.
-        let spinner = std::thread::Builder::new()
-            .name("http-spinner".into())
-            .spawn_scoped(s, || {
-                let start = Instant::now();
-                let mut x = 1u64;
-                while start.elapsed() < Duration::from_millis(500) {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
-                x
-            })
-            .unwrap();
-        std::hint::black_box(spinner.join().unwrap());
+        spin_in_thread(s, "http-spinner", Duration::from_millis(500));
         request.join().unwrap()
     });
     let p = assert_attachment(&profile, "profile");
@@ -1078,18 +1087,7 @@ fn wall_endpoint_shows_running_and_waiting() {
             500,
             "Could not enable CPU profiling: cpu profiling already in use",
         );
-        let spinner = std::thread::Builder::new()
-            .name("wall-spinner".into())
-            .spawn_scoped(s, || {
-                let start = Instant::now();
-                let mut x = 1u64;
-                while start.elapsed() < Duration::from_millis(500) {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
-                x
-            })
-            .unwrap();
-        std::hint::black_box(spinner.join().unwrap());
+        spin_in_thread(s, "wall-spinner", Duration::from_millis(500));
         let profile = request.join().unwrap();
         drop(guard);
         waiter.join().unwrap();

@@ -1,14 +1,12 @@
 //! The CPU profile: where threads spend their CPU time, sampled as Go samples it (100 times per
 //! second of each thread's CPU time by default), in Go's pprof shape.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use holdup_pprof::{LineInfo, MappingInfo, ProfileBuilder};
-
-use crate::symbols::{self, Frame};
+use super::snapshot::{Resolved, Shape, Unresolved, encode, resolve_samples};
+use crate::symbols::Frame;
 
 /// Go's CPU sampling rate.
 pub const DEFAULT_HZ: u32 = 100;
@@ -217,16 +215,20 @@ impl CpuProfile {
         self.collector_cpu
     }
 
-    /// The samples, symbolized.
+    /// The samples, symbolized and trimmed like the other profiles' (holdup's own frames to
+    /// its public call, the thread start-up frames), most samples first.
     pub fn samples(&self) -> Vec<CpuSample> {
-        let stacks: Vec<&[usize]> = self.samples.iter().map(|s| &s.pcs[..]).collect();
-        symbols::symbolize_stacks(&stacks)
+        self.resolve()
             .into_iter()
-            .zip(&self.samples)
-            .map(|(frames, s)| CpuSample {
-                frames: frames.into_iter().map(|f| f.frame).collect(),
-                count: s.count,
-                thread: s.thread.clone(),
+            .map(|r| CpuSample {
+                frames: r.frames(),
+                count: r.count as u64,
+                thread: r
+                    .labels
+                    .iter()
+                    .find(|(k, _)| *k == "thread")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
             })
             .collect()
     }
@@ -244,81 +246,37 @@ impl CpuProfile {
     }
 
     fn to_proto(&self) -> holdup_pprof::proto::Profile {
+        encode(
+            &self.resolve(),
+            &Shape {
+                types: &[("samples", "count"), ("cpu", "nanoseconds")],
+                period_type: ("cpu", "nanoseconds"),
+                period: self.period.as_nanos() as i64,
+                time: self.time,
+                duration: Some(self.duration),
+            },
+        )
+    }
+
+    fn resolve(&self) -> Vec<Resolved> {
         let period = self.period.as_nanos() as i64;
-        let mut b = ProfileBuilder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
-        b.period_type("cpu", "nanoseconds", period);
-        b.time_nanos(
-            self.time
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i64),
-        );
-        b.duration_nanos(self.duration.as_nanos() as i64);
-        let mappings = super::snapshot::mappings();
-        let mut addrs: Vec<usize> = self
-            .samples
-            .iter()
-            .flat_map(|s| s.pcs.iter())
-            .filter(|&&a| a > 1)
-            .map(|&a| a - 1)
-            .collect();
-        addrs.sort_unstable();
-        addrs.dedup();
-        let syms = symbols::resolve(&addrs);
-        let ids: Vec<u64> = mappings
-            .iter()
-            .map(|m| {
-                b.mapping(&MappingInfo {
-                    memory_start: m.start,
-                    memory_limit: m.limit,
-                    file_offset: m.offset,
-                    filename: m.path.clone(),
-                    build_id: m.build_id.clone(),
-                    has_functions: true,
-                    has_filenames: true,
-                    has_line_numbers: true,
-                    has_inline_frames: true,
-                })
-            })
-            .collect();
-        let mut locations: HashMap<usize, u64> = HashMap::new();
-        for s in &self.samples {
-            let locs: Vec<u64> = s
-                .pcs
+        resolve_samples(
+            self.samples
                 .iter()
-                .filter(|&&ret| ret > 1)
-                .map(|&ret| {
-                    *locations.entry(ret).or_insert_with(|| {
-                        let address = (ret - 1) as u64;
-                        let mapping = mappings
-                            .iter()
-                            .position(|m| m.start <= address && address < m.limit)
-                            .map_or(0, |i| ids[i]);
-                        let lines: Vec<LineInfo> = syms
-                            .get(&(ret - 1))
-                            .map(|sym| {
-                                sym.frames
-                                    .iter()
-                                    .map(|f| LineInfo {
-                                        function: f.function.to_string(),
-                                        system_name: f.system_name.to_string(),
-                                        file: f.file.to_string(),
-                                        line: i64::from(f.line),
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        b.location(mapping, address, &lines)
-                    })
+                .map(|s| {
+                    let count = s.count as i64;
+                    Unresolved {
+                        stack: &s.pcs,
+                        count,
+                        value: count.saturating_mul(period),
+                        labels: if s.thread.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![("thread", s.thread.clone())]
+                        },
+                    }
                 })
-                .collect();
-            let count = s.count as i64;
-            let labels: Vec<(&str, &str)> = if s.thread.is_empty() {
-                Vec::new()
-            } else {
-                vec![("thread", s.thread.as_str())]
-            };
-            b.sample(&locs, &[count, count * period], &labels);
-        }
-        b.build()
+                .collect(),
+        )
     }
 }

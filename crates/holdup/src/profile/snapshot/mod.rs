@@ -18,7 +18,7 @@ use crate::symbols::{
 use holdup_core::table::{NO_STACK, OVERFLOW, Record};
 
 mod encode;
-pub(crate) use encode::{Shape, encode, mappings};
+pub(crate) use encode::{Shape, encode};
 mod trim;
 
 use trim::*;
