@@ -67,6 +67,8 @@ struct SlotOut {
     sp: u64,
     bp: u64,
     len: usize,
+    /// The handler's time, entry to here (read from the clock twice).
+    handler_ns: u64,
 }
 
 struct Ring {
@@ -85,9 +87,6 @@ static RING: AtomicPtr<Ring> = AtomicPtr::new(std::ptr::null_mut());
 static ON: AtomicBool = AtomicBool::new(false);
 /// Samples lost to a full ring since the profile started.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Time spent in the handler, and samples it wrote, since the profile started.
-static HANDLER_NS: AtomicU64 = AtomicU64::new(0);
-static HANDLED: AtomicU64 = AtomicU64::new(0);
 /// Whether holdup's handler is installed for `SIGPROF`.
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// One profile at a time.
@@ -188,11 +187,10 @@ fn record(overruns: u32, ctx: *mut libc::c_void) {
             sp,
             bp,
             len,
+            handler_ns: raw_ns().saturating_sub(entered),
         }
     };
     slot.state.store(DONE, Ordering::Release);
-    HANDLER_NS.fetch_add(raw_ns().saturating_sub(entered), Ordering::Relaxed);
-    HANDLED.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Why a CPU profile cannot start.
@@ -303,8 +301,8 @@ pub struct Collected {
     pub threads: HashMap<i32, String>,
     /// Samples lost to a full ring.
     pub dropped: u64,
-    /// Time the signal handler took, all samples together, and the samples it wrote (the
-    /// handler reads the clock on entry and exit).
+    /// Time the signal handler took, all samples together, and the samples it wrote (each
+    /// handler reads the clock on entry and before it hands its slot over).
     pub handler: (Duration, u64),
     /// CPU time the collector thread used (arming timers, draining, unwinding, the wall pass).
     pub collector_cpu: Duration,
@@ -367,8 +365,6 @@ pub fn start_with(options: Options) -> Result<Profiler, StartError> {
         slot.state.store(FREE, Ordering::Release);
     }
     DROPPED.store(0, Ordering::Relaxed);
-    HANDLER_NS.store(0, Ordering::Relaxed);
-    HANDLED.store(0, Ordering::Relaxed);
     *active = true;
     ON.store(true, Ordering::Release);
     let stop = Arc::new(AtomicBool::new(false));
@@ -482,12 +478,14 @@ fn collect(
                 .entry(o.tid)
                 .or_insert_with(|| thread_name(o.tid));
             *out.samples.entry((o.tid, pcs.clone())).or_insert(0) += u64::from(o.weight);
+            out.handler.0 += Duration::from_nanos(o.handler_ns);
+            out.handler.1 += 1;
         }
         if stopping {
             break;
         }
         if let Some(w) = waits.as_mut() {
-            w.tick(me, &mut cache, &mut out);
+            w.tick(me, period, &mut cache, &mut out);
         }
         // Each wake-up costs the machine a little (measured: the sampler thread used 1% of a
         // core waking 100 times a second): without the wall pass, which samples each period,
@@ -495,15 +493,8 @@ fn collect(
         let idle = waits.is_none() && drained < SLOTS / 8;
         // Parked, so that `stop` does not wait out the sleep (it unparks).
         std::thread::park_timeout(if idle { period * IDLE_PERIODS } else { period });
-        if let Some(w) = waits.as_mut() {
-            w.elapsed(period);
-        }
     }
     out.dropped = DROPPED.load(Ordering::Relaxed);
-    out.handler = (
-        Duration::from_nanos(HANDLER_NS.load(Ordering::Relaxed)),
-        HANDLED.load(Ordering::Relaxed),
-    );
     out.collector_cpu = thread_cpu();
     out.duration = started.elapsed();
     // The kernel keeps 15 bytes of a thread's name; the registry knows whole names.
@@ -528,8 +519,6 @@ struct WallPass {
     /// period, so counting one each would undercount by that much).
     last: Instant,
     owed: Duration,
-    /// Periods the next pass counts for each waiter.
-    weight: u64,
 }
 
 impl Default for WallPass {
@@ -538,7 +527,6 @@ impl Default for WallPass {
             known: HashMap::new(),
             last: Instant::now(),
             owed: Duration::ZERO,
-            weight: 1,
         }
     }
 }
@@ -548,21 +536,27 @@ impl Default for WallPass {
 const WAIT_STACK_BYTES: usize = 64 << 10;
 
 impl WallPass {
-    /// Called after each sleep: how many periods the next pass stands for.
-    fn elapsed(&mut self, period: Duration) {
+    /// The whole periods since the previous pass (the rest is owed to the next).
+    fn periods(&mut self, period: Duration) -> u64 {
         let now = Instant::now();
         self.owed += now - self.last;
         self.last = now;
         let periods = (self.owed.as_nanos() / period.as_nanos().max(1)) as u64;
         self.owed -= period.saturating_mul(periods.min(u64::from(u32::MAX)) as u32);
-        self.weight = periods;
+        periods
     }
 
-    fn tick(&mut self, me: i32, cache: &mut stack::CopyCache, out: &mut Collected) {
-        if self.weight == 0 {
+    fn tick(
+        &mut self,
+        me: i32,
+        period: Duration,
+        cache: &mut stack::CopyCache,
+        out: &mut Collected,
+    ) {
+        let weight = self.periods(period);
+        if weight == 0 {
             return;
         }
-        let weight = self.weight;
         let waiters = registry::waiters();
         let mut unknown: Vec<(i32, registry::Waiter)> = Vec::new();
         let mut seen: HashSet<i32> = HashSet::new();
@@ -614,28 +608,22 @@ impl WallPass {
                 } => Some((*ip, *sp, *bp, stack)),
                 _ => None,
             });
-            let Some((ip, sp, bp, bytes)) =
-                captured.filter(|_| still.contains(&(w.owner, w.since_ns)))
-            else {
+            let pcs = match captured.filter(|_| still.contains(&(w.owner, w.since_ns))) {
+                Some((ip, sp, bp, bytes)) => {
+                    let mut pcs = Vec::with_capacity(MAX_FRAMES + 1);
+                    stack::unwind_copy(cache, (ip, sp, bp), bytes, MAX_FRAMES, &mut pcs);
+                    if pcs.is_empty() {
+                        pcs.push(ip as usize + 1);
+                    }
+                    pcs
+                }
                 // The wait was there at this pass: it counts, without a stack (and a thread
                 // that did not answer is not signalled again while the same wait lasts).
-                out.waits_missed += weight;
-                self.known
-                    .insert(tid, (w.since_ns, vec![crate::table::NO_STACK]));
-                add_wait(
-                    out,
-                    tid_key(&w, tid),
-                    vec![crate::table::NO_STACK],
-                    &w,
-                    weight,
-                );
-                continue;
+                None => {
+                    out.waits_missed += weight;
+                    vec![crate::table::NO_STACK]
+                }
             };
-            let mut pcs = Vec::with_capacity(MAX_FRAMES + 1);
-            stack::unwind_copy(cache, (ip, sp, bp), bytes, MAX_FRAMES, &mut pcs);
-            if pcs.is_empty() {
-                pcs.push(ip as usize + 1);
-            }
             self.known.insert(tid, (w.since_ns, pcs.clone()));
             add_wait(out, tid_key(&w, tid), pcs, &w, weight);
         }
