@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
+use super::Kind;
 use super::snapshot::{Resolved, Shape, Unresolved, encode, resolve_samples};
 use crate::symbols::Frame;
 
@@ -52,12 +53,174 @@ impl From<holdup_core::cpu::StartError> for CpuError {
     }
 }
 
+/// The sampler under both the CPU profile and the wall-clock view (`holdup_core::cpu`), and
+/// when it started. None exists where there is no sampler: starting one fails.
+#[derive(Debug)]
+pub(super) struct Sampler {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    inner: holdup_core::cpu::Profiler,
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    started: SystemTime,
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    never: std::convert::Infallible,
+}
+
+impl Sampler {
+    /// Samples every thread `hz` times per second of its CPU time, and with `wall`, every
+    /// thread and task waiting in a holdup primitive each period.
+    pub(super) fn start(hz: u32, wall: bool) -> Result<Sampler, CpuError> {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        {
+            let inner = holdup_core::cpu::start_with(holdup_core::cpu::Options { hz, wall })?;
+            Ok(Sampler {
+                inner,
+                started: SystemTime::now(),
+            })
+        }
+        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+        {
+            let _ = (hz, wall);
+            Err(CpuError::Unsupported)
+        }
+    }
+
+    /// Stops sampling; what was sampled, each stack under its thread's name.
+    pub(super) fn stop(self) -> Sampled {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        {
+            let c = self.inner.stop();
+            let name = |tid: i32| c.threads.get(&tid).cloned().unwrap_or_default();
+            let running = c.samples.iter().map(|((tid, pcs), &periods)| RawSample {
+                pcs: pcs.clone(),
+                periods,
+                thread: name(*tid),
+                waiting: None,
+            });
+            let waiting = c.waits.iter().map(|(k, &periods)| RawSample {
+                pcs: k.stack.clone(),
+                periods,
+                // Tasks (0) are not told apart.
+                thread: if k.tid == 0 {
+                    String::new()
+                } else {
+                    name(k.tid)
+                },
+                waiting: Some((k.kind, format!("{}:{}", k.site.file(), k.site.line()))),
+            });
+            Sampled {
+                time: self.started,
+                duration: c.duration,
+                period: c.period,
+                samples: running.chain(waiting).collect(),
+                dropped: c.dropped,
+                missed: c.waits_missed,
+                handler: c.handler,
+                sampler_cpu: c.collector_cpu,
+            }
+        }
+        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+        match self.never {}
+    }
+}
+
+/// What the sampler collected, raw; symbolized when read.
+#[derive(Debug, Clone)]
+pub(super) struct Sampled {
+    time: SystemTime,
+    pub(super) duration: Duration,
+    pub(super) period: Duration,
+    samples: Vec<RawSample>,
+    /// CPU samples lost to a full buffer.
+    pub(super) dropped: u64,
+    /// Periods of waiting counted without a stack.
+    pub(super) missed: u64,
+    /// The handler's time, all samples together, and the samples.
+    handler: (Duration, u64),
+    sampler_cpu: Duration,
+}
+
+#[derive(Debug, Clone)]
+struct RawSample {
+    pcs: Vec<usize>,
+    periods: u64,
+    thread: String,
+    /// `None` for running; the primitive's kind and creation site for waiting.
+    waiting: Option<(Kind, String)>,
+}
+
+impl Sampled {
+    /// The time sampled running (`waiting` false) or waiting, all threads and tasks together.
+    pub(super) fn total(&self, waiting: bool) -> Duration {
+        let periods: u64 = self
+            .samples
+            .iter()
+            .filter(|s| s.waiting.is_some() == waiting)
+            .map(|s| s.periods)
+            .sum();
+        self.period
+            .saturating_mul(periods.min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// Symbolized and trimmed like the other profiles' (holdup's own frames to its public
+    /// call, the thread start-up frames), largest first; labelled `thread`, and with `state`
+    /// (and `kind`, `lock` for waits) when `states`.
+    pub(super) fn resolve(&self, states: bool) -> Vec<Resolved> {
+        let period = self.period.as_nanos() as i64;
+        resolve_samples(
+            self.samples
+                .iter()
+                .map(|s| {
+                    let mut labels = Vec::with_capacity(4);
+                    match &s.waiting {
+                        _ if !states => {}
+                        None => labels.push(("state", "running".to_owned())),
+                        Some((kind, site)) => {
+                            labels.push(("state", "waiting".to_owned()));
+                            labels.push(("kind", kind.as_str().to_owned()));
+                            labels.push(("lock", site.clone()));
+                        }
+                    }
+                    if !s.thread.is_empty() {
+                        labels.push(("thread", s.thread.clone()));
+                    }
+                    let count = s.periods as i64;
+                    Unresolved {
+                        stack: &s.pcs,
+                        count,
+                        value: count.saturating_mul(period),
+                        labels,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Writes gzip'd profile.proto with sample types `types` (the second is the time), the
+    /// period in that type's unit, `duration_nanos`, and the labels of [`resolve`](Self::resolve).
+    pub(super) fn write_pprof(
+        &self,
+        types: &'static [(&'static str, &'static str)],
+        states: bool,
+        w: impl Write,
+    ) -> io::Result<()> {
+        let profile = encode(
+            &self.resolve(states),
+            &Shape {
+                types,
+                period_type: types[1],
+                period: self.period.as_nanos() as i64,
+                time: self.time,
+                duration: Some(self.duration),
+            },
+        );
+        holdup_pprof::write_encoded(&profile, w)
+    }
+}
+
 /// A CPU profile being taken; [`stop`](CpuProfiler::stop) ends it.
 #[derive(Debug)]
 pub struct CpuProfiler {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    inner: holdup_core::cpu::Profiler,
-    started: SystemTime,
+    sampler: Sampler,
 }
 
 /// Starts a CPU profile of every thread of the process, sampled `hz` times per second of each
@@ -68,19 +231,7 @@ pub struct CpuProfiler {
 /// [`CpuError::InUse`] while another runs; [`CpuError::SignalTaken`] if the program has its own
 /// `SIGPROF` handler.
 pub fn start_cpu(hz: u32) -> Result<CpuProfiler, CpuError> {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    {
-        let inner = holdup_core::cpu::start(hz).map_err(CpuError::from)?;
-        Ok(CpuProfiler {
-            inner,
-            started: SystemTime::now(),
-        })
-    }
-    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-    {
-        let _ = hz;
-        Err(CpuError::Unsupported)
-    }
+    Sampler::start(hz, false).map(|sampler| CpuProfiler { sampler })
 }
 
 /// A CPU profile of `duration` at Go's rate, as `/debug/pprof/profile?seconds=N` takes it.
@@ -103,61 +254,13 @@ pub fn cpu(duration: Duration) -> Result<CpuProfile, CpuError> {
 impl CpuProfiler {
     /// Stops sampling; the profile of what was sampled.
     pub fn stop(self) -> CpuProfile {
-        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        {
-            let c = self.inner.stop();
-            let samples = c
-                .samples
-                .into_iter()
-                .map(|((tid, pcs), count)| RawSample {
-                    thread: c.threads.get(&tid).cloned().unwrap_or_default(),
-                    pcs,
-                    count,
-                })
-                .collect();
-            CpuProfile {
-                time: self.started,
-                duration: c.duration,
-                period: c.period,
-                samples,
-                dropped: c.dropped,
-                handler: c.handler,
-                collector_cpu: c.collector_cpu,
-            }
-        }
-        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-        {
-            CpuProfile {
-                time: self.started,
-                duration: Duration::ZERO,
-                period: Duration::from_millis(10),
-                samples: Vec::new(),
-                dropped: 0,
-                handler: (Duration::ZERO, 0),
-                collector_cpu: Duration::ZERO,
-            }
-        }
+        CpuProfile(self.sampler.stop())
     }
-}
-
-#[derive(Debug, Clone)]
-struct RawSample {
-    thread: String,
-    pcs: Vec<usize>,
-    count: u64,
 }
 
 /// A CPU profile: stacks with the samples that hit them, per thread.
 #[derive(Debug, Clone)]
-pub struct CpuProfile {
-    time: SystemTime,
-    duration: Duration,
-    period: Duration,
-    samples: Vec<RawSample>,
-    dropped: u64,
-    handler: (Duration, u64),
-    collector_cpu: Duration,
-}
+pub struct CpuProfile(Sampled);
 
 /// One stack of a [`CpuProfile`], symbolized.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,28 +284,28 @@ impl CpuSample {
 impl CpuProfile {
     /// How long the profile ran.
     pub fn duration(&self) -> Duration {
-        self.duration
+        self.0.duration
     }
 
     /// The CPU time one sample stands for.
     pub fn period(&self) -> Duration {
-        self.period
+        self.0.period
     }
 
     /// Samples taken.
     pub fn total_samples(&self) -> u64 {
-        self.samples.iter().map(|s| s.count).sum()
+        self.0.samples.iter().map(|s| s.periods).sum()
     }
 
     /// Samples lost because the sampler's buffer was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.0.dropped
     }
 
     /// The mean time the sampler's signal handler took per sample (copying the registers and
     /// the top of the stack): what each sample costs the sampled thread.
     pub fn handler_time_per_sample(&self) -> Duration {
-        let (total, n) = self.handler;
+        let (total, n) = self.0.handler;
         if n == 0 {
             Duration::ZERO
         } else {
@@ -212,22 +315,23 @@ impl CpuProfile {
 
     /// CPU time the sampler's own thread used (arming timers, draining the buffer, unwinding).
     pub fn sampler_cpu(&self) -> Duration {
-        self.collector_cpu
+        self.0.sampler_cpu
     }
 
     /// The samples, symbolized and trimmed like the other profiles' (holdup's own frames to
     /// its public call, the thread start-up frames), most samples first.
     pub fn samples(&self) -> Vec<CpuSample> {
-        self.resolve()
+        self.0
+            .resolve(false)
             .into_iter()
             .map(|r| CpuSample {
                 frames: r.frames(),
                 count: r.count as u64,
                 thread: r
                     .labels
-                    .iter()
+                    .into_iter()
                     .find(|(k, _)| *k == "thread")
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v)
                     .unwrap_or_default(),
             })
             .collect()
@@ -242,41 +346,7 @@ impl CpuProfile {
     ///
     /// What writing to `w` returns.
     pub fn write_pprof(&self, w: impl Write) -> io::Result<()> {
-        holdup_pprof::write_encoded(&self.to_proto(), w)
-    }
-
-    fn to_proto(&self) -> holdup_pprof::proto::Profile {
-        encode(
-            &self.resolve(),
-            &Shape {
-                types: &[("samples", "count"), ("cpu", "nanoseconds")],
-                period_type: ("cpu", "nanoseconds"),
-                period: self.period.as_nanos() as i64,
-                time: self.time,
-                duration: Some(self.duration),
-            },
-        )
-    }
-
-    fn resolve(&self) -> Vec<Resolved> {
-        let period = self.period.as_nanos() as i64;
-        resolve_samples(
-            self.samples
-                .iter()
-                .map(|s| {
-                    let count = s.count as i64;
-                    Unresolved {
-                        stack: &s.pcs,
-                        count,
-                        value: count.saturating_mul(period),
-                        labels: if s.thread.is_empty() {
-                            Vec::new()
-                        } else {
-                            vec![("thread", s.thread.clone())]
-                        },
-                    }
-                })
-                .collect(),
-        )
+        self.0
+            .write_pprof(&[("samples", "count"), ("cpu", "nanoseconds")], false, w)
     }
 }

@@ -15,18 +15,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use super::cpu::CpuError;
-use super::snapshot::{Resolved, Shape, Unresolved, encode, resolve_samples};
-use super::{DEFAULT_HZ, Frame, Kind};
+use super::cpu::{CpuError, Sampled, Sampler};
+use super::{DEFAULT_HZ, Frame};
 
 /// A wall-clock profile being taken; [`stop`](WallProfiler::stop) ends it.
 #[derive(Debug)]
 pub struct WallProfiler {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    inner: holdup_core::cpu::Profiler,
-    started: SystemTime,
+    sampler: Sampler,
 }
 
 /// Starts a wall-clock profile of every thread and task, sampled `hz` times per second
@@ -37,20 +34,7 @@ pub struct WallProfiler {
 ///
 /// As [`start_cpu`](super::start_cpu).
 pub fn start_wall(hz: u32) -> Result<WallProfiler, CpuError> {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    {
-        let inner = holdup_core::cpu::start_with(holdup_core::cpu::Options { hz, wall: true })
-            .map_err(CpuError::from)?;
-        Ok(WallProfiler {
-            inner,
-            started: SystemTime::now(),
-        })
-    }
-    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-    {
-        let _ = hz;
-        Err(CpuError::Unsupported)
-    }
+    Sampler::start(hz, true).map(|sampler| WallProfiler { sampler })
 }
 
 /// A wall-clock profile of `duration` at [`DEFAULT_HZ`], as `/debug/holdup/wall?seconds=N`
@@ -75,72 +59,13 @@ pub fn wall(duration: Duration) -> Result<WallProfile, CpuError> {
 impl WallProfiler {
     /// Stops sampling; the profile of what was sampled.
     pub fn stop(self) -> WallProfile {
-        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        {
-            let c = self.inner.stop();
-            let name = |tid: i32| c.threads.get(&tid).cloned().unwrap_or_default();
-            let mut samples: Vec<RawWall> = c
-                .samples
-                .iter()
-                .map(|((tid, pcs), &periods)| RawWall {
-                    pcs: pcs.clone(),
-                    periods,
-                    thread: name(*tid),
-                    waiting: None,
-                })
-                .collect();
-            samples.extend(c.waits.iter().map(|(k, &periods)| RawWall {
-                pcs: k.stack.clone(),
-                periods,
-                thread: if k.tid == 0 {
-                    String::new()
-                } else {
-                    name(k.tid)
-                },
-                waiting: Some((k.kind, format!("{}:{}", k.site.file(), k.site.line()))),
-            }));
-            WallProfile {
-                time: self.started,
-                duration: c.duration,
-                period: c.period,
-                samples,
-                dropped: c.dropped,
-                missed: c.waits_missed,
-            }
-        }
-        #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-        {
-            WallProfile {
-                time: self.started,
-                duration: Duration::ZERO,
-                period: Duration::from_millis(10),
-                samples: Vec::new(),
-                dropped: 0,
-                missed: 0,
-            }
-        }
+        WallProfile(self.sampler.stop())
     }
-}
-
-#[derive(Debug, Clone)]
-struct RawWall {
-    pcs: Vec<usize>,
-    periods: u64,
-    thread: String,
-    /// `None` for running; the primitive's kind and creation site for waiting.
-    waiting: Option<(Kind, String)>,
 }
 
 /// A wall-clock profile: stacks with the time spent there running and waiting.
 #[derive(Debug, Clone)]
-pub struct WallProfile {
-    time: SystemTime,
-    duration: Duration,
-    period: Duration,
-    samples: Vec<RawWall>,
-    dropped: u64,
-    missed: u64,
-}
+pub struct WallProfile(Sampled);
 
 /// One stack of a [`WallProfile`], symbolized and trimmed like the mutex and block profiles'
 /// (a waiting stack ends at holdup's public call, such as `Mutex::lock`).
@@ -177,50 +102,40 @@ impl WallSample {
 impl WallProfile {
     /// How long the profile ran.
     pub fn duration(&self) -> Duration {
-        self.duration
+        self.0.duration
     }
 
     /// The time one sample stands for.
     pub fn period(&self) -> Duration {
-        self.period
+        self.0.period
     }
 
     /// Time sampled running (on a CPU), all threads together.
     pub fn running(&self) -> Duration {
-        self.total(false)
+        self.0.total(false)
     }
 
     /// Time sampled waiting in holdup primitives, all threads and tasks together.
     pub fn waiting(&self) -> Duration {
-        self.total(true)
-    }
-
-    fn total(&self, waiting: bool) -> Duration {
-        let periods: u64 = self
-            .samples
-            .iter()
-            .filter(|s| s.waiting.is_some() == waiting)
-            .map(|s| s.periods)
-            .sum();
-        self.period
-            .saturating_mul(periods.min(u64::from(u32::MAX)) as u32)
+        self.0.total(true)
     }
 
     /// CPU samples lost because the sampler's buffer was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.0.dropped
     }
 
     /// Periods of waiting counted without a stack, under the frame `holdup::unknown_stack`:
     /// the wait ended before its thread answered the signal that takes its stack, or the thread
     /// did not answer.
     pub fn missed_waits(&self) -> u64 {
-        self.missed
+        self.0.missed
     }
 
     /// The samples, symbolized, largest first.
     pub fn samples(&self) -> Vec<WallSample> {
-        self.resolve()
+        self.0
+            .resolve(true)
             .into_iter()
             .map(|r| WallSample {
                 frames: r.frames(),
@@ -228,8 +143,8 @@ impl WallProfile {
                 wall_ns: r.delay,
                 labels: r
                     .labels
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
                     .collect(),
             })
             .collect()
@@ -243,46 +158,7 @@ impl WallProfile {
     ///
     /// What writing to `w` returns.
     pub fn write_pprof(&self, w: impl Write) -> io::Result<()> {
-        let profile = encode(
-            &self.resolve(),
-            &Shape {
-                types: &[("samples", "count"), ("wall", "nanoseconds")],
-                period_type: ("wall", "nanoseconds"),
-                period: self.period.as_nanos() as i64,
-                time: self.time,
-                duration: Some(self.duration),
-            },
-        );
-        holdup_pprof::write_encoded(&profile, w)
-    }
-
-    fn resolve(&self) -> Vec<Resolved> {
-        let period = self.period.as_nanos() as i64;
-        resolve_samples(
-            self.samples
-                .iter()
-                .map(|s| {
-                    let mut labels = Vec::with_capacity(4);
-                    match &s.waiting {
-                        None => labels.push(("state", "running".to_owned())),
-                        Some((kind, site)) => {
-                            labels.push(("state", "waiting".to_owned()));
-                            labels.push(("kind", kind.as_str().to_owned()));
-                            labels.push(("lock", site.clone()));
-                        }
-                    }
-                    if !s.thread.is_empty() {
-                        labels.push(("thread", s.thread.clone()));
-                    }
-                    let count = s.periods as i64;
-                    Unresolved {
-                        stack: &s.pcs,
-                        count,
-                        value: count.saturating_mul(period),
-                        labels,
-                    }
-                })
-                .collect(),
-        )
+        self.0
+            .write_pprof(&[("samples", "count"), ("wall", "nanoseconds")], true, w)
     }
 }
