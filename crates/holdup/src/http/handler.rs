@@ -140,17 +140,23 @@ pub(crate) fn route(
             .insert(header::LOCATION, HeaderValue::from_static("/debug/pprof/"));
         return Action::Respond(r);
     }
-    if let Some(name) = path.strip_prefix("/debug/holdup/") {
-        return holdup_request(method, name, query, cfg);
-    }
-    let Some(name) = path.strip_prefix("/debug/pprof/") else {
-        return Action::Respond(plain(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            b"404 page not found\n".to_vec(),
-        ));
+    // holdup's own endpoints live beside Go's, so that Go's paths keep Go's meaning.
+    let (holdup, name) = match (
+        path.strip_prefix("/debug/holdup/"),
+        path.strip_prefix("/debug/pprof/"),
+    ) {
+        (Some(name), _) => (true, name),
+        (None, Some(name)) => (false, name),
+        (None, None) => {
+            return Action::Respond(plain(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                b"404 page not found\n".to_vec(),
+            ));
+        }
     };
-    let allowed: &[Method] = if name == "symbol" {
+    let posts = !holdup && name == "symbol";
+    let allowed: &[Method] = if posts {
         &[Method::GET, Method::HEAD, Method::POST]
     } else {
         &[Method::GET, Method::HEAD]
@@ -161,7 +167,7 @@ pub(crate) fn route(
             "text/plain; charset=utf-8",
             b"Method Not Allowed\n".to_vec(),
         );
-        let allow = if name == "symbol" {
+        let allow = if posts {
             "GET, HEAD, POST"
         } else {
             "GET, HEAD"
@@ -171,6 +177,12 @@ pub(crate) fn route(
         return Action::Respond(r);
     }
     let params = Params::parse(query);
+    if holdup {
+        return match name {
+            "wall" => sampling_request(&params, cfg, true),
+            _ => Action::Respond(error(StatusCode::NOT_FOUND, "Unknown profile")),
+        };
+    }
     match name {
         "" => Action::Respond(index()),
         "cmdline" => Action::Respond(cmdline()),
@@ -179,7 +191,7 @@ pub(crate) fn route(
         } else {
             query.unwrap_or("").as_bytes()
         })),
-        "profile" => cpu_request(&params, cfg),
+        "profile" => sampling_request(&params, cfg, false),
         "trace" => trace_request(&params, cfg),
         "threads" => profile_request("goroutine", &params, cfg),
         _ => match PROFILES.iter().find(|(n, _)| *n == name) {
@@ -192,18 +204,15 @@ pub(crate) fn route(
 /// Finishes a `?seconds=N` request: the difference between `before` and now.
 pub(crate) fn finish_delta(name: &'static str, before: Snapshot) -> Response<Body> {
     let mut body = Vec::new();
-    if let Snapshot::Cpu(profiler) = before {
-        return match profiler.stop().write_pprof(&mut body) {
-            Ok(()) => attachment("profile", body),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
-        };
-    }
-    if let Snapshot::Wall(profiler) = before {
-        return match profiler.stop().write_pprof(&mut body) {
-            Ok(()) => attachment("wall", body),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
-        };
-    }
+    let sampled = |written: std::io::Result<()>, body| match written {
+        Ok(()) => attachment(name, body),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed to write profile"),
+    };
+    let before = match before {
+        Snapshot::Cpu(p) => return sampled(p.stop().write_pprof(&mut body), body),
+        Snapshot::Wall(p) => return sampled(p.stop().write_pprof(&mut body), body),
+        before => before,
+    };
     if let Snapshot::Trace(tracing) = before {
         return match tracing.finish().map(|t| t.write_perfetto(&mut body)) {
             Ok(Ok(())) => attachment("trace", body),
@@ -376,53 +385,35 @@ fn trace_request(params: &Params, cfg: &Config) -> Action {
     }
 }
 
-/// `/debug/pprof/profile?seconds=N`: Go's rules (an integer; invalid or not positive means
-/// 30 s), capped like the deltas; one CPU profile at a time, with Go's error for a second.
-fn cpu_request(params: &Params, cfg: &Config) -> Action {
+/// `/debug/pprof/profile?seconds=N` (the CPU profile) and `/debug/holdup/wall?seconds=N`
+/// (the wall-clock view, with `wall`): Go's CPU profile rules (an integer; invalid or not
+/// positive means 30 s), capped like the deltas; one at a time (they share the sampler), with
+/// Go's error for a second.
+fn sampling_request(params: &Params, cfg: &Config, wall: bool) -> Action {
     let Some(seconds) = sampling_seconds(params, cfg) else {
         return too_long(cfg);
     };
-    match profile::start_cpu(profile::DEFAULT_HZ) {
-        Ok(p) => Action::Delta {
-            name: "profile",
-            wait: std::time::Duration::from_secs(seconds),
-            before: Snapshot::Cpu(p),
-        },
-        Err(e) => Action::Respond(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("Could not enable CPU profiling: {e}"),
-        )),
-    }
-}
-
-/// `/debug/holdup/...`: holdup's own endpoints, beside Go's paths (which keep Go's meaning).
-/// `wall?seconds=N` is the [wall-clock view](profile::wall), with the CPU profile's rules.
-fn holdup_request(method: &Method, name: &str, query: Option<&str>, cfg: &Config) -> Action {
-    if name != "wall" {
-        return Action::Respond(error(StatusCode::NOT_FOUND, "Unknown profile"));
-    }
-    if ![Method::GET, Method::HEAD].contains(method) {
-        let mut r = plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            b"Method Not Allowed\n".to_vec(),
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Action::Respond(r);
-    }
-    let Some(seconds) = sampling_seconds(&Params::parse(query), cfg) else {
-        return too_long(cfg);
+    let started = if wall {
+        profile::start_wall(profile::DEFAULT_HZ).map(Snapshot::Wall)
+    } else {
+        profile::start_cpu(profile::DEFAULT_HZ).map(Snapshot::Cpu)
     };
-    match profile::start_wall(profile::DEFAULT_HZ) {
-        Ok(p) => Action::Delta {
-            name: "wall",
+    match started {
+        Ok(before) => Action::Delta {
+            name: if wall { "wall" } else { "profile" },
             wait: std::time::Duration::from_secs(seconds),
-            before: Snapshot::Wall(p),
+            before,
         },
         Err(e) => Action::Respond(error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("Could not enable wall-clock profiling: {e}"),
+            &format!(
+                "Could not enable {}: {e}",
+                if wall {
+                    "wall-clock profiling"
+                } else {
+                    "CPU profiling"
+                }
+            ),
         )),
     }
 }
