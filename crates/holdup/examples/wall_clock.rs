@@ -99,6 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|f| f.function.as_str())
             .find(|f| f.starts_with("wall_clock::") && !f.contains("{{closure}}"))
+            // A wait whose stack could not be taken: `holdup::unknown_stack`.
+            .or_else(|| s.frames.first().map(|f| f.function.as_str()))
             .unwrap_or("?");
         let key = (
             s.label("state").unwrap_or("").to_owned(),
